@@ -1,0 +1,61 @@
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError } from "./problems";
+import { SECRET_KEYS, rawConfigSchema } from "./schema";
+import type { CalicoConfig, ConfigEnv, RawSecrets } from "./types";
+import { validateConfig } from "./validate";
+
+export const NAMESPACE = "calico";
+
+function readRaw(key: string): unknown {
+    const text = pulumi.runtime.getConfig(`${NAMESPACE}:${key}`);
+    if (text === undefined) return undefined;
+    try {
+        return JSON.parse(text);
+    } catch {
+        return text;
+    }
+}
+
+function isSecret(key: string): boolean {
+    // The engine lists secret keys for the program; older SDKs lack the helper, so treat unknown as secret.
+    const fn = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+    return fn ? fn(`${NAMESPACE}:${key}`) : true;
+}
+
+export function fileSha256(path: string): string | undefined {
+    try {
+        return crypto.createHash("sha256").update(fs.readFileSync(path)).digest("hex");
+    } catch {
+        return undefined;
+    }
+}
+
+/** Reads every `calico:*` key, validates it all at once and throws one error listing every problem. */
+export function loadConfig(): CalicoConfig {
+    const raw: Record<string, unknown> = {};
+    for (const key of Object.keys(rawConfigSchema.shape)) {
+        const v = readRaw(key);
+        if (v !== undefined) raw[key] = v;
+    }
+    // Unknown top-level keys are reported like misspelt nested ones.
+    for (const full of Object.keys(pulumi.runtime.allConfig())) {
+        const [ns, key] = full.split(":");
+        if (ns === NAMESPACE && key && !(key in raw) && !(SECRET_KEYS as readonly string[]).includes(key)) {
+            raw[key] = readRaw(key);
+        }
+    }
+    const secrets: RawSecrets = {};
+    const plaintextSecretKeys: string[] = [];
+    for (const key of SECRET_KEYS) {
+        const v = readRaw(key);
+        if (v === undefined) continue;
+        if (!isSecret(key)) plaintextSecretKeys.push(key);
+        (secrets as Record<string, unknown>)[key] = key === "sshPrivateKeys" ? v : String(v);
+    }
+    const env: ConfigEnv = { fileSha256, plaintextSecretKeys };
+    const result = validateConfig(raw, secrets, env, (s) => pulumi.secret(s));
+    if (!result.ok) throw new ConfigError(result.problems);
+    return result.config;
+}

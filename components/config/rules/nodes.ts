@@ -1,0 +1,67 @@
+import { contains, overlaps, parseCidr, Cidr } from "../cidr";
+import { Problem, SECRET_VALUE, itemKey, problem } from "../problems";
+import type { ParsedConfig } from "../schema";
+import type { RawSecrets } from "../types";
+
+const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Node list rules: names, SSH reachability settings and the node podCIDRs. */
+export function nodeRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
+    const out: Problem[] = [];
+    if (cfg.nodes.length === 0) {
+        out.push(problem("nodes", cfg.nodes, "no nodes; list every Kubernetes node with its name and SSH address."));
+    }
+    const counts = new Map<string, number>();
+    const podCidrs: { key: string; cidr: Cidr }[] = [];
+    const pod = parseCidr(cfg.cluster.podCidr);
+    cfg.nodes.forEach((node, i) => {
+        const key = itemKey("nodes", node, i);
+        counts.set(node.name, (counts.get(node.name) ?? 0) + 1);
+        if (!DNS1123.test(node.name) || node.name.length > 253) {
+            out.push(problem(`${key}.name`, node.name, "is not a Kubernetes node name; use the name `kubectl get nodes` shows."));
+        }
+        if (node.address.trim() === "") {
+            out.push(problem(`${key}.address`, node.address, "is empty; give the IP or host name the program reaches this node at over SSH."));
+        }
+        const port = node.port ?? cfg.ssh.port;
+        if (port < 1 || port > 65535) {
+            out.push(problem(`${key}.port`, port, "is not a TCP port; use 1-65535 (22 is the SSH default)."));
+        }
+        const hasKey = secrets.sshPrivateKeys?.[node.name] !== undefined || secrets.sshPrivateKey !== undefined;
+        if (!hasKey && !cfg.ssh.useAgent) {
+            out.push(
+                problem(
+                    "sshPrivateKey",
+                    undefined,
+                    `node ${node.name} has no SSH key; set one with \`pulumi config set --secret calico:sshPrivateKey < key\`, add it to calico:sshPrivateKeys, or set calico:ssh.useAgent true.`,
+                ),
+            );
+        }
+        if (node.podCidr !== undefined) {
+            const c = parseCidr(node.podCidr);
+            if (!c.ok) {
+                out.push(problem(`${key}.podCidr`, node.podCidr, `${c.reason}.`));
+            } else {
+                if (pod.ok && !contains(pod.cidr, c.cidr)) {
+                    out.push(problem(`${key}.podCidr`, node.podCidr, `is outside cluster.podCidr ${cfg.cluster.podCidr}; use the podCIDR Kubernetes gave this node.`));
+                }
+                for (const other of podCidrs) {
+                    if (overlaps(other.cidr, c.cidr)) {
+                        out.push(problem(`${key}.podCidr`, node.podCidr, `overlaps ${other.key}.podCidr ${other.cidr.text}; each node needs its own range.`));
+                    }
+                }
+                podCidrs.push({ key, cidr: c.cidr });
+            }
+        }
+    });
+    for (const [name, count] of counts) {
+        if (count > 1) out.push(problem("nodes", name, `node name "${name}" is listed ${count} times; list each node once.`));
+    }
+    const names = new Set(cfg.nodes.map((n) => n.name));
+    for (const extra of Object.keys(secrets.sshPrivateKeys ?? {})) {
+        if (!names.has(extra)) {
+            out.push(problem(`sshPrivateKeys.${extra}`, SECRET_VALUE, `names no node in calico:nodes; remove it or fix the node name.`));
+        }
+    }
+    return out;
+}
