@@ -1,0 +1,25 @@
+import { stringify } from "yaml";
+import { sortKeys } from "./json";
+
+export type CalicoctlDatastore =
+    | { type: "kubernetes"; kubeconfigPath: string }
+    | { type: "etcd"; endpoints: string[]; caFile: string; certFile: string; keyFile: string };
+
+/** `/etc/calico/calicoctl.cfg` for the chosen datastore. */
+export function buildCalicoctlConfig(d: CalicoctlDatastore): Record<string, unknown> {
+    const spec =
+        d.type === "kubernetes"
+            ? { datastoreType: "kubernetes", kubeconfig: d.kubeconfigPath }
+            : {
+                  datastoreType: "etcdv3",
+                  etcdEndpoints: d.endpoints.join(","),
+                  etcdCACertFile: d.caFile,
+                  etcdCertFile: d.certFile,
+                  etcdKeyFile: d.keyFile,
+              };
+    return { apiVersion: "projectcalico.org/v3", kind: "CalicoAPIConfig", metadata: {}, spec };
+}
+
+export function renderCalicoctlConfig(d: CalicoctlDatastore): string {
+    return stringify(sortKeys(buildCalicoctlConfig(d)));
+}

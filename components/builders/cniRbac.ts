@@ -1,0 +1,51 @@
+import type * as k8s from "@pulumi/kubernetes";
+import { CNI_USER, MANAGED_BY_LABELS } from "./names";
+
+type PolicyRule = k8s.types.input.rbac.v1.PolicyRule;
+
+/**
+ * What the v3.32 CNI plugin does against the API: reads pods, nodes and namespaces, patches pod status
+ * (pod IP annotations), and runs IPAM on Calico's CRDs. The hard way's older rule set lacks pods/status,
+ * ipreservations and the KubeVirt lookups, which v3.32's plugin makes.
+ */
+export function cniClusterRoleRules(): PolicyRule[] {
+    return [
+        { apiGroups: [""], resources: ["namespaces", "nodes", "pods"], verbs: ["get"] },
+        { apiGroups: [""], resources: ["pods/status"], verbs: ["patch"] },
+        {
+            apiGroups: ["crd.projectcalico.org", "projectcalico.org"],
+            resources: [
+                "blockaffinities",
+                "clusterinformations",
+                "ipamblocks",
+                "ipamconfigs",
+                "ipamconfigurations",
+                "ipamhandles",
+                "ippools",
+                "ipreservations",
+            ],
+            verbs: ["create", "delete", "get", "list", "update"],
+        },
+        { apiGroups: ["kubevirt.io"], resources: ["virtualmachineinstances", "virtualmachines"], verbs: ["get"] },
+    ];
+}
+
+export function cniClusterRole(name: string): k8s.rbac.v1.ClusterRoleArgs & { kind: string } {
+    return {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRole",
+        metadata: { name, labels: { ...MANAGED_BY_LABELS } },
+        rules: cniClusterRoleRules(),
+    };
+}
+
+/** Binds the role to the user named by the CNI certificate's CN, not to a ServiceAccount. */
+export function cniClusterRoleBinding(name: string, roleName: string): k8s.rbac.v1.ClusterRoleBindingArgs & { kind: string } {
+    return {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRoleBinding",
+        metadata: { name, labels: { ...MANAGED_BY_LABELS } },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: roleName },
+        subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: CNI_USER }],
+    };
+}

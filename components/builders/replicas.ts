@@ -1,0 +1,16 @@
+/**
+ * Typha replica count the Tigera operator picks for a cluster of `nodes` schedulable nodes: one fewer
+ * than the nodes in tiny clusters (room to reschedule with host port 5473 taken), then one per 200 nodes
+ * plus one spare, never fewer than three.
+ */
+export function expectedTyphaReplicas(nodes: number): number {
+    if (!Number.isInteger(nodes) || nodes < 0) throw new RangeError(`node count must be a non-negative integer, not ${nodes}`);
+    if (nodes <= 2) return 1;
+    if (nodes <= 4) return 2;
+    return Math.max(3, Math.floor(nodes / 200) + 2);
+}
+
+/** The configured `typha.replicas` when set, else the operator's count for the node count. */
+export function typhaReplicas(nodes: number, override?: number): number {
+    return override ?? expectedTyphaReplicas(nodes);
+}

@@ -1,0 +1,76 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { cniClusterRole, cniClusterRoleBinding } from "../builders/cniRbac";
+import { CniDatastore, renderConflist } from "../builders/conflist";
+import { renderClientKubeconfig } from "../builders/kubeconfig";
+import { CNI_CLUSTER, CNI_CONTEXT, CNI_USER } from "../builders/names";
+import type { CalicoConfig } from "../config/types";
+import { CONFLIST_NAME, CniHost, KUBECONFIG_NAME } from "./cniHost";
+import { sshConnection, sshUser } from "./ssh";
+
+export interface CniArgs {
+    config: CalicoConfig;
+    /** Cluster CA certificate PEM. */
+    clusterCaCertPem: pulumi.Input<string>;
+    /** The calico-cni client certificate and key (secret) signed by the cluster CA. */
+    cniCertPem: pulumi.Input<string>;
+    cniKeyPem: pulumi.Input<string>;
+    /** Host files beyond the kubeconfig, e.g. the etcd client TLS files. Defaults to none. */
+    extraHostFiles?: { name: string; path: string; content: pulumi.Input<string>; mode: string; secret: boolean }[];
+    /** CNI datastore settings. Defaults to the Kubernetes API. */
+    datastore?: CniDatastore;
+}
+
+export const CNI_RBAC_NAME = "calico-cni-plugin";
+
+/** The CNI plugin: its RBAC, its kubeconfig, and its files on every node. */
+export class Cni extends pulumi.ComponentResource {
+    /** Secret. */
+    public readonly kubeconfig: pulumi.Output<string>;
+    public readonly hosts: Record<string, CniHost> = {};
+
+    constructor(name: string, args: CniArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("calico:index:Cni", name, args, opts);
+        const cfg = args.config;
+        const role = new k8s.rbac.v1.ClusterRole(CNI_RBAC_NAME, cniClusterRole(CNI_RBAC_NAME), { parent: this });
+        new k8s.rbac.v1.ClusterRoleBinding(
+            CNI_RBAC_NAME,
+            cniClusterRoleBinding(CNI_RBAC_NAME, CNI_RBAC_NAME),
+            { parent: this, dependsOn: [role] },
+        );
+
+        this.kubeconfig = pulumi.secret(
+            pulumi.all([args.clusterCaCertPem, args.cniCertPem, args.cniKeyPem]).apply(([caPem, certPem, keyPem]) =>
+                renderClientKubeconfig({ server: cfg.cluster.apiServer, caPem, certPem, keyPem, user: CNI_USER, cluster: CNI_CLUSTER, context: CNI_CONTEXT }),
+            ),
+        );
+
+        const datastore = args.datastore ?? { type: "kubernetes" };
+        for (const node of cfg.nodes) {
+            this.hosts[node.name] = new CniHost(
+                node.name,
+                {
+                    nodeName: node.name,
+                    connection: sshConnection(cfg, node),
+                    user: sshUser(cfg, node),
+                    binDir: cfg.cni.binDir,
+                    confDir: cfg.cni.confDir,
+                    binaries: cfg.cniBinaries,
+                    kubeconfig: this.kubeconfig,
+                    conflist: renderConflist({
+                        nodeName: node.name,
+                        mtu: cfg.mtu,
+                        logLevel: cfg.cni.logLevel,
+                        kubeconfigPath: `${cfg.cni.confDir}/${KUBECONFIG_NAME}`,
+                        ipam: cfg.cni.ipam,
+                        bandwidth: cfg.cni.bandwidth,
+                        datastore,
+                    }),
+                    extraFiles: args.extraHostFiles,
+                },
+                { parent: this },
+            );
+        }
+        this.registerOutputs({ kubeconfig: this.kubeconfig, conflistName: CONFLIST_NAME });
+    }
+}

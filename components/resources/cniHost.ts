@@ -1,0 +1,99 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { CniBinary } from "../config/types";
+import { asRoot, downloadScript, installStagedScript, removeFileScript, stagingPath } from "../builders/hostScripts";
+import { RemoteFile } from "./remoteFile";
+
+export interface CniHostArgs {
+    /** Kubernetes node name; every child resource is named from it. */
+    nodeName: string;
+    connection: command.types.input.remote.ConnectionArgs;
+    /** SSH user. Defaults to root. */
+    user?: string;
+    /** CNI binary directory. Defaults to /opt/cni/bin. */
+    binDir?: string;
+    /** CNI config directory. Defaults to /etc/cni/net.d. */
+    confDir?: string;
+    binaries: CniBinary[];
+    /** Content of 10-calico.conflist for this node. */
+    conflist: pulumi.Input<string>;
+    /** CNI kubeconfig (secret), written as calico-kubeconfig with mode 0600. */
+    kubeconfig: pulumi.Input<string>;
+    /** Extra files for this host (e.g. etcd client TLS), each written with its mode. */
+    extraFiles?: { name: string; path: string; content: pulumi.Input<string>; mode: string; secret: boolean }[];
+}
+
+export const CONFLIST_NAME = "10-calico.conflist";
+export const KUBECONFIG_NAME = "calico-kubeconfig";
+
+/**
+ * Everything the CNI plugin needs on one node: binaries, kubeconfig, conflist. The conflist goes last,
+ * since the kubelet marks the node Ready as soon as it sees it.
+ */
+export class CniHost extends pulumi.ComponentResource {
+    public readonly conflistPath: string;
+    public readonly kubeconfigPath: string;
+
+    constructor(name: string, args: CniHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("calico:index:CniHost", name, args, opts);
+        const user = args.user ?? "root";
+        const binDir = args.binDir ?? "/opt/cni/bin";
+        const confDir = args.confDir ?? "/etc/cni/net.d";
+        this.conflistPath = `${confDir}/${CONFLIST_NAME}`;
+        this.kubeconfigPath = `${confDir}/${KUBECONFIG_NAME}`;
+        const connection = args.connection;
+
+        const installed: pulumi.Resource[] = args.binaries.map((bin) => {
+            const dest = `${binDir}/${bin.name}`;
+            if (bin.source === "download") {
+                return new command.remote.Command(
+                    `${name}-bin-${bin.name}`,
+                    {
+                        connection,
+                        create: asRoot(downloadScript(bin.url, bin.sha256, dest, bin.archiveMember), user),
+                        delete: asRoot(removeFileScript(dest), user),
+                        logging: "stderr",
+                    },
+                    { parent: this, deleteBeforeReplace: true },
+                );
+            }
+            const staging = stagingPath(dest, user);
+            const mkdir = new command.remote.Command(
+                `${name}-bin-${bin.name}-staging-dir`,
+                { connection, create: staging.prepare, logging: "stderr" },
+                { parent: this },
+            );
+            const upload = new command.remote.CopyToRemote(
+                `${name}-bin-${bin.name}-upload`,
+                { connection, source: new pulumi.asset.FileAsset(bin.path), remotePath: staging.path, triggers: [bin.sha256] },
+                { parent: this, dependsOn: [mkdir] },
+            );
+            return new command.remote.Command(
+                `${name}-bin-${bin.name}`,
+                {
+                    connection,
+                    create: asRoot(installStagedScript(staging.path, bin.sha256, dest), user),
+                    delete: asRoot(removeFileScript(dest), user),
+                    triggers: [bin.sha256, upload.id],
+                    logging: "stderr",
+                },
+                { parent: this, dependsOn: [upload], deleteBeforeReplace: true },
+            );
+        });
+
+        const kubeconfig = new RemoteFile(
+            `${name}-kubeconfig`,
+            { connection, user, path: this.kubeconfigPath, content: args.kubeconfig, mode: "0600", secret: true },
+            { parent: this },
+        );
+        const extras = (args.extraFiles ?? []).map(
+            (f) => new RemoteFile(`${name}-${f.name}`, { connection, user, path: f.path, content: f.content, mode: f.mode, secret: f.secret }, { parent: this }),
+        );
+        new RemoteFile(
+            `${name}-conflist`,
+            { connection, user, path: this.conflistPath, content: args.conflist, mode: "0644" },
+            { parent: this, dependsOn: [...installed, kubeconfig, ...extras] },
+        );
+        this.registerOutputs({ conflistPath: this.conflistPath, kubeconfigPath: this.kubeconfigPath });
+    }
+}

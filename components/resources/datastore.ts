@@ -1,0 +1,26 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { calicoCrdsUrl } from "../versions";
+
+export interface DatastoreArgs {
+    /** Calico release whose CRDs are applied. */
+    calicoVersion: string;
+    /** Local path of crds.yaml for air-gapped installs. Defaults to the release URL. */
+    crdsFile?: string;
+}
+
+/**
+ * The Kubernetes API datastore: Calico's CRDs from the official manifest of the pinned release. Every
+ * Calico custom resource and workload depends on this component, so CRDs update before anything else.
+ */
+export class Datastore extends pulumi.ComponentResource {
+    public readonly crds: k8s.yaml.ConfigFile;
+    public readonly source: string;
+
+    constructor(name: string, args: DatastoreArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("calico:index:Datastore", name, args, opts);
+        this.source = args.crdsFile ?? calicoCrdsUrl(args.calicoVersion);
+        this.crds = new k8s.yaml.ConfigFile(`${name}-crds`, { file: this.source }, { parent: this });
+        this.registerOutputs({ source: this.source });
+    }
+}

@@ -1,0 +1,97 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { CERT_SPECS, CertSpec, TYPHA_CA_CN, TYPHA_CA_USES } from "../builders/certs";
+
+export interface CalicoPkiArgs {
+    /** PEM of the cluster CA certificate that signs the CNI client cert. */
+    clusterCaCertPem: pulumi.Input<string>;
+    /** PEM of the cluster CA private key (secret). */
+    clusterCaKeyPem: pulumi.Input<string>;
+    /** RSA key size. Defaults to 2048. */
+    rsaBits?: number;
+    /** Certificate lifetime in hours. Defaults to 8760 (one year). */
+    validityHours?: number;
+    /** Hours before expiry at which `pulumi up` renews a certificate. Defaults to 720. */
+    earlyRenewalHours?: number;
+}
+
+interface IssuedCert {
+    certPem: pulumi.Output<string>;
+    /** Secret. */
+    keyPem: pulumi.Output<string>;
+}
+
+/**
+ * Calico's certificates: the Typha CA, Typha's server cert, calico/node's client cert (both under the
+ * Typha CA, for mutual TLS) and the CNI plugin's client cert under the cluster CA.
+ */
+export class CalicoPki extends pulumi.ComponentResource {
+    public readonly typhaCaCertPem: pulumi.Output<string>;
+    public readonly typhaCertPem: pulumi.Output<string>;
+    /** Secret. */
+    public readonly typhaKeyPem: pulumi.Output<string>;
+    public readonly nodeCertPem: pulumi.Output<string>;
+    /** Secret. */
+    public readonly nodeKeyPem: pulumi.Output<string>;
+    public readonly cniCertPem: pulumi.Output<string>;
+    /** Secret. */
+    public readonly cniKeyPem: pulumi.Output<string>;
+
+    constructor(name: string, args: CalicoPkiArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("calico:index:Pki", name, args, opts);
+        const rsaBits = args.rsaBits ?? 2048;
+        const validityPeriodHours = args.validityHours ?? 8760;
+        const earlyRenewalHours = args.earlyRenewalHours ?? 720;
+        const key = (stem: string) => new tls.PrivateKey(`${name}-${stem}-key`, { algorithm: "RSA", rsaBits }, { parent: this });
+
+        const caKey = key("typha-ca");
+        const ca = new tls.SelfSignedCert(
+            `${name}-typha-ca`,
+            {
+                privateKeyPem: caKey.privateKeyPem,
+                subject: { commonName: TYPHA_CA_CN },
+                isCaCertificate: true,
+                allowedUses: TYPHA_CA_USES,
+                validityPeriodHours,
+                earlyRenewalHours,
+            },
+            { parent: this },
+        );
+        this.typhaCaCertPem = ca.certPem;
+
+        const issue = (spec: CertSpec, caCertPem: pulumi.Input<string>, caPrivateKeyPem: pulumi.Input<string>): IssuedCert => {
+            const k = key(spec.name);
+            const csr = new tls.CertRequest(
+                `${name}-${spec.name}-csr`,
+                { privateKeyPem: k.privateKeyPem, subject: { commonName: spec.commonName }, dnsNames: spec.dnsNames },
+                { parent: this },
+            );
+            const cert = new tls.LocallySignedCert(
+                `${name}-${spec.name}-cert`,
+                {
+                    certRequestPem: csr.certRequestPem,
+                    caCertPem,
+                    caPrivateKeyPem: pulumi.secret(caPrivateKeyPem),
+                    allowedUses: spec.allowedUses,
+                    validityPeriodHours,
+                    earlyRenewalHours,
+                },
+                { parent: this },
+            );
+            return { certPem: cert.certPem, keyPem: pulumi.secret(k.privateKeyPem) };
+        };
+        const typha = issue(CERT_SPECS.typha, ca.certPem, caKey.privateKeyPem);
+        const node = issue(CERT_SPECS.node, ca.certPem, caKey.privateKeyPem);
+        const cni = issue(CERT_SPECS.cni, args.clusterCaCertPem, args.clusterCaKeyPem);
+        [this.typhaCertPem, this.typhaKeyPem] = [typha.certPem, typha.keyPem];
+        [this.nodeCertPem, this.nodeKeyPem] = [node.certPem, node.keyPem];
+        [this.cniCertPem, this.cniKeyPem] = [cni.certPem, cni.keyPem];
+
+        this.registerOutputs({
+            typhaCaCertPem: this.typhaCaCertPem,
+            typhaCertPem: this.typhaCertPem,
+            nodeCertPem: this.nodeCertPem,
+            cniCertPem: this.cniCertPem,
+        });
+    }
+}

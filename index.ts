@@ -1,0 +1,13 @@
+import { Calico } from "./components/calico";
+import { loadConfig } from "./components/config/load";
+
+// Every config key is read and validated here, before any resource is registered.
+const config = loadConfig();
+const calico = new Calico("calico", { config });
+
+export const calicoVersion = calico.outputs.calicoVersion;
+export const pools = calico.outputs.pools;
+export const nodes = calico.outputs.nodes;
+export const cniKubeconfig = calico.outputs.cniKubeconfig;
+export const calicoctlConfig = calico.outputs.calicoctlConfig;
+export const podMtu = calico.outputs.podMtu;

@@ -1,0 +1,75 @@
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import type { RawConfig } from "../components/config/schema";
+import type { CalicoConfig, ConfigEnv, RawSecrets } from "../components/config/types";
+import { validateConfig } from "../components/config/validate";
+
+export const ROOT = path.resolve(__dirname, "..");
+export const REFERENCE = path.resolve(ROOT, "../shared/reference/calico-v3.32.1");
+
+const { privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 });
+/** A real PEM key, for secret config values in tests. */
+export const TEST_KEY_PEM = privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+export const TEST_CERT_PEM = "-----BEGIN CERTIFICATE-----\nMIIBtestcertificate\n-----END CERTIFICATE-----\n";
+
+/** A fake file system: every local binary exists with a sha256 derived from its path. */
+export const fakeEnv: ConfigEnv = {
+    fileSha256: (p) => crypto.createHash("sha256").update(p).digest("hex"),
+    plaintextSecretKeys: [],
+};
+
+/** The hard-way lab as raw config, with the CA given directly and an SSH key. */
+export function labRaw(): RawConfig {
+    return {
+        cluster: { podCidr: "10.244.0.0/16", apiServer: "https://172.16.0.11:6443", caCert: TEST_CERT_PEM },
+        nodes: [
+            { name: "cka001", address: "172.16.0.11" },
+            { name: "cka002", address: "172.16.0.12" },
+            { name: "cka003", address: "172.16.0.13" },
+        ],
+        pools: [
+            { name: "ipv4-ippool-1", cidr: "10.244.0.0/18" },
+            { name: "ipv4-ippool-2", cidr: "10.244.192.0/19", disabled: true },
+        ],
+        cni: { localBinDir: "./cni-bin" },
+    };
+}
+
+export function labSecrets(): RawSecrets {
+    return { clusterCaKey: TEST_KEY_PEM, sshPrivateKey: TEST_KEY_PEM };
+}
+
+/** Validates or throws with every problem listed. */
+export function validConfig(raw: unknown = labRaw(), secrets: RawSecrets = labSecrets(), env: ConfigEnv = fakeEnv): CalicoConfig {
+    const v = validateConfig(raw, secrets, env);
+    if (!v.ok) throw new Error(v.problems.map((p) => `${p.key}: ${p.message}`).join("\n"));
+    return v.config;
+}
+
+export interface StackFile {
+    file: string;
+    raw: Record<string, unknown>;
+    secrets: RawSecrets;
+}
+
+/** Every Pulumi.<stack>.yaml in the repo, as raw config; `secure:` values become test secrets. */
+export function stackFiles(): StackFile[] {
+    return fs
+        .readdirSync(ROOT)
+        .filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f))
+        .sort()
+        .map((file) => {
+            const doc = parse(fs.readFileSync(path.join(ROOT, file), "utf8")) ?? {};
+            const raw: Record<string, unknown> = {};
+            const secrets: Record<string, unknown> = {};
+            for (const [full, value] of Object.entries((doc.config ?? {}) as Record<string, unknown>)) {
+                const [ns, key] = full.split(":");
+                if (ns !== "calico") continue;
+                if (value && typeof value === "object" && "secure" in (value as object)) secrets[key] = TEST_KEY_PEM;
+                else raw[key] = value;
+            }
+            return { file, raw, secrets: secrets as RawSecrets };
+        });
+}

@@ -1,0 +1,155 @@
+/**
+ * Strict recording Pulumi mocks. Import this module FIRST in a test file: it calls setMocks before any
+ * program module loads. Every resource registration is recorded; an unknown resource type or function
+ * call throws, so the program can't quietly start depending on something the tests don't model.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { parseAllDocuments } from "yaml";
+
+export interface Recorded {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+}
+
+export interface RecordedOpts {
+    type: string;
+    name: string;
+    parent?: string;
+    dependsOn: string[];
+    deleteBeforeReplace?: boolean;
+    additionalSecretOutputs?: string[];
+}
+
+/** Resource types the program may register, with the outputs a real provider would compute. */
+const KNOWN: Record<string, (name: string, inputs: any) => Record<string, unknown>> = {
+    "tls:index/privateKey:PrivateKey": (name) => ({
+        privateKeyPem: `-----BEGIN RSA PRIVATE KEY-----\nkey-of-${name}\n-----END RSA PRIVATE KEY-----\n`,
+        publicKeyPem: `-----BEGIN PUBLIC KEY-----\npub-of-${name}\n-----END PUBLIC KEY-----\n`,
+    }),
+    "tls:index/selfSignedCert:SelfSignedCert": (name, i) => ({
+        certPem: `-----BEGIN CERTIFICATE-----\nself-signed ${name} CN=${i.subject?.commonName}\n-----END CERTIFICATE-----\n`,
+    }),
+    "tls:index/certRequest:CertRequest": (name, i) => ({
+        certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\ncsr ${name} CN=${i.subject?.commonName}\n-----END CERTIFICATE REQUEST-----\n`,
+    }),
+    "tls:index/locallySignedCert:LocallySignedCert": (name, i) => ({
+        certPem: `-----BEGIN CERTIFICATE-----\n${name} from ${String(i.certRequestPem).split("\n")[1]}\n-----END CERTIFICATE-----\n`,
+    }),
+    "command:remote:Command": (name) => ({
+        stdout: /cluster-ca-(cert|key)$/.test(name) ? `-----BEGIN X-----\nread by ${name}\n-----END X-----\n` : "",
+        stderr: "",
+    }),
+    "command:remote:CopyToRemote": () => ({}),
+};
+
+/** Kubernetes kinds (any group) the program may create. */
+function isKubernetes(type: string): boolean {
+    return type.startsWith("kubernetes:");
+}
+
+/** Alibaba Cloud types the program may create when aliyun.enabled is true. */
+function isAlicloud(type: string): boolean {
+    return type.startsWith("alicloud:");
+}
+
+export const recorded: Recorded[] = [];
+export const recordedOpts: RecordedOpts[] = [];
+export const calls: { token: string; inputs: any }[] = [];
+
+/** Extra call handlers a test can install (e.g. alicloud look-ups); unknown tokens still throw. */
+export const callHandlers: Record<string, (inputs: any) => Record<string, unknown>> = {
+    "kubernetes:yaml:decode": (inputs) => ({
+        result: parseAllDocuments(String(inputs.text))
+            .map((d) => d.toJS())
+            .filter((d) => d !== null && d !== undefined),
+    }),
+};
+
+pulumi.runtime.setMocks(
+    {
+        newResource(args) {
+            const known = KNOWN[args.type];
+            if (!known && !isKubernetes(args.type) && !isAlicloud(args.type)) {
+                throw new Error(`unexpected resource type ${args.type} (${args.name}); model it in test/harness.ts`);
+            }
+            recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
+            return { id: `${args.name}-id`, state: { ...args.inputs, ...(known ? known(args.name, args.inputs) : {}) } };
+        },
+        call(args) {
+            calls.push({ token: args.token, inputs: args.inputs });
+            const handler = callHandlers[args.token];
+            if (!handler) throw new Error(`unexpected call ${args.token}; model it in test/harness.ts`);
+            return handler(args.inputs);
+        },
+    },
+    "calico-hard-way",
+    "test",
+    false,
+);
+
+function resourceName(r: unknown): string {
+    return (r as { __name?: string }).__name ?? "?";
+}
+
+/** A transformation on the top-level component: it sees every child's options (parent, dependsOn). */
+export const recordOptions: pulumi.ResourceTransformation = (args) => {
+    const dependsOn = args.opts.dependsOn;
+    const list = Array.isArray(dependsOn) ? dependsOn : dependsOn ? [dependsOn] : [];
+    recordedOpts.push({
+        type: args.type,
+        name: args.name,
+        parent: args.opts.parent ? resourceName(args.opts.parent) : undefined,
+        dependsOn: (list as unknown[]).map(resourceName),
+        deleteBeforeReplace: (args.opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
+        additionalSecretOutputs: (args.opts as pulumi.CustomResourceOptions).additionalSecretOutputs,
+    });
+    return undefined;
+};
+
+export function reset(): void {
+    recorded.length = 0;
+    recordedOpts.length = 0;
+    calls.length = 0;
+}
+
+/** Waits until registrations stop arriving (mocked registration is asynchronous). */
+export async function settle(): Promise<void> {
+    let last = -1;
+    let stable = 0;
+    while (stable < 5) {
+        await new Promise((r) => setTimeout(r, 5));
+        if (recorded.length === last) stable++;
+        else {
+            stable = 0;
+            last = recorded.length;
+        }
+    }
+}
+
+/** Resolves an Output in a test. */
+export function valueOf<T>(o: pulumi.Input<T>): Promise<T> {
+    return new Promise((resolve) => pulumi.output(o).apply((v) => resolve(v as T)));
+}
+
+/** Whether an Output is marked secret. */
+export async function isSecretOutput(o: pulumi.Input<unknown>): Promise<boolean> {
+    return pulumi.isSecret(pulumi.output(o));
+}
+
+export function byType(type: string): Recorded[] {
+    return recorded.filter((r) => r.type === type);
+}
+
+export function find(type: string, name: string): Recorded {
+    const r = recorded.find((x) => x.type === type && x.name === name);
+    if (!r) throw new Error(`no ${type} named ${name}; have: ${recorded.filter((x) => x.type === type).map((x) => x.name).join(", ")}`);
+    return r;
+}
+
+/** kind/name (namespace) of every Kubernetes object, for set comparisons. */
+export function kubernetesObjects(): string[] {
+    return recorded
+        .filter((r) => isKubernetes(r.type))
+        .map((r) => `${r.type.split(":").pop()}/${r.inputs.metadata?.namespace ?? ""}/${r.inputs.metadata?.name ?? r.name}`);
+}
