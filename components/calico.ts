@@ -29,6 +29,7 @@ export class Calico extends pulumi.ComponentResource {
     public readonly outputs: Record<string, pulumi.Input<unknown>>;
 
     constructor(name: string, args: CalicoArgs, opts?: pulumi.ComponentResourceOptions) {
+        // The config is not registered as component inputs: it would only duplicate the children's inputs in state.
         super("calico:index:Calico", name, {}, opts);
         const cfg = args.config;
         const ca = clusterCa(cfg, this);

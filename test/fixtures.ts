@@ -8,6 +8,8 @@ import { validateConfig } from "../components/config/validate";
 
 export const ROOT = path.resolve(__dirname, "..");
 export const REFERENCE = path.resolve(ROOT, "../shared/reference/calico-v3.32.1");
+/** Tests apply the pinned CRDs from the reference copy instead of fetching the release URL. */
+export const CRDS_FILE = path.join(REFERENCE, "crds.yaml");
 
 const { privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 });
 /** A real PEM key, for secret config values in tests. */
@@ -34,6 +36,7 @@ export function labRaw(): RawConfig {
             { name: "ipv4-ippool-2", cidr: "10.244.192.0/19", disabled: true },
         ],
         cni: { localBinDir: "./cni-bin" },
+        datastore: { crdsFile: CRDS_FILE },
     };
 }
 

@@ -115,10 +115,15 @@ export function validateConfig(
         secrets.etcdCaCert !== undefined && secrets.etcdCert !== undefined && secrets.etcdKey !== undefined
             ? { caCert: wrapSecret(secrets.etcdCaCert), cert: wrapSecret(secrets.etcdCert), key: wrapSecret(secrets.etcdKey) }
             : undefined;
+    // Lists sorted by name: the order config lists them in never changes what is built.
+    const byName = <T extends { name: string }>(xs: T[]) => [...xs].sort((a, b) => a.name.localeCompare(b.name));
     return {
         ok: true,
         config: {
             ...cfg,
+            nodes: byName(cfg.nodes),
+            pools: byName(cfg.pools),
+            bgp: { ...cfg.bgp, peers: byName(cfg.bgp.peers) },
             images: calicoImages(cfg.calicoVersion, cfg.registry),
             mtu: derivePodMtu(cfg),
             cniBinaries: cniBinaries(cfg, env),

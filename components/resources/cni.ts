@@ -30,7 +30,8 @@ export class Cni extends pulumi.ComponentResource {
     public readonly hosts: Record<string, CniHost> = {};
 
     constructor(name: string, args: CniArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("calico:index:Cni", name, args, opts);
+        // The whole config is not registered as inputs (see Calico); children carry what matters.
+        super("calico:index:Cni", name, {}, opts);
         const cfg = args.config;
         const role = new k8s.rbac.v1.ClusterRole(CNI_RBAC_NAME, cniClusterRole(CNI_RBAC_NAME), { parent: this });
         new k8s.rbac.v1.ClusterRoleBinding(
