@@ -1,0 +1,76 @@
+import { recorded, settle, valueOf } from "./harness";
+import * as pulumi from "@pulumi/pulumi";
+import { CRDS_FILE, TEST_CERT_PEM, TEST_KEY_PEM } from "./fixtures";
+
+// The real entry point: config goes through pulumi.Config exactly as `pulumi up` hands it over.
+function setConfig(plain: Record<string, unknown>, secrets: Record<string, unknown>): void {
+    const all: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ ...plain, ...secrets })) all[`calico:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    pulumi.runtime.setAllConfig(all, Object.keys(secrets).map((k) => `calico:${k}`));
+}
+
+const plainConfig = {
+    cluster: { podCidr: "10.244.0.0/16", apiServer: "https://10.0.0.10:6443", caCert: TEST_CERT_PEM },
+    nodes: [{ name: "n1", address: "10.0.0.11" }],
+    pools: [{ name: "pool-a", cidr: "10.244.0.0/18" }],
+    cni: { localBinDir: __dirname },
+    datastore: { crdsFile: CRDS_FILE },
+};
+
+test("a bad config fails before any resource is registered, listing every problem", () => {
+    setConfig({ ...plainConfig, pools: [{ name: "p", cidr: "1.2.3.4/40" }], cni: { mtu: 10, localBinDir: "/nonexistent" } }, { clusterCaKey: TEST_KEY_PEM });
+    let message = "";
+    jest.isolateModules(() => {
+        try {
+            require("../index");
+        } catch (e) {
+            message = (e as Error).message;
+        }
+    });
+    expect(message).toMatch(/^The calico stack config has \d+ problems:/);
+    expect(message).toContain('calico:pools[p].cidr = "1.2.3.4/40"');
+    expect(message).toContain("calico:cni.mtu = 10");
+    expect(message).toContain("calico:sshPrivateKey = (unset)");
+    expect(message).toContain('calico:cni.localBinDir = "/nonexistent"');
+    expect(message).not.toContain(TEST_KEY_PEM.slice(40, 80));
+    expect(recorded).toEqual([]);
+});
+
+test("a secret key set in plaintext is refused", () => {
+    const all: Record<string, string> = {};
+    for (const [k, v] of Object.entries(plainConfig)) all[`calico:${k}`] = JSON.stringify(v);
+    all["calico:clusterCaKey"] = TEST_KEY_PEM;
+    all["calico:sshPrivateKey"] = TEST_KEY_PEM;
+    pulumi.runtime.setAllConfig(all, ["calico:sshPrivateKey"]);
+    let message = "";
+    jest.isolateModules(() => {
+        try {
+            require("../index");
+        } catch (e) {
+            message = (e as Error).message;
+        }
+    });
+    expect(message).toContain("calico:clusterCaKey = <secret>: is stored in plaintext");
+});
+
+test("a valid config builds and exports its outputs, secrets as secrets", async () => {
+    // Any existing files stand in for the binaries: only their sha256 matters to the program.
+    const fs = await import("fs");
+    const dir = fs.mkdtempSync(`${require("os").tmpdir()}/bins-`);
+    for (const b of ["calico", "calico-ipam", "portmap", "loopback", "host-local"]) fs.writeFileSync(`${dir}/${b}`, b);
+    setConfig({ ...plainConfig, cni: { localBinDir: dir } }, { clusterCaKey: TEST_KEY_PEM, sshPrivateKey: TEST_KEY_PEM });
+    let mod: any;
+    jest.isolateModules(() => {
+        mod = require("../index");
+    });
+    await settle();
+    expect(recorded.length).toBeGreaterThan(20);
+    expect(await valueOf(mod.pools)).toEqual([
+        { name: "pool-a", cidr: "10.244.0.0/18", blockSize: 26, ipipMode: "Never", vxlanMode: "Never", natOutgoing: true, disabled: false },
+    ]);
+    expect(await valueOf(mod.nodes)).toEqual([{ name: "n1", address: "10.0.0.11" }]);
+    await expect(pulumi.isSecret(pulumi.output(mod.cniKubeconfig))).resolves.toBe(true);
+    expect(await valueOf(mod.calicoctlConfig)).toContain("datastoreType: kubernetes");
+    const upload = recorded.find((r) => r.name === "n1-bin-calico");
+    expect(upload?.inputs.create).toContain(require("crypto").createHash("sha256").update("calico").digest("hex"));
+});

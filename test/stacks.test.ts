@@ -1,0 +1,31 @@
+import { recordOptions, recorded, reset, settle } from "./harness";
+import { Calico } from "../components/calico";
+import { formatProblem } from "../components/config/problems";
+import { validateConfig } from "../components/config/validate";
+import { CRDS_FILE, fakeEnv, stackFiles } from "./fixtures";
+
+// Every stack file in the repo must validate and build. CRDs come from the reference copy so the test
+// needs no network; local binaries are faked by fakeEnv.
+describe.each(stackFiles().map((s) => [s.file, s] as const))("%s", (_file, stack) => {
+    test("validates and builds under mocks", async () => {
+        const raw: any = { ...stack.raw, datastore: { ...(stack.raw.datastore as object), crdsFile: CRDS_FILE } };
+        const v = validateConfig(raw, stack.secrets, fakeEnv);
+        expect(v.ok ? [] : v.problems.map(formatProblem)).toEqual([]);
+        if (!v.ok) return;
+        reset();
+        new Calico("calico", { config: v.config }, { transformations: [recordOptions] });
+        await settle();
+        for (const node of v.config.nodes) {
+            expect(recorded.some((r) => r.name === `${node.name}-conflist`)).toBe(true);
+        }
+        expect(recorded.filter((r) => r.inputs?.kind === "IPPool").map((r) => r.inputs.metadata.name).sort()).toEqual(
+            v.config.pools.map((p) => p.name).sort(),
+        );
+    });
+});
+
+test("the repo has the dev stack and at least one other", () => {
+    const files = stackFiles().map((s) => s.file);
+    expect(files).toContain("Pulumi.dev.yaml");
+    expect(files.length).toBeGreaterThan(1);
+});
