@@ -53,9 +53,9 @@ function isComponent(type: string): boolean {
     return type.startsWith("calico:index:");
 }
 
-/** Alibaba Cloud types the program may create when aliyun.enabled is true. */
+/** Alibaba Cloud types the program may create when aliyun.enabled is true, and their explicit provider. */
 function isAlicloud(type: string): boolean {
-    return type.startsWith("alicloud:");
+    return type.startsWith("alicloud:") || type === "pulumi:providers:alicloud";
 }
 
 export const recorded: Recorded[] = [];
@@ -71,7 +71,7 @@ export const callHandlers: Record<string, (inputs: any) => Record<string, unknow
     }),
 };
 
-pulumi.runtime.setMocks(
+void pulumi.runtime.setMocks(
     {
         newResource(args) {
             const known = KNOWN[args.type];
