@@ -1,0 +1,43 @@
+# Shared settings for the sandbox scripts (sourced, not run).
+# Everything here can be overridden from the environment.
+
+SANDBOX_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CALICO_HW_TOOLCHAIN="${CALICO_HW_TOOLCHAIN:-$HOME/.cache/calico-hardway}"
+CALICO_HW_SANDBOX="${CALICO_HW_SANDBOX:-$HOME/.cache/calico-hardway/sandbox}"
+TOOLBIN="$CALICO_HW_TOOLCHAIN/bin"
+S="$CALICO_HW_SANDBOX"
+
+# Nodes of the sandbox stack, and one SSH port per node (first port + index).
+SANDBOX_NODES="${SANDBOX_NODES:-sbx-node-1 sbx-node-2 sbx-node-3}"
+SANDBOX_SSH_PORT_BASE="${SANDBOX_SSH_PORT_BASE:-2221}"
+SANDBOX_POD_CIDR="${SANDBOX_POD_CIDR:-10.244.0.0/16}"
+SANDBOX_SERVICE_CIDR="${SANDBOX_SERVICE_CIDR:-10.96.0.0/12}"
+ETCD_PORT="${ETCD_PORT:-2379}"
+ETCD_PEER_PORT="${ETCD_PEER_PORT:-2380}"
+APISERVER_PORT="${APISERVER_PORT:-6443}"
+CONTROLLER_MANAGER_PORT="${CONTROLLER_MANAGER_PORT:-10257}"
+SCHEDULER_PORT="${SCHEDULER_PORT:-10259}"
+KWOK_PORT="${KWOK_PORT:-10247}"
+
+sbx_log() { printf '%s sandbox: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+
+# node_port NODE -> its SSH port
+node_port() {
+  local i=0 n
+  for n in $SANDBOX_NODES; do
+    if [[ "$n" == "$1" ]]; then echo $((SANDBOX_SSH_PORT_BASE + i)); return; fi
+    i=$((i + 1))
+  done
+  return 1
+}
+
+# pid_alive NAME: the recorded pid runs, and is the process we started
+# (its command line still names the recorded binary).
+pid_alive() {
+  local f="$S/run/$1.pid" pid exe
+  [[ -s "$f" ]] || return 1
+  pid="$(cat "$f")"
+  [[ -d "/proc/$pid" ]] || return 1
+  exe="$(cat "$S/run/$1.cmd" 2>/dev/null || true)"
+  [[ -z "$exe" ]] || tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$exe"
+}

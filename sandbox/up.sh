@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# Starts the local sandbox cluster (idempotent: what already runs is kept):
+#   etcd, kube-apiserver (own CA), kube-controller-manager (allocates node
+#   pod CIDRs), kube-scheduler, kwok with fake nodes sbx-node-1..3, and one
+#   OpenSSH server per node on 127.0.0.1, chrooted into that node's own tree.
+# All state lives in ${CALICO_HW_SANDBOX:-$HOME/.cache/calico-hardway/sandbox};
+# every process binds to 127.0.0.1 and is recorded by pid in $S/run.
+# Stop with sandbox/down.sh. Use with: source sandbox/env.sh
+#
+# Options: --no-build  do not run build-toolchain.sh first
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+BUILD=1
+for a in "$@"; do
+  case "$a" in
+    --no-build) BUILD=0 ;;
+    *) echo "usage: $0 [--no-build]" >&2; exit 2 ;;
+  esac
+done
+
+[[ "$(id -u)" == 0 ]] || { echo "sandbox/up.sh must run as root (sshd with ChrootDirectory, apt-get)" >&2; exit 1; }
+
+# ------------------------------------------------------------------ toolchain
+if [[ $BUILD == 1 ]]; then
+  "$SANDBOX_DIR/build-toolchain.sh" etcd kubernetes kwok pulumi pulumi-language-nodejs \
+    kubernetes-provider tls-provider command-provider calico-cni
+fi
+for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+  [[ -x "$TOOLBIN/$b" ]] || { echo "missing $TOOLBIN/$b: run sandbox/build-toolchain.sh" >&2; exit 1; }
+done
+command -v kubectl >/dev/null || { echo "kubectl not found on PATH" >&2; exit 1; }
+
+# Debian packages the sandbox needs (installed only when missing).
+need=()
+[[ -x /usr/sbin/sshd ]] || need+=(openssh-server)
+[[ -x /bin/busybox ]] || need+=(busybox-static)
+[[ -x /usr/lib/cni/portmap ]] || need+=(containernetworking-plugins)
+command -v openssl >/dev/null || need+=(openssl)
+command -v ssh >/dev/null || need+=(openssh-client)
+if [[ ${#need[@]} -gt 0 ]]; then
+  sbx_log "installing Debian packages: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+umask 022
+mkdir -p "$S"/{run,logs,pki,etcd,kwok,ssh,nodes,cni-sources}
+chmod 700 "$S/pki" "$S/ssh"
+
+# ------------------------------------------------------------------ PKI
+P="$S/pki"
+if [[ ! -s "$P/ca.crt" ]]; then
+  sbx_log "generating the cluster CA and certificates in $P"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/ca.key" -out "$P/ca.crt" -days 3650 \
+    -subj "/CN=calico-sandbox-cluster-ca" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
+  openssl genrsa -out "$P/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$P/sa.key" -pubout -out "$P/sa.pub" 2>/dev/null
+fi
+
+# issue NAME CN O EXT : a cert signed by the cluster CA
+issue() {
+  local name="$1" cn="$2" o="$3" ext="$4" subj="/CN=$2"
+  [[ -s "$P/$name.crt" ]] && return
+  [[ -n "$o" ]] && subj="/O=$o/CN=$cn"
+  openssl req -newkey rsa:2048 -nodes -keyout "$P/$name.key" -out "$P/$name.csr" -subj "$subj" 2>/dev/null
+  printf '%s\n' "$ext" >"$P/$name.ext"
+  openssl x509 -req -in "$P/$name.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial \
+    -days 3650 -out "$P/$name.crt" -extfile "$P/$name.ext" 2>/dev/null
+  rm -f "$P/$name.csr"
+}
+CLIENT_EXT="basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+issue apiserver kube-apiserver "" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+issue admin admin system:masters "$CLIENT_EXT"
+issue controller-manager system:kube-controller-manager "" "$CLIENT_EXT"
+issue scheduler system:kube-scheduler "" "$CLIENT_EXT"
+issue kwok kwok system:masters "$CLIENT_EXT"
+issue kwok-serving kwok "" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,DNS:localhost"
+chmod 600 "$P"/*.key
+
+# kubeconfig NAME CERT : a kubeconfig for the API server with a client cert
+kubeconfig() {
+  local f="$S/$1.kubeconfig"
+  [[ -s "$f" ]] && return
+  KUBECONFIG="$f" kubectl config set-cluster sandbox --certificate-authority="$P/ca.crt" \
+    --embed-certs=true --server="https://127.0.0.1:$APISERVER_PORT" >/dev/null
+  KUBECONFIG="$f" kubectl config set-credentials "$2" --client-certificate="$P/$2.crt" \
+    --client-key="$P/$2.key" --embed-certs=true >/dev/null
+  KUBECONFIG="$f" kubectl config set-context sandbox --cluster=sandbox --user="$2" >/dev/null
+  KUBECONFIG="$f" kubectl config use-context sandbox >/dev/null
+  chmod 600 "$f"
+}
+kubeconfig admin admin
+kubeconfig controller-manager controller-manager
+kubeconfig scheduler scheduler
+kubeconfig kwok kwok
+
+# ------------------------------------------------------------------ processes
+# start NAME CMD... : run in the background, log to $S/logs/NAME.log, record pid
+start() {
+  local name="$1"; shift
+  if pid_alive "$name"; then sbx_log "$name already running (pid $(cat "$S/run/$name.pid"))"; return; fi
+  sbx_log "starting $name"
+  nohup setsid "$@" >>"$S/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$S/run/$name.pid"
+  echo "$1" >"$S/run/$name.cmd"
+}
+
+# wait_for WHAT SECONDS CMD... : poll until CMD succeeds
+wait_for() {
+  local what="$1" secs="$2" i; shift 2
+  for ((i = 0; i < secs * 2; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  echo "timed out after ${secs}s waiting for $what (logs in $S/logs)" >&2
+  return 1
+}
+
+start etcd "$TOOLBIN/etcd" --name sandbox --data-dir "$S/etcd" \
+  --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster "sandbox=http://127.0.0.1:$ETCD_PEER_PORT" --listen-metrics-urls "" \
+  --quota-backend-bytes 2147483648 --log-level warn
+wait_for etcd 60 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+
+start kube-apiserver "$TOOLBIN/kube-apiserver" \
+  --advertise-address=127.0.0.1 --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
+  --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+  --client-ca-file="$P/ca.crt" --tls-cert-file="$P/apiserver.crt" --tls-private-key-file="$P/apiserver.key" \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file="$P/sa.pub" --service-account-signing-key-file="$P/sa.key" \
+  --service-cluster-ip-range="$SANDBOX_SERVICE_CIDR" \
+  --authorization-mode=Node,RBAC --allow-privileged=true \
+  --endpoint-reconciler-type=none --profiling=false
+wait_for kube-apiserver 120 kubectl --kubeconfig "$S/admin.kubeconfig" get --raw /readyz
+
+start kube-controller-manager "$TOOLBIN/kube-controller-manager" \
+  --kubeconfig="$S/controller-manager.kubeconfig" \
+  --authentication-kubeconfig="$S/controller-manager.kubeconfig" \
+  --authorization-kubeconfig="$S/controller-manager.kubeconfig" \
+  --bind-address=127.0.0.1 --secure-port="$CONTROLLER_MANAGER_PORT" --leader-elect=false \
+  --allocate-node-cidrs=true --cluster-cidr="$SANDBOX_POD_CIDR" --node-cidr-mask-size=24 \
+  --service-cluster-ip-range="$SANDBOX_SERVICE_CIDR" \
+  --cluster-signing-cert-file="$P/ca.crt" --cluster-signing-key-file="$P/ca.key" \
+  --root-ca-file="$P/ca.crt" --service-account-private-key-file="$P/sa.key" \
+  --use-service-account-credentials=true --profiling=false
+
+start kube-scheduler "$TOOLBIN/kube-scheduler" \
+  --kubeconfig="$S/scheduler.kubeconfig" \
+  --authentication-kubeconfig="$S/scheduler.kubeconfig" \
+  --authorization-kubeconfig="$S/scheduler.kubeconfig" \
+  --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false --profiling=false
+
+# kwok: stages for fast node readiness with leases and fast pod readiness.
+KWOK_CFG="$S/kwok/kwok.yaml"
+if [[ ! -s "$KWOK_CFG" ]]; then
+  stages="$CALICO_HW_TOOLCHAIN/share/kwok/stages"
+  [[ -d "$stages" ]] || { echo "missing $stages: run sandbox/build-toolchain.sh kwok" >&2; exit 1; }
+  {
+    echo "apiVersion: config.kwok.x-k8s.io/v1alpha1"
+    echo "kind: KwokConfiguration"
+    echo "options: {}"
+    for f in "$stages"/*.yaml; do echo "---"; grep -v '^---$' "$f"; done
+  } >"$KWOK_CFG"
+fi
+start kwok "$TOOLBIN/kwok" --config "$KWOK_CFG" --kubeconfig "$S/kwok.kubeconfig" \
+  --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+  --server-address="127.0.0.1:$KWOK_PORT" \
+  --tls-cert-file="$P/kwok-serving.crt" --tls-private-key-file="$P/kwok-serving.key" \
+  --node-ip=127.0.0.1 --node-port="$KWOK_PORT" --cidr="$SANDBOX_POD_CIDR"
+
+export KUBECONFIG="$S/admin.kubeconfig"
+for n in $SANDBOX_NODES; do
+  kubectl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: $n
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/hostname: $n
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    type: kwok
+    calico-sandbox: "true"
+EOF
+done
+
+# ------------------------------------------------------------------ SSH hosts
+# One sshd per node on 127.0.0.1:<port>, ChrootDirectory = the node's tree
+# $S/nodes/<node>, so absolute paths (/opt/cni/bin, /etc/cni/net.d) written
+# over SSH land in that node's own tree. The tree has bash (with its libs)
+# and busybox for the usual tools.
+SSHD_KEY="$S/ssh/host_ed25519_key"
+[[ -s "$SSHD_KEY" ]] || ssh-keygen -q -t ed25519 -N '' -C calico-sandbox-host -f "$SSHD_KEY"
+[[ -s "$S/ssh/id_ed25519" ]] || ssh-keygen -q -t ed25519 -N '' -C calico-sandbox-client -f "$S/ssh/id_ed25519"
+cp "$S/ssh/id_ed25519.pub" "$S/ssh/authorized_keys"
+chmod 600 "$S/ssh/authorized_keys"
+mkdir -p /run/sshd && chmod 755 /run/sshd
+
+make_tree() {
+  local root="$1" f lib
+  mkdir -p "$root"/{bin,lib,lib64,usr/bin,usr/lib,etc,tmp,root,dev,opt,var/tmp}
+  chmod 755 "$root"
+  chmod 1777 "$root/tmp" "$root/var/tmp"
+  chmod 700 "$root/root"
+  if [[ ! -x "$root/bin/bash" ]]; then
+    cp /bin/bash "$root/bin/bash"
+    for lib in $(ldd /bin/bash | grep -o '/[^ ]*'); do
+      mkdir -p "$root$(dirname "$lib")"
+      cp -L "$lib" "$root$lib"
+    done
+    cp /bin/busybox "$root/bin/busybox"
+    for f in $(/bin/busybox --list); do
+      [[ "$f" == busybox || -e "$root/bin/$f" ]] || ln -s busybox "$root/bin/$f"
+      [[ -e "$root/usr/bin/$f" ]] || ln -s ../../bin/busybox "$root/usr/bin/$f"
+    done
+    printf 'root:x:0:0:root:/root:/bin/bash\n' >"$root/etc/passwd"
+    printf 'root:x:0:\n' >"$root/etc/group"
+  fi
+  [[ -c "$root/dev/null" ]] || { rm -f "$root/dev/null"; mknod -m 666 "$root/dev/null" c 1 3; }
+  [[ -c "$root/dev/zero" ]] || { rm -f "$root/dev/zero"; mknod -m 666 "$root/dev/zero" c 1 5; }
+  [[ -c "$root/dev/urandom" ]] || { rm -f "$root/dev/urandom"; mknod -m 666 "$root/dev/urandom" c 1 9; }
+}
+
+first=1
+for n in $SANDBOX_NODES; do
+  port="$(node_port "$n")"
+  root="$S/nodes/$n"
+  make_tree "$root"
+  if [[ $first == 1 ]]; then
+    # The first node doubles as the control-plane host for reading the
+    # cluster CA over SSH (/etc/kubernetes/pki/ca.crt and ca.key).
+    mkdir -p "$root/etc/kubernetes/pki"
+    cp "$P/ca.crt" "$P/ca.key" "$root/etc/kubernetes/pki/"
+    chmod 600 "$root/etc/kubernetes/pki/ca.key"
+    first=0
+  fi
+  cat >"$S/ssh/sshd-$n.conf" <<EOF
+# sshd for sandbox node $n (generated by sandbox/up.sh)
+Port $port
+ListenAddress 127.0.0.1
+HostKey $SSHD_KEY
+PidFile $S/run/sshd-$n.sshd.pid
+AuthorizedKeysFile $S/ssh/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes yes
+ChrootDirectory $root
+AcceptEnv *
+PermitUserEnvironment no
+X11Forwarding no
+AllowTcpForwarding no
+Subsystem sftp internal-sftp
+MaxStartups 100:30:200
+MaxSessions 100
+LogLevel INFO
+EOF
+  start "sshd-$n" /usr/sbin/sshd -D -e -f "$S/ssh/sshd-$n.conf"
+done
+
+# ------------------------------------------------------------------ CNI sources
+# Standard plugins: Debian's containernetworking-plugins (/usr/lib/cni).
+# calico / calico-ipam: github.com/projectcalico/calico is not served by the
+# Go module proxy reachable here, so these are STAND-IN files that only test
+# delivery (they are not the Calico CNI plugin).
+for b in calico calico-ipam; do
+  f="$S/cni-sources/$b"
+  if [[ -x "$CALICO_HW_TOOLCHAIN/bin/$b" ]]; then
+    cp "$CALICO_HW_TOOLCHAIN/bin/$b" "$f"
+  elif [[ ! -s "$f" ]]; then
+    printf '#!/bin/sh\n# calico-sandbox STAND-IN for the %s CNI binary (delivery test only).\necho "calico-sandbox stand-in %s: not the real Calico CNI plugin" >&2\nexit 1\n' "$b" "$b" >"$f"
+  fi
+  chmod 755 "$f"
+done
+(cd "$S/cni-sources" && sha256sum calico calico-ipam >SHA256SUMS && cd /usr/lib/cni && sha256sum portmap loopback host-local bandwidth >>"$S/cni-sources/SHA256SUMS")
+
+# ------------------------------------------------------------------ readiness
+for n in $SANDBOX_NODES; do
+  port="$(node_port "$n")"
+  wait_for "sshd of $n on 127.0.0.1:$port" 30 \
+    ssh -i "$S/ssh/id_ed25519" -p "$port" -o BatchMode=yes -o StrictHostKeyChecking=no \
+      -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR root@127.0.0.1 true
+done
+wait_for "3 Ready nodes" 120 bash -c \
+  "[[ \$(kubectl get nodes -l calico-sandbox=true -o jsonpath='{range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\" \"}{.spec.podCIDR}{\"\\n\"}{end}' | grep -c '^True 10\.') -ge $(wc -w <<<"$SANDBOX_NODES") ]]"
+
+# Facts for writing the sandbox stack file.
+{
+  echo "# generated by sandbox/up.sh"
+  echo "apiServer=https://127.0.0.1:$APISERVER_PORT"
+  echo "clusterCaCert=$P/ca.crt"
+  echo "clusterCaKey=$P/ca.key"
+  echo "kubeconfig=$S/admin.kubeconfig"
+  echo "sshPrivateKey=$S/ssh/id_ed25519"
+  echo "sshUser=root"
+  echo "podCidr=$SANDBOX_POD_CIDR"
+  echo "cniSources=$S/cni-sources"
+  echo "standardCniPlugins=/usr/lib/cni"
+  for n in $SANDBOX_NODES; do
+    echo "node.$n=127.0.0.1:$(node_port "$n") tree=$S/nodes/$n"
+  done
+} >"$S/sandbox.facts"
+
+sbx_log "sandbox is up"
+kubectl get nodes -o wide
+echo "state: $S   (facts for the stack file: $S/sandbox.facts)"
+echo "use:   source $SANDBOX_DIR/env.sh"
