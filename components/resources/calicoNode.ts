@@ -77,11 +77,7 @@ export class CalicoNode extends pulumi.ComponentResource {
             const cm = buildCalicoConfig(datastore.endpoints);
             const s = buildEtcdSecret({ ca: tls.caCert, cert: tls.cert, key: tls.key });
             const configMap = new k8s.core.v1.ConfigMap(cm.metadata.name, cm, parent);
-            const secret = new k8s.core.v1.Secret(
-                s.metadata.name,
-                { ...s, stringData: pulumi.secret(s.stringData) },
-                { parent: this, additionalSecretOutputs: ["data", "stringData"] },
-            );
+            const secret = new k8s.core.v1.Secret(s.metadata.name, { ...s, stringData: pulumi.secret(s.stringData) }, parent);
             this.etcdObjects.push(configMap, secret);
             dependsOn.push(configMap, secret);
             // Endpoints are read from the ConfigMap at start, so a change must roll the pods too.

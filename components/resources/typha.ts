@@ -64,7 +64,8 @@ export class Typha extends pulumi.ComponentResource {
         this.caConfigMap = new k8s.core.v1.ConfigMap(TYPHA_CA.object, ca, parent);
         const secret = (m: typeof TYPHA_CERTS, app: string, cert: pulumi.Input<string>, key: pulumi.Input<string>) => {
             const s = buildCertSecret(m, app, cert, key);
-            return new k8s.core.v1.Secret(m.object, { ...s, stringData: pulumi.secret(s.stringData) }, { parent: this, additionalSecretOutputs: ["data", "stringData"] });
+            // The provider also marks data/stringData as secret outputs; wrapping the input keeps it secret in state too.
+            return new k8s.core.v1.Secret(m.object, { ...s, stringData: pulumi.secret(s.stringData) }, parent);
         };
         const typhaCerts = secret(TYPHA_CERTS, TYPHA, args.typhaCertPem, args.typhaKeyPem);
         this.nodeCertsSecret = secret(NODE_CERTS, "calico-node", args.nodeCertPem, args.nodeKeyPem);
