@@ -11,3 +11,8 @@ export const nodes = calico.outputs.nodes;
 export const cniKubeconfig = calico.outputs.cniKubeconfig;
 export const calicoctlConfig = calico.outputs.calicoctlConfig;
 export const podMtu = calico.outputs.podMtu;
+// Workloads: Typha Service and replicas (empty and 0 without Typha), images in use, IP autodetection.
+export const typhaServiceName = calico.outputs.typhaServiceName;
+export const typhaReplicas = calico.outputs.typhaReplicas;
+export const images = calico.outputs.images;
+export const ipAutodetectionMethod = calico.outputs.ipAutodetectionMethod;

@@ -7,6 +7,7 @@ import { clusterCa } from "./resources/clusterCa";
 import { Datastore } from "./resources/datastore";
 import { IpPools } from "./resources/ipPools";
 import { CalicoPki } from "./resources/pki";
+import { Workloads, calicoWorkloads } from "./resources/workloads";
 
 /** kubeadm's admin kubeconfig on a control-plane node, where calicoctl usually runs. */
 export const CALICOCTL_KUBECONFIG = "/etc/kubernetes/admin.conf";
@@ -25,6 +26,8 @@ export class Calico extends pulumi.ComponentResource {
     public readonly datastore?: Datastore;
     public readonly ipPools: IpPools;
     public readonly cni: Cni;
+    /** Typha, calico/node and kube-controllers. */
+    public readonly workloads: Workloads;
     /** Outputs the stack exports. */
     public readonly outputs: Record<string, pulumi.Input<unknown>>;
 
@@ -58,6 +61,10 @@ export class Calico extends pulumi.ComponentResource {
             { parent: this },
         );
 
+        // --- Workloads (issue 3): Typha, calico/node, kube-controllers, after the CRDs and the CNI hosts. ---
+        this.workloads = calicoWorkloads(this, cfg, this.pki, { crds: afterCrds, cni: [this.cni] });
+        // --- end workloads ---
+
         this.outputs = {
             calicoVersion: cfg.calicoVersion,
             pools: cfg.pools.map(poolSummary),
@@ -65,6 +72,7 @@ export class Calico extends pulumi.ComponentResource {
             cniKubeconfig: this.cni.kubeconfig,
             calicoctlConfig: renderCalicoctlConfig({ type: "kubernetes", kubeconfigPath: CALICOCTL_KUBECONFIG }),
             podMtu: cfg.mtu,
+            ...this.workloads.outputs,
         };
         this.registerOutputs(this.outputs);
     }

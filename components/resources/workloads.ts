@@ -1,0 +1,90 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { WorkloadDatastore } from "../builders/workloadTypes";
+import type { CalicoConfig } from "../config/types";
+import { CalicoNode } from "./calicoNode";
+import { KubeControllers } from "./kubeControllers";
+import type { CalicoPki } from "./pki";
+import { Typha } from "./typha";
+
+export interface Workloads {
+    typha?: Typha;
+    calicoNode: CalicoNode;
+    kubeControllers?: KubeControllers;
+    /** Stack outputs: Typha service and replicas, images in use, IP autodetection method. */
+    outputs: Record<string, pulumi.Input<unknown>>;
+}
+
+export interface WorkloadDeps {
+    /** The CRDs (Kubernetes datastore): every workload reads Calico resources at start. */
+    crds: pulumi.Resource[];
+    /** The CNI plugin on the hosts: kube-controllers is the first pod that needs pod networking. */
+    cni: pulumi.Resource[];
+}
+
+/**
+ * The Calico control plane of part 2, in order: Typha (Kubernetes datastore only), calico/node once
+ * Typha is ready, then kube-controllers once nodes network pods. Kept out of components/calico.ts so the
+ * top level only wires it in.
+ */
+export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki: CalicoPki, deps: WorkloadDeps): Workloads {
+    const datastore: WorkloadDatastore =
+        cfg.datastore.type === "etcd" ? { type: "etcd", endpoints: cfg.datastore.etcdEndpoints } : { type: "kubernetes" };
+    const afterCrds = { parent, dependsOn: deps.crds };
+    const typha =
+        datastore.type === "kubernetes" && cfg.typha.enabled
+            ? new Typha(
+                  "typha",
+                  {
+                      caCertPem: pki.typhaCaCertPem,
+                      typhaCertPem: pki.typhaCertPem,
+                      typhaKeyPem: pki.typhaKeyPem,
+                      nodeCertPem: pki.nodeCertPem,
+                      nodeKeyPem: pki.nodeKeyPem,
+                      image: cfg.images.typha,
+                      nodeCount: cfg.nodes.length,
+                      replicas: cfg.typha.replicas,
+                      tolerateControlPlane: cfg.typha.tolerateControlPlane,
+                  },
+                  afterCrds,
+              )
+            : undefined;
+    const e = cfg.secrets.etcd;
+    const calicoNode = new CalicoNode(
+        "calico-node",
+        {
+            image: cfg.images.node,
+            backend: cfg.calicoNode.backend,
+            ipAutodetectionMethod: cfg.calicoNode.ipAutodetectionMethod,
+            ipv6: cfg.calicoNode.ipv6,
+            mtu: cfg.mtu,
+            datastore,
+            etcdTls: e ? { caCert: e.caCert, cert: e.cert, key: e.key } : undefined,
+            typha,
+        },
+        afterCrds,
+    );
+    const kubeControllers = cfg.kubeControllers.enabled
+        ? new KubeControllers(
+              "kube-controllers",
+              { image: cfg.images["kube-controllers"], datastore, etcdCertHash: calicoNode.etcdCertHash },
+              { parent, dependsOn: [...deps.crds, ...deps.cni, calicoNode.daemonSet, ...calicoNode.etcdObjects] },
+          )
+        : undefined;
+
+    const replicas = typha ? typha.replicas : pulumi.output(0);
+    return {
+        typha,
+        calicoNode,
+        kubeControllers,
+        outputs: {
+            typhaServiceName: typha ? typha.serviceName : "",
+            typhaReplicas: replicas,
+            images: {
+                node: cfg.images.node,
+                ...(typha ? { typha: cfg.images.typha } : {}),
+                ...(kubeControllers ? { "kube-controllers": cfg.images["kube-controllers"] } : {}),
+            },
+            ipAutodetectionMethod: cfg.calicoNode.ipAutodetectionMethod,
+        },
+    };
+}
