@@ -12,27 +12,8 @@ for a in "$@"; do
   esac
 done
 
-stop() {
-  local name="$1" f="$S/run/$1.pid" pid i
-  [[ -s "$f" ]] || return 0
-  pid="$(cat "$f")"
-  if pid_alive "$name"; then
-    sbx_log "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 40; i++)); do
-      [[ -d "/proc/$pid" ]] || break
-      sleep 0.25
-    done
-    if [[ -d "/proc/$pid" ]]; then
-      sbx_log "$name did not stop; killing pid $pid"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
-  rm -f "$f" "$S/run/$name.cmd"
-}
-
 # Reverse order of start.
-for n in $SANDBOX_NODES; do stop "sshd-$n"; done
+"$SANDBOX_DIR/ssh-nodes.sh" stop
 stop kwok
 stop kube-scheduler
 stop kube-controller-manager

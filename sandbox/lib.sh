@@ -41,3 +41,45 @@ pid_alive() {
   exe="$(cat "$S/run/$1.cmd" 2>/dev/null || true)"
   [[ -z "$exe" ]] || tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$exe"
 }
+
+# start NAME CMD... : run in the background, log to $S/logs/NAME.log, record pid
+start() {
+  local name="$1"; shift
+  if pid_alive "$name"; then sbx_log "$name already running (pid $(cat "$S/run/$name.pid"))"; return; fi
+  sbx_log "starting $name"
+  nohup setsid "$@" >>"$S/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$S/run/$name.pid"
+  echo "$1" >"$S/run/$name.cmd"
+}
+
+# wait_for WHAT SECONDS CMD... : poll until CMD succeeds
+wait_for() {
+  local what="$1" secs="$2" i; shift 2
+  for ((i = 0; i < secs * 2; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  echo "timed out after ${secs}s waiting for $what (logs in $S/logs)" >&2
+  return 1
+}
+
+
+# stop NAME : stop a recorded process by pid (TERM, then KILL after 10s)
+stop() {
+  local name="$1" f="$S/run/$1.pid" pid i
+  [[ -s "$f" ]] || return 0
+  pid="$(cat "$f")"
+  if pid_alive "$name"; then
+    sbx_log "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 40; i++)); do
+      [[ -d "/proc/$pid" ]] || break
+      sleep 0.25
+    done
+    if [[ -d "/proc/$pid" ]]; then
+      sbx_log "$name did not stop; killing pid $pid"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$f" "$S/run/$name.cmd"
+}
