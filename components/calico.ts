@@ -1,12 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
+import { felixSettings, routeReflectors } from "./builders/bgp";
 import { renderCalicoctlConfig } from "./builders/calicoctl";
+import { calicoctlDatastore, cniEtcdDatastore, etcdHostFiles } from "./builders/etcdHost";
 import { poolSummary } from "./builders/ippool";
 import type { CalicoConfig } from "./config/types";
+import { Bgp } from "./resources/bgp";
 import { Cni } from "./resources/cni";
 import { clusterCa } from "./resources/clusterCa";
 import { Datastore } from "./resources/datastore";
 import { IpPools } from "./resources/ipPools";
 import { CalicoPki } from "./resources/pki";
+import { Spiderpool } from "./resources/spiderpool";
 import { Workloads, calicoWorkloads } from "./resources/workloads";
 
 /** kubeadm's admin kubeconfig on a control-plane node, where calicoctl usually runs. */
@@ -26,6 +30,10 @@ export class Calico extends pulumi.ComponentResource {
     public readonly datastore?: Datastore;
     public readonly ipPools: IpPools;
     public readonly cni: Cni;
+    /** BGP topology and Felix knobs; on the Kubernetes datastore only (see rules/datastore.ts). */
+    public readonly bgp?: Bgp;
+    /** Per-node SpiderIPPools; set when cni.ipam is spiderpool. */
+    public readonly spiderpool?: Spiderpool;
     /** Typha, calico/node and kube-controllers. */
     public readonly workloads: Workloads;
     /** Outputs the stack exports. */
@@ -55,11 +63,43 @@ export class Calico extends pulumi.ComponentResource {
         const afterCrds: pulumi.Resource[] = this.datastore ? [this.datastore] : [];
 
         this.ipPools = new IpPools("ip-pools", { pools: cfg.pools }, { parent: this, dependsOn: afterCrds });
+        // With etcd the CNI plugin reaches etcd itself, through client files written next to its config.
+        const etcd = cfg.datastore.type === "etcd" ? cfg.secrets.etcd : undefined;
         this.cni = new Cni(
             "cni",
-            { config: cfg, clusterCaCertPem: ca.certPem, cniCertPem: this.pki.cniCertPem, cniKeyPem: this.pki.cniKeyPem },
+            {
+                config: cfg,
+                clusterCaCertPem: ca.certPem,
+                cniCertPem: this.pki.cniCertPem,
+                cniKeyPem: this.pki.cniKeyPem,
+                datastore: etcd ? cniEtcdDatastore(cfg.cni.confDir, cfg.datastore.etcdEndpoints) : undefined,
+                extraHostFiles: etcd ? etcdHostFiles(cfg.cni.confDir, etcd) : undefined,
+            },
             { parent: this },
         );
+
+        // --- BGP, Felix and IPAM modes (issue 5). ---
+        if (kdd) {
+            this.bgp = new Bgp(
+                "bgp",
+                {
+                    asNumber: cfg.bgp.asNumber,
+                    nodeToNodeMesh: cfg.bgp.nodeToNodeMesh,
+                    logSeverity: cfg.bgp.logSeverity,
+                    serviceClusterIPs: cfg.bgp.serviceClusterIPs,
+                    serviceExternalIPs: cfg.bgp.serviceExternalIPs,
+                    peers: cfg.bgp.peers,
+                    routeReflectors: routeReflectors(cfg.nodes),
+                    felix: felixSettings(cfg),
+                },
+                { parent: this, dependsOn: afterCrds },
+            );
+        }
+        if (cfg.cni.ipam === "spiderpool") {
+            const nodes = cfg.nodes.flatMap((n) => (n.podCidr !== undefined ? [{ name: n.name, podCidr: n.podCidr }] : []));
+            this.spiderpool = new Spiderpool("spiderpool", { nodes, clusterPodCidr: cfg.cluster.podCidr }, { parent: this });
+        }
+        // --- end BGP, Felix and IPAM modes ---
 
         // --- Workloads (issue 3): Typha, calico/node, kube-controllers, after the CRDs and the CNI hosts. ---
         this.workloads = calicoWorkloads(this, cfg, this.pki, { crds: afterCrds, cni: [this.cni] });
@@ -70,7 +110,7 @@ export class Calico extends pulumi.ComponentResource {
             pools: cfg.pools.map(poolSummary),
             nodes: cfg.nodes.map((n) => ({ name: n.name, address: n.address })),
             cniKubeconfig: this.cni.kubeconfig,
-            calicoctlConfig: renderCalicoctlConfig({ type: "kubernetes", kubeconfigPath: CALICOCTL_KUBECONFIG }),
+            calicoctlConfig: renderCalicoctlConfig(calicoctlDatastore(cfg.datastore, cfg.cni.confDir, CALICOCTL_KUBECONFIG)),
             podMtu: cfg.mtu,
             ...this.workloads.outputs,
         };

@@ -57,20 +57,30 @@ export interface StackFile {
     secrets: RawSecrets;
 }
 
-/** Every Pulumi.<stack>.yaml in the repo, as raw config; `secure:` values become test secrets. */
+/** A stand-in for a secret config value: a PEM certificate for `...Cert` keys, a PEM key otherwise. */
+function testSecret(key: string): string {
+    return /Cert$/.test(key) ? TEST_CERT_PEM : TEST_KEY_PEM;
+}
+
+/**
+ * Every Pulumi.<stack>.yaml in the repo, as raw config. `secure:` values, and secrets the file's comments
+ * tell the user to set (`pulumi config set --secret calico:<key>`), become test secrets.
+ */
 export function stackFiles(): StackFile[] {
     return fs
         .readdirSync(ROOT)
         .filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f))
         .sort()
         .map((file) => {
-            const doc = parse(fs.readFileSync(path.join(ROOT, file), "utf8")) ?? {};
+            const text = fs.readFileSync(path.join(ROOT, file), "utf8");
+            const doc = parse(text) ?? {};
             const raw: Record<string, unknown> = {};
             const secrets: Record<string, unknown> = {};
+            for (const m of text.matchAll(/^\s*#.*pulumi config set --secret calico:(\w+)/gm)) secrets[m[1]] = testSecret(m[1]);
             for (const [full, value] of Object.entries((doc.config ?? {}) as Record<string, unknown>)) {
                 const [ns, key] = full.split(":");
                 if (ns !== "calico") continue;
-                if (value && typeof value === "object" && "secure" in (value as object)) secrets[key] = TEST_KEY_PEM;
+                if (value && typeof value === "object" && "secure" in (value as object)) secrets[key] = testSecret(key);
                 else raw[key] = value;
             }
             return { file, raw, secrets: secrets as RawSecrets };

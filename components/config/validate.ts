@@ -1,9 +1,12 @@
 import type { z } from "zod";
 import { calicoImages } from "../versions";
 import { Problem, SECRET_VALUE, itemKey, problem } from "./problems";
+import { bgpRules } from "./rules/bgp";
 import { calicoNodeRules } from "./rules/calicoNode";
 import { clusterRules } from "./rules/cluster";
 import { cniRules, requiredCniBinaries } from "./rules/cni";
+import { datastoreRules } from "./rules/datastore";
+import { ipamRules } from "./rules/ipam";
 import { networkRules } from "./rules/network";
 import { nodeRules } from "./rules/nodes";
 import { ParsedConfig, rawConfigSchema } from "./schema";
@@ -18,6 +21,9 @@ export const RULES: Rule[] = [
     (cfg, secrets) => nodeRules(cfg, secrets),
     (cfg, _s, env) => cniRules(cfg, env),
     (cfg) => calicoNodeRules(cfg),
+    (cfg) => bgpRules(cfg),
+    (cfg) => ipamRules(cfg),
+    (cfg, secrets) => datastoreRules(cfg, secrets),
 ];
 
 export type Validation = { ok: true; config: CalicoConfig } | { ok: false; problems: Problem[] };

@@ -1,0 +1,156 @@
+import type { BgpPeerConfig, EncapMode } from "../config/schema";
+import { CALICO_CRD_API_VERSION } from "./ippool";
+import { MANAGED_BY_LABELS } from "./names";
+
+/**
+ * Calico's BGP topology and Felix knobs as custom resources on the Kubernetes datastore: the default
+ * BGPConfiguration, BGPPeers (route reflectors and external routers), the route-reflector marks on the
+ * Kubernetes Nodes and the default FelixConfiguration.
+ */
+
+/** Calico's default AS number when none is configured. */
+export const DEFAULT_AS_NUMBER = 64512;
+/** Both singletons Calico reads are named `default`. */
+export const DEFAULT_NAME = "default";
+/** Label that marks a route reflector; the peers select on it. */
+export const ROUTE_REFLECTOR_LABEL = "route-reflector";
+/** On the Kubernetes datastore Calico reads a node's `spec.bgp.routeReflectorClusterID` from this annotation. */
+export const RR_CLUSTER_ID_ANNOTATION = "projectcalico.org/RouteReflectorClusterID";
+export const RR_SELECTOR = `has(${ROUTE_REFLECTOR_LABEL})`;
+export const NON_RR_SELECTOR = `!has(${ROUTE_REFLECTOR_LABEL})`;
+/** Names of the two peers the route-reflector topology needs; config peers may not reuse them. */
+export const RR_PEER_NAMES = { reflectors: "route-reflector-mesh", nodes: "peer-with-route-reflectors" } as const;
+/** Server-side apply field manager of every patch this program makes, so it owns only its own fields. */
+export const FIELD_MANAGER = "calico-hard-way";
+
+export interface BgpSettings {
+    asNumber: number;
+    nodeToNodeMesh: boolean;
+    logSeverity: string;
+    serviceClusterIPs: string[];
+    serviceExternalIPs: string[];
+}
+
+/** A node that reflects routes, with its cluster ID. */
+export interface RouteReflector {
+    nodeName: string;
+    clusterId: string;
+}
+
+/**
+ * Annotations that make a Pulumi patch resource apply only the fields it names, under our manager.
+ * Forcing is safe here: only fields this program declares are in the patch.
+ */
+export const PATCH_ANNOTATIONS = { "pulumi.com/patchFieldManager": FIELD_MANAGER, "pulumi.com/patchForce": "true" } as const;
+
+function cidrs(list: string[]): { cidr: string }[] | undefined {
+    return list.length > 0 ? list.map((cidr) => ({ cidr })) : undefined;
+}
+
+/** The `default` BGPConfiguration; service CIDRs only when advertised, so Calico's defaults stand otherwise. */
+export function buildBgpConfiguration(s: BgpSettings): Record<string, unknown> {
+    const spec: Record<string, unknown> = {
+        asNumber: s.asNumber,
+        nodeToNodeMeshEnabled: s.nodeToNodeMesh,
+        logSeverityScreen: s.logSeverity,
+    };
+    const clusterIPs = cidrs(s.serviceClusterIPs);
+    const externalIPs = cidrs(s.serviceExternalIPs);
+    if (clusterIPs) spec.serviceClusterIPs = clusterIPs;
+    if (externalIPs) spec.serviceExternalIPs = externalIPs;
+    return {
+        apiVersion: CALICO_CRD_API_VERSION,
+        kind: "BGPConfiguration",
+        metadata: { name: DEFAULT_NAME, labels: { ...MANAGED_BY_LABELS }, annotations: { ...PATCH_ANNOTATIONS } },
+        spec,
+    };
+}
+
+function bgpPeer(name: string, spec: Record<string, unknown>): Record<string, unknown> {
+    return { apiVersion: CALICO_CRD_API_VERSION, kind: "BGPPeer", metadata: { name, labels: { ...MANAGED_BY_LABELS } }, spec };
+}
+
+/** Reflectors peer with each other; every other node peers with every reflector (the field procedure). */
+export function buildRouteReflectorPeers(): Record<string, unknown>[] {
+    return [
+        bgpPeer(RR_PEER_NAMES.reflectors, { nodeSelector: RR_SELECTOR, peerSelector: RR_SELECTOR }),
+        bgpPeer(RR_PEER_NAMES.nodes, { nodeSelector: NON_RR_SELECTOR, peerSelector: RR_SELECTOR }),
+    ];
+}
+
+/** A router outside the cluster; without a node selector every node peers with it. */
+export function buildExternalPeer(peer: BgpPeerConfig): Record<string, unknown> {
+    return bgpPeer(peer.name, { peerIP: peer.peerIP, asNumber: peer.asNumber, nodeSelector: peer.nodeSelector ?? "all()" });
+}
+
+/** Every BGPPeer, keyed by its name: the route-reflector pair when there are reflectors, then the external peers. */
+export function buildBgpPeers(peers: BgpPeerConfig[], reflectors: RouteReflector[]): Record<string, Record<string, unknown>> {
+    const out: Record<string, Record<string, unknown>> = {};
+    const all = [...(reflectors.length > 0 ? buildRouteReflectorPeers() : []), ...peers.map(buildExternalPeer)];
+    for (const p of all) out[(p.metadata as { name: string }).name] = p;
+    return out;
+}
+
+/** The fields this program sets on a Kubernetes Node to make it a reflector; nothing else of the Node. */
+export function buildRouteReflectorNodePatch(rr: RouteReflector): Record<string, unknown> {
+    return {
+        metadata: {
+            name: rr.nodeName,
+            labels: { [ROUTE_REFLECTOR_LABEL]: "true" },
+            annotations: { [RR_CLUSTER_ID_ANNOTATION]: rr.clusterId, ...PATCH_ANNOTATIONS },
+        },
+    };
+}
+
+/** Felix knobs; each is set only when config asks for it (or, for the tunnel MTUs, when a pool tunnels). */
+export interface FelixSettings {
+    logSeverity?: string;
+    prometheusMetricsEnabled?: boolean;
+    prometheusMetricsPort?: number;
+    /** Pod MTU, for the IPIP device; set when a pool uses IPIP. */
+    ipipMtu?: number;
+    /** Pod MTU, for the VXLAN device; set when a pool uses VXLAN. */
+    vxlanMtu?: number;
+}
+
+interface FelixInputs {
+    felix: { logSeverity?: string; prometheusMetricsEnabled?: boolean; prometheusMetricsPort?: number };
+    pools: { ipipMode: EncapMode; vxlanMode: EncapMode; disabled: boolean }[];
+    /** The pod MTU the conflist uses, so Felix's tunnel devices match the veths. */
+    mtu: number;
+}
+
+export function felixSettings(c: FelixInputs): FelixSettings {
+    const enabled = c.pools.filter((p) => !p.disabled);
+    return {
+        logSeverity: c.felix.logSeverity,
+        prometheusMetricsEnabled: c.felix.prometheusMetricsEnabled,
+        prometheusMetricsPort: c.felix.prometheusMetricsPort,
+        ipipMtu: enabled.some((p) => p.ipipMode !== "Never") ? c.mtu : undefined,
+        vxlanMtu: enabled.some((p) => p.vxlanMode !== "Never") ? c.mtu : undefined,
+    };
+}
+
+/** The `default` FelixConfiguration with only the set knobs, or undefined when there are none. */
+export function buildFelixConfiguration(s: FelixSettings): Record<string, unknown> | undefined {
+    const fields: Record<string, unknown> = {
+        logSeverityScreen: s.logSeverity,
+        prometheusMetricsEnabled: s.prometheusMetricsEnabled,
+        prometheusMetricsPort: s.prometheusMetricsPort,
+        ipipMTU: s.ipipMtu,
+        vxlanMTU: s.vxlanMtu,
+    };
+    const spec = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+    if (Object.keys(spec).length === 0) return undefined;
+    return {
+        apiVersion: CALICO_CRD_API_VERSION,
+        kind: "FelixConfiguration",
+        metadata: { name: DEFAULT_NAME, labels: { ...MANAGED_BY_LABELS }, annotations: { ...PATCH_ANNOTATIONS } },
+        spec,
+    };
+}
+
+/** Nodes config marks as reflectors. */
+export function routeReflectors(nodes: { name: string; routeReflectorClusterId?: string }[]): RouteReflector[] {
+    return nodes.flatMap((n) => (n.routeReflectorClusterId !== undefined ? [{ nodeName: n.name, clusterId: n.routeReflectorClusterId }] : []));
+}

@@ -1,0 +1,84 @@
+import { DEFAULT_AS_NUMBER } from "../../builders/bgp";
+import { Problem, SECRET_VALUE, problem } from "../problems";
+import type { ParsedConfig } from "../schema";
+import type { RawSecrets } from "../types";
+import { bgpInUse } from "./bgp";
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/;
+const PEM_KEY = /-----BEGIN ((RSA|EC) )?PRIVATE KEY-----[\s\S]+-----END ((RSA|EC) )?PRIVATE KEY-----/;
+const TLS_KEYS = [
+    { key: "etcdCaCert", pem: PEM_CERT, what: "the etcd CA certificate (ca.pem)", kind: "a PEM certificate" },
+    { key: "etcdCert", pem: PEM_CERT, what: "Calico's etcd client certificate", kind: "a PEM certificate" },
+    { key: "etcdKey", pem: PEM_KEY, what: "the client certificate's private key", kind: "a PEM private key" },
+] as const;
+
+/** Config keys that only take effect through Calico resources this program writes via the Kubernetes API. */
+function kubernetesOnlySettings(cfg: ParsedConfig): { key: string; value: unknown }[] {
+    const b = cfg.bgp;
+    const out: { key: string; value: unknown }[] = [];
+    if (b.asNumber !== DEFAULT_AS_NUMBER) out.push({ key: "bgp.asNumber", value: b.asNumber });
+    if (b.logSeverity !== "Info") out.push({ key: "bgp.logSeverity", value: b.logSeverity });
+    if (bgpInUse(cfg)) out.push({ key: "bgp", value: "(peers, route reflectors, mesh off or service advertisement)" });
+    for (const [k, v] of Object.entries(cfg.felix)) if (v !== undefined) out.push({ key: `felix.${k}`, value: v });
+    return out;
+}
+
+/**
+ * The datastore: etcd needs https endpoints and the client TLS material, and excludes Typha, the CRDs and
+ * the settings this program can only write as Kubernetes custom resources.
+ */
+export function datastoreRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
+    const out: Problem[] = [];
+    const d = cfg.datastore;
+    if (d.type === "kubernetes") {
+        if (d.etcdEndpoints.length > 0) {
+            out.push(problem("datastore.etcdEndpoints", d.etcdEndpoints, "is set but datastore.type is kubernetes; set datastore.type etcd or remove the endpoints."));
+        }
+        for (const t of TLS_KEYS) {
+            if (secrets[t.key] !== undefined) {
+                out.push(problem(t.key, SECRET_VALUE, `is set but datastore.type is kubernetes; set datastore.type etcd or run \`pulumi config rm calico:${t.key}\`.`));
+            }
+        }
+        return out;
+    }
+
+    if (d.etcdEndpoints.length === 0) {
+        out.push(problem("datastore.etcdEndpoints", d.etcdEndpoints, "no etcd endpoints; list the etcd client URLs, e.g. https://172.16.0.11:2379."));
+    }
+    for (const endpoint of d.etcdEndpoints) {
+        let url: URL | undefined;
+        try {
+            url = new URL(endpoint);
+        } catch {
+            url = undefined;
+        }
+        if (!url || !["http:", "https:"].includes(url.protocol) || url.hostname === "" || (url.pathname !== "/" && url.pathname !== "")) {
+            out.push(problem("datastore.etcdEndpoints", endpoint, "is not an etcd client URL; write it as https://<host>:2379."));
+        } else if (url.protocol === "http:") {
+            // calico-node and the CNI plugin here always use the client TLS files; plain http would leave them unused.
+            out.push(problem("datastore.etcdEndpoints", endpoint, "is plain http; Calico's etcd clients here always use TLS, so use the https client URL (usually port 2379)."));
+        }
+    }
+    for (const t of TLS_KEYS) {
+        const v = secrets[t.key];
+        if (v === undefined) {
+            out.push(problem(t.key, undefined, `the etcd datastore needs ${t.what}; run \`pulumi config set --secret calico:${t.key} < file.pem\`.`));
+        } else if (!t.pem.test(v)) {
+            out.push(problem(t.key, SECRET_VALUE, `is not ${t.kind}; set it from the PEM file.`));
+        }
+    }
+
+    const t = cfg.typha;
+    if (t.replicas !== undefined) {
+        out.push(problem("typha.replicas", t.replicas, "Typha is not deployed with the etcd datastore (the Calico docs call it redundant there); remove it."));
+    }
+    if (t.tolerateControlPlane) {
+        out.push(problem("typha.tolerateControlPlane", true, "Typha is not deployed with the etcd datastore (the Calico docs call it redundant there); remove it."));
+    }
+    for (const s of kubernetesOnlySettings(cfg)) {
+        out.push(
+            problem(s.key, s.value, "is written as a Calico custom resource through the Kubernetes API, which the etcd datastore does not read; use datastore.type kubernetes, or remove it and apply it with calicoctl (see the calicoctlConfig output)."),
+        );
+    }
+    return out;
+}
