@@ -16,3 +16,6 @@ export const typhaServiceName = calico.outputs.typhaServiceName;
 export const typhaReplicas = calico.outputs.typhaReplicas;
 export const images = calico.outputs.images;
 export const ipAutodetectionMethod = calico.outputs.ipAutodetectionMethod;
+// Set only when calico:aliyun.enabled: the route table and node → destination → next hop.
+export const aliyunRouteTableId = calico.outputs.aliyunRouteTableId;
+export const aliyunRoutes = calico.outputs.aliyunRoutes;

@@ -12,6 +12,8 @@ import { IpPools } from "./resources/ipPools";
 import { CalicoPki } from "./resources/pki";
 import { Spiderpool } from "./resources/spiderpool";
 import { Workloads, calicoWorkloads } from "./resources/workloads";
+import { AliyunRoutes } from "./resources/aliyunRoutes";
+import { routedNodes } from "./builders/aliyunRoutes";
 
 /** kubeadm's admin kubeconfig on a control-plane node, where calicoctl usually runs. */
 export const CALICOCTL_KUBECONFIG = "/etc/kubernetes/admin.conf";
@@ -36,6 +38,8 @@ export class Calico extends pulumi.ComponentResource {
     public readonly spiderpool?: Spiderpool;
     /** Typha, calico/node and kube-controllers. */
     public readonly workloads: Workloads;
+    /** VPC route entries for non-tunnel mode on Alibaba Cloud; set when aliyun.enabled. */
+    public readonly aliyunRoutes?: AliyunRoutes;
     /** Outputs the stack exports. */
     public readonly outputs: Record<string, pulumi.Input<unknown>>;
 
@@ -101,6 +105,25 @@ export class Calico extends pulumi.ComponentResource {
         }
         // --- end BGP, Felix and IPAM modes ---
 
+        // --- Alibaba Cloud non-tunnel mode (issue 6): a VPC route per node's pod CIDR. ---
+        const a = cfg.aliyun;
+        if (a.enabled) {
+            this.aliyunRoutes = new AliyunRoutes(
+                "aliyun-routes",
+                {
+                    region: a.region ?? "",
+                    nodes: routedNodes(cfg.nodes),
+                    routeTableId: a.routeTableId,
+                    vpcId: a.vpcId,
+                    accessKey: cfg.secrets.alicloud?.accessKey,
+                    secretKey: cfg.secrets.alicloud?.secretKey,
+                },
+                { parent: this },
+            );
+        }
+        const aliyunOutputs = this.aliyunRoutes ? { aliyunRouteTableId: this.aliyunRoutes.routeTableId, aliyunRoutes: this.aliyunRoutes.routes } : {};
+        // --- end Alibaba Cloud ---
+
         // --- Workloads (issue 3): Typha, calico/node, kube-controllers, after the CRDs and the CNI hosts. ---
         this.workloads = calicoWorkloads(this, cfg, this.pki, { crds: afterCrds, cni: [this.cni] });
         // --- end workloads ---
@@ -113,6 +136,7 @@ export class Calico extends pulumi.ComponentResource {
             calicoctlConfig: renderCalicoctlConfig(calicoctlDatastore(cfg.datastore, cfg.cni.confDir, CALICOCTL_KUBECONFIG)),
             podMtu: cfg.mtu,
             ...this.workloads.outputs,
+            ...aliyunOutputs,
         };
         this.registerOutputs(this.outputs);
     }

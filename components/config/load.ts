@@ -18,10 +18,10 @@ function readRaw(key: string): unknown {
     }
 }
 
-function isSecret(key: string): boolean {
+function isSecret(key: string, namespace = NAMESPACE): boolean {
     // The engine lists secret keys for the program; older SDKs lack the helper, so treat unknown as secret.
     const fn = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
-    return fn ? fn(`${NAMESPACE}:${key}`) : true;
+    return fn ? fn(`${namespace}:${key}`) : true;
 }
 
 export function fileSha256(path: string): string | undefined {
@@ -54,6 +54,10 @@ export function loadConfig(): CalicoConfig {
         if (!isSecret(key)) plaintextSecretKeys.push(key);
         (secrets as Record<string, unknown>)[key] = key === "sshPrivateKeys" ? v : String(v);
     }
+    // An explicit alicloud provider ignores the alicloud: namespace, so its credentials are handed on from here.
+    secrets.alicloudAccessKey = pulumi.runtime.getConfig("alicloud:accessKey");
+    secrets.alicloudSecretKey = pulumi.runtime.getConfig("alicloud:secretKey");
+    if (secrets.alicloudSecretKey !== undefined && !isSecret("secretKey", "alicloud")) plaintextSecretKeys.push("alicloud:secretKey");
     const env: ConfigEnv = { fileSha256, plaintextSecretKeys };
     const result = validateConfig(raw, secrets, env, (s) => pulumi.secret(s));
     if (!result.ok) throw new ConfigError(result.problems);

@@ -16,9 +16,14 @@ export function problem(key: string, value: unknown, message: string): Problem {
 
 const REDACTED = "<secret>";
 
+/** Keys are under `calico:` unless they name another namespace (e.g. `alicloud:secretKey`). */
+export function qualifiedKey(key: string): string {
+    return key.includes(":") ? key : `calico:${key}`;
+}
+
 export function formatProblem(p: Problem): string {
     const shown = p.value === undefined ? "(unset)" : p.value === REDACTED ? REDACTED : JSON.stringify(p.value);
-    return `calico:${p.key} = ${shown}: ${p.message}`;
+    return `${qualifiedKey(p.key)} = ${shown}: ${p.message}`;
 }
 
 /** Stands in for a secret value in a problem, so secrets never reach a message or a log. */

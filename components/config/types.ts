@@ -10,6 +10,9 @@ export interface RawSecrets {
     etcdCaCert?: string;
     etcdCert?: string;
     etcdKey?: string;
+    /** `alicloud:accessKey` / `alicloud:secretKey`: the explicit alicloud provider does not read that namespace itself. */
+    alicloudAccessKey?: string;
+    alicloudSecretKey?: string;
 }
 
 /** What validation may ask of the world outside the config, injected so validation stays pure. */
@@ -30,6 +33,8 @@ export interface Secrets {
     /** SSH private key per node name; undefined where the node authenticates through the agent. */
     sshKeys: Record<string, pulumi.Input<string> | undefined>;
     etcd?: { caCert: pulumi.Input<string>; cert: pulumi.Input<string>; key: pulumi.Input<string> };
+    /** Alibaba Cloud credentials from `alicloud:*` config; unset ones fall back to the provider's environment. */
+    alicloud?: { accessKey?: pulumi.Input<string>; secretKey?: pulumi.Input<string> };
 }
 
 /** Config after validation, with defaults applied and derived values computed once. */

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { calicoImages } from "../versions";
-import { Problem, SECRET_VALUE, itemKey, problem } from "./problems";
+import { Problem, SECRET_VALUE, itemKey, problem, qualifiedKey } from "./problems";
+import { aliyunRules } from "./rules/aliyun";
 import { bgpRules } from "./rules/bgp";
 import { calicoNodeRules } from "./rules/calicoNode";
 import { clusterRules } from "./rules/cluster";
@@ -24,6 +25,7 @@ export const RULES: Rule[] = [
     (cfg) => bgpRules(cfg),
     (cfg) => ipamRules(cfg),
     (cfg, secrets) => datastoreRules(cfg, secrets),
+    (cfg) => aliyunRules(cfg),
 ];
 
 export type Validation = { ok: true; config: CalicoConfig } | { ok: false; problems: Problem[] };
@@ -104,7 +106,7 @@ export function validateConfig(
     wrapSecret: (s: string) => import("@pulumi/pulumi").Input<string> = (s) => s,
 ): Validation {
     const plaintext = env.plaintextSecretKeys.map((k) =>
-        problem(k, SECRET_VALUE, `is stored in plaintext; set it again with \`pulumi config set --secret calico:${k}\`.`),
+        problem(k, SECRET_VALUE, `is stored in plaintext; set it again with \`pulumi config set --secret ${qualifiedKey(k)}\`.`),
     );
     const parsed = rawConfigSchema.safeParse(raw ?? {});
     if (!parsed.success) return { ok: false, problems: [...plaintext, ...zodProblems(raw, parsed.error)] };
@@ -137,6 +139,10 @@ export function validateConfig(
                 clusterCaKey: secrets.clusterCaKey === undefined ? undefined : wrapSecret(secrets.clusterCaKey),
                 sshKeys,
                 etcd,
+                alicloud: {
+                    accessKey: secrets.alicloudAccessKey === undefined ? undefined : wrapSecret(secrets.alicloudAccessKey),
+                    secretKey: secrets.alicloudSecretKey === undefined ? undefined : wrapSecret(secrets.alicloudSecretKey),
+                },
             },
         },
     };

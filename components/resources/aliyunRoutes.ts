@@ -1,0 +1,76 @@
+import * as alicloud from "@pulumi/alicloud";
+import * as pulumi from "@pulumi/pulumi";
+import { RouteSummary, RoutedNode, buildRouteEntries, pickRouteTable, routeSummary } from "../builders/aliyunRoutes";
+import { ConfigError } from "../config/problems";
+
+export interface AliyunRoutesArgs {
+    /** Region of the VPC, e.g. cn-hangzhou. Required; there is no default. */
+    region: string;
+    /** Nodes with their pod CIDR (the destination) and ECS instance id (the next hop). Required. */
+    nodes: RoutedNode[];
+    /** Route table that receives the entries. Defaults to the only route table of `vpcId`, looked up at run time. */
+    routeTableId?: string;
+    /** VPC whose single route table is used when `routeTableId` is unset. Defaults to none (then `routeTableId` is required). */
+    vpcId?: string;
+    /** Access key for the provider. Defaults to the provider's environment (ALICLOUD_ACCESS_KEY, profile or RAM role). */
+    accessKey?: pulumi.Input<string>;
+    /** Secret key for the provider. Defaults to the provider's environment (ALICLOUD_SECRET_KEY, profile or RAM role). */
+    secretKey?: pulumi.Input<string>;
+}
+
+/**
+ * The only route table of a VPC, looked up through the provider. The look-up runs during preview and up,
+ * so an ambiguous or empty answer fails the run, naming calico:aliyun.vpcId, before any entry is created.
+ */
+export function routeTableOfVpc(vpcId: string, region: string, opts: pulumi.InvokeOutputOptions): pulumi.Output<string> {
+    return alicloud.vpc.getRouteTablesOutput({ vpcId }, opts).apply((r) => {
+        const pick = pickRouteTable(vpcId, region, r.tables);
+        if (!pick.ok) throw new ConfigError([pick.problem]);
+        return pick.routeTableId;
+    });
+}
+
+/**
+ * Non-tunnel mode on Alibaba Cloud: one VPC route entry per node, sending that node's pod CIDR to its ECS
+ * instance, so the VPC forwards pod packets it would otherwise drop.
+ */
+export class AliyunRoutes extends pulumi.ComponentResource {
+    public readonly routeTableId: pulumi.Output<string>;
+    /** node → destination → next hop, one line per node sorted by node name. */
+    public readonly routes: RouteSummary[];
+    public readonly entries: Record<string, alicloud.vpc.RouteEntry> = {};
+
+    constructor(name: string, args: AliyunRoutesArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Credentials stay out of the component's registered inputs.
+        super("calico:index:AliyunRoutes", name, { region: args.region, routeTableId: args.routeTableId, vpcId: args.vpcId }, opts);
+        const provider = new alicloud.Provider(
+            `${name}-provider`,
+            { region: args.region, accessKey: args.accessKey, secretKey: args.secretKey },
+            { parent: this },
+        );
+
+        this.routeTableId =
+            args.routeTableId !== undefined
+                ? pulumi.output(args.routeTableId)
+                : routeTableOfVpc(args.vpcId ?? "", args.region, { provider, parent: this });
+
+        const specs = buildRouteEntries(args.nodes, this.routeTableId);
+        for (const spec of specs) {
+            this.entries[spec.node] = new alicloud.vpc.RouteEntry(
+                spec.resourceName,
+                {
+                    routeTableId: spec.routeTableId,
+                    destinationCidrblock: spec.destinationCidrblock,
+                    nexthopType: spec.nexthopType,
+                    nexthopId: spec.nexthopId,
+                    name: spec.name,
+                    description: spec.description,
+                },
+                // Every field forces replacement and a table can't hold two entries for one destination.
+                { parent: this, provider, deleteBeforeReplace: true },
+            );
+        }
+        this.routes = routeSummary(specs);
+        this.registerOutputs({ routeTableId: this.routeTableId, routes: this.routes });
+    }
+}
