@@ -121,7 +121,9 @@ export class Calico extends pulumi.ComponentResource {
                 { parent: this },
             );
         }
-        const aliyunOutputs = this.aliyunRoutes ? { aliyunRouteTableId: this.aliyunRoutes.routeTableId, aliyunRoutes: this.aliyunRoutes.routes } : {};
+        const aliyunOutputs = this.aliyunRoutes
+            ? { aliyunRouteTableId: this.aliyunRoutes.routeTableId, aliyunRoutes: this.aliyunRoutes.routes }
+            : {};
         // --- end Alibaba Cloud ---
 
         // --- Workloads (issue 3): Typha, calico/node, kube-controllers, after the CRDs and the CNI hosts. ---

@@ -32,7 +32,12 @@ async function build(raw: unknown, secrets: RawSecrets = labSecrets()): Promise<
 
 /** Rejection of an Output, which `apply` alone can't observe; every promise it holds is awaited so none goes unhandled. */
 async function failureOf(o: pulumi.Output<unknown>): Promise<string> {
-    const impl = o as unknown as { promise(): Promise<unknown>; isKnown: Promise<boolean>; isSecret: Promise<boolean>; allResources(): Promise<unknown> };
+    const impl = o as unknown as {
+        promise(): Promise<unknown>;
+        isKnown: Promise<boolean>;
+        isSecret: Promise<boolean>;
+        allResources(): Promise<unknown>;
+    };
     const results = await Promise.allSettled([impl.promise(), impl.isKnown, impl.isSecret, impl.allResources()]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     return failed ? (failed.reason as Error).message : "(no error)";
@@ -92,7 +97,11 @@ describe("route entry builder", () => {
 describe("routes under mocks", () => {
     test("one route entry per node with the exact fields, through an explicit provider in the region", async () => {
         const calico = await build(aliyunRaw());
-        expect(byType(ROUTE).map((r) => r.name).sort()).toEqual(["cka001-vpc-route", "cka002-vpc-route", "cka003-vpc-route"]);
+        expect(
+            byType(ROUTE)
+                .map((r) => r.name)
+                .sort(),
+        ).toEqual(["cka001-vpc-route", "cka002-vpc-route", "cka003-vpc-route"]);
         ["cka001", "cka002", "cka003"].forEach((node, i) => {
             expect(find(ROUTE, `${node}-vpc-route`).inputs).toEqual({
                 routeTableId: "vtb-bp1table",
@@ -120,7 +129,11 @@ describe("routes under mocks", () => {
     });
 
     test("removing a node removes only its route", async () => {
-        const alicloud = () => recorded.filter((r) => r.type.includes("alicloud")).map((r) => `${r.type}::${r.name}::${JSON.stringify(r.inputs)}`).sort();
+        const alicloud = () =>
+            recorded
+                .filter((r) => r.type.includes("alicloud"))
+                .map((r) => `${r.type}::${r.name}::${JSON.stringify(r.inputs)}`)
+                .sort();
         await build(aliyunRaw());
         const all = alicloud();
         const raw = aliyunRaw();
@@ -128,7 +141,9 @@ describe("routes under mocks", () => {
         await build(raw);
         const fewer = alicloud();
         expect(fewer.every((r) => all.includes(r))).toBe(true);
-        expect(all.filter((r) => !fewer.includes(r)).map((r) => r.split("::").slice(0, 2).join("::"))).toEqual([`${ROUTE}::cka002-vpc-route`]);
+        expect(all.filter((r) => !fewer.includes(r)).map((r) => r.split("::").slice(0, 2).join("::"))).toEqual([
+            `${ROUTE}::cka002-vpc-route`,
+        ]);
     });
 
     test("with aliyun.enabled false no alicloud resource or call is made", async () => {
@@ -166,7 +181,13 @@ describe("route table look-up from aliyun.vpcId", () => {
     }
 
     test("one table: its id is used for every entry and exported", async () => {
-        callHandlers[LOOKUP] = () => ({ id: "cn-hangzhou", ids: ["vtb-only"], names: ["main"], tables: [{ routeTableId: "vtb-only", id: "vtb-only" }], totalCount: 1 });
+        callHandlers[LOOKUP] = () => ({
+            id: "cn-hangzhou",
+            ids: ["vtb-only"],
+            names: ["main"],
+            tables: [{ routeTableId: "vtb-only", id: "vtb-only" }],
+            totalCount: 1,
+        });
         const calico = await build(vpcOnly());
         expect(calls.filter((c) => c.token === LOOKUP).map((c) => c.inputs.vpcId)).toEqual(["vpc-bp1main"]);
         expect(byType(ROUTE).map((r) => r.inputs.routeTableId)).toEqual(["vtb-only", "vtb-only", "vtb-only"]);
@@ -211,8 +232,16 @@ function problemsOf(mutate: Mutate, env = fakeEnv): string[] {
 }
 
 const cases: [string, Mutate, string][] = [
-    ["missing region", (r) => delete r.aliyun.region, "calico:aliyun.region = (unset): is required with aliyun.enabled; set the region of the VPC, e.g. cn-hangzhou."],
-    ["malformed region", (r) => (r.aliyun.region = "Hangzhou"), 'calico:aliyun.region = "Hangzhou": is not an Alibaba Cloud region id; use the id, e.g. cn-hangzhou.'],
+    [
+        "missing region",
+        (r) => delete r.aliyun.region,
+        "calico:aliyun.region = (unset): is required with aliyun.enabled; set the region of the VPC, e.g. cn-hangzhou.",
+    ],
+    [
+        "malformed region",
+        (r) => (r.aliyun.region = "Hangzhou"),
+        'calico:aliyun.region = "Hangzhou": is not an Alibaba Cloud region id; use the id, e.g. cn-hangzhou.',
+    ],
     [
         "neither route table nor VPC",
         (r) => delete r.aliyun.routeTableId,
@@ -223,14 +252,29 @@ const cases: [string, Mutate, string][] = [
         (r) => (r.aliyun.vpcId = "vpc-bp1main"),
         'calico:aliyun.vpcId = "vpc-bp1main": is set together with aliyun.routeTableId; remove one, since either names the table and they could disagree.',
     ],
-    ["malformed route table id", (r) => (r.aliyun.routeTableId = "rtb-123"), 'calico:aliyun.routeTableId = "rtb-123": is not a route table id; use the vtb-... id from the VPC console.'],
-    ["malformed VPC id", (r) => { delete r.aliyun.routeTableId; r.aliyun.vpcId = "net-1"; }, 'calico:aliyun.vpcId = "net-1": is not a VPC id; use the vpc-... id from the VPC console.'],
+    [
+        "malformed route table id",
+        (r) => (r.aliyun.routeTableId = "rtb-123"),
+        'calico:aliyun.routeTableId = "rtb-123": is not a route table id; use the vtb-... id from the VPC console.',
+    ],
+    [
+        "malformed VPC id",
+        (r) => {
+            delete r.aliyun.routeTableId;
+            r.aliyun.vpcId = "net-1";
+        },
+        'calico:aliyun.vpcId = "net-1": is not a VPC id; use the vpc-... id from the VPC console.',
+    ],
     [
         "more nodes than the route quota",
         (r) => (r.aliyun.routeQuota = 2),
         "calico:aliyun.routeQuota = 2: 3 nodes need 3 route entries, more than the quota of 2; raise the route table's quota in the Quota Center and set aliyun.routeQuota to match, or use a tunnel mode (IPIP or VXLAN), which needs no routes.",
     ],
-    ["route quota below 1", (r) => (r.aliyun.routeQuota = 0), "calico:aliyun.routeQuota = 0: must be at least 1; use the route table's custom route quota (200 by default)."],
+    [
+        "route quota below 1",
+        (r) => (r.aliyun.routeQuota = 0),
+        "calico:aliyun.routeQuota = 0: must be at least 1; use the route table's custom route quota (200 by default).",
+    ],
     [
         "IPIP pool with routes",
         (r) => (r.pools[0].ipipMode = "Always"),
@@ -239,17 +283,23 @@ const cases: [string, Mutate, string][] = [
     [
         "VXLAN pool with routes",
         // With host-local the IPAM rules refuse VXLAN already; spiderpool leaves it to the route rules.
-        (r) => { r.cni.ipam = "spiderpool"; r.pools[1].vxlanMode = "CrossSubnet"; },
+        (r) => {
+            r.cni.ipam = "spiderpool";
+            r.pools[1].vxlanMode = "CrossSubnet";
+        },
         'calico:pools[ipv4-ippool-2].vxlanMode = "CrossSubnet": is a tunnel mode, but aliyun.enabled routes pods through VPC route entries instead (non-tunnel mode); set vxlanMode Never, or set aliyun.enabled false to keep the tunnel, which needs no VPC routes.',
     ],
     [
         "calico-ipam with routes",
         (r) => (r.cni.ipam = "calico-ipam"),
-        'calico:cni.ipam = "calico-ipam": calico-ipam hands out addresses in blocks that are not tied to one node, so one VPC route per node can\'t cover them; set cni.ipam to host-local or spiderpool, which take each node\'s pods from its podCidr.',
+        "calico:cni.ipam = \"calico-ipam\": calico-ipam hands out addresses in blocks that are not tied to one node, so one VPC route per node can't cover them; set cni.ipam to host-local or spiderpool, which take each node's pods from its podCidr.",
     ],
     [
         "node without a pod CIDR",
-        (r) => { r.cni.ipam = "calico-ipam"; delete r.nodes[1].podCidr; },
+        (r) => {
+            r.cni.ipam = "calico-ipam";
+            delete r.nodes[1].podCidr;
+        },
         "calico:nodes[cka002].podCidr = (unset): is the destination of node cka002's VPC route; set it to the node's spec.podCIDR (kubectl get node cka002 -o jsonpath='{.spec.podCIDR}').",
     ],
     [
@@ -257,7 +307,11 @@ const cases: [string, Mutate, string][] = [
         (r) => delete r.nodes[2].instanceId,
         "calico:nodes[cka003].instanceId = (unset): node cka003 has no ECS instance id, the next hop of its VPC route; set it to the instance's i-... id (ECS console, or http://100.100.100.200/latest/meta-data/instance-id on the node).",
     ],
-    ["malformed instance id", (r) => (r.nodes[0].instanceId = "bp1aaa001"), 'calico:nodes[cka001].instanceId = "bp1aaa001": is not an ECS instance id; use the i-... id of node cka001\'s instance.'],
+    [
+        "malformed instance id",
+        (r) => (r.nodes[0].instanceId = "bp1aaa001"),
+        'calico:nodes[cka001].instanceId = "bp1aaa001": is not an ECS instance id; use the i-... id of node cka001\'s instance.',
+    ],
     [
         "two nodes with one instance id",
         (r) => (r.nodes[2].instanceId = INSTANCES.cka001),
@@ -298,7 +352,12 @@ describe("aliyun validation", () => {
             delete r.nodes[0].instanceId;
         });
         expect(msgs.map((m) => m.split(" = ")[0])).toEqual(
-            expect.arrayContaining(["calico:aliyun.region", "calico:pools[ipv4-ippool-1].ipipMode", "calico:cni.ipam", "calico:nodes[cka001].instanceId"]),
+            expect.arrayContaining([
+                "calico:aliyun.region",
+                "calico:pools[ipv4-ippool-1].ipipMode",
+                "calico:cni.ipam",
+                "calico:nodes[cka001].instanceId",
+            ]),
         );
     });
 
@@ -309,6 +368,36 @@ describe("aliyun validation", () => {
 
     test("alicloud:secretKey set in plaintext is refused and never echoed", () => {
         const msgs = problemsOf(() => undefined, { ...fakeEnv, plaintextSecretKeys: ["alicloud:secretKey"] });
-        expect(msgs).toEqual(["alicloud:secretKey = <secret>: is stored in plaintext; set it again with `pulumi config set --secret alicloud:secretKey`."]);
+        expect(msgs).toEqual([
+            "alicloud:secretKey = <secret>: is stored in plaintext; set it again with `pulumi config set --secret alicloud:secretKey`.",
+        ]);
+    });
+});
+
+describe("alicloud credentials through the entry point", () => {
+    // As `pulumi up` hands config over: alicloud:secretKey set without --secret is refused by name.
+    test("a plaintext alicloud:secretKey fails before any resource is registered", () => {
+        const raw = aliyunRaw();
+        const all: Record<string, string> = {};
+        for (const [k, v] of Object.entries(raw)) all[`calico:${k}`] = JSON.stringify(v);
+        all["calico:clusterCaKey"] = labSecrets().clusterCaKey!;
+        all["calico:sshPrivateKey"] = labSecrets().sshPrivateKey!;
+        all["alicloud:accessKey"] = "LTAI-test-id";
+        all["alicloud:secretKey"] = "plaintext-secret-value";
+        pulumi.runtime.setAllConfig(all, ["calico:clusterCaKey", "calico:sshPrivateKey"]);
+        reset();
+        let message = "";
+        jest.isolateModules(() => {
+            try {
+                require("../index");
+            } catch (e) {
+                message = (e as Error).message;
+            }
+        });
+        expect(message).toContain(
+            "alicloud:secretKey = <secret>: is stored in plaintext; set it again with `pulumi config set --secret alicloud:secretKey`.",
+        );
+        expect(message).not.toContain("plaintext-secret-value");
+        expect(recorded).toEqual([]);
     });
 });

@@ -74,7 +74,11 @@ export function pickRouteTable(vpcId: string, region: string, tables: { routeTab
     if (ids.length === 0) {
         return {
             ok: false,
-            problem: problem("aliyun.vpcId", vpcId, `has no route table in region ${region}; check the VPC id and aliyun.region, or set aliyun.routeTableId.`),
+            problem: problem(
+                "aliyun.vpcId",
+                vpcId,
+                `has no route table in region ${region}; check the VPC id and aliyun.region, or set aliyun.routeTableId.`,
+            ),
         };
     }
     return {

@@ -20,11 +20,21 @@ export function aliyunRules(cfg: ParsedConfig): Problem[] {
     }
     if (a.routeTableId === undefined && a.vpcId === undefined) {
         out.push(
-            problem("aliyun.routeTableId", undefined, "the route table is missing; set aliyun.routeTableId (vtb-...), or aliyun.vpcId (vpc-...) when that VPC has a single route table."),
+            problem(
+                "aliyun.routeTableId",
+                undefined,
+                "the route table is missing; set aliyun.routeTableId (vtb-...), or aliyun.vpcId (vpc-...) when that VPC has a single route table.",
+            ),
         );
     }
     if (a.routeTableId !== undefined && a.vpcId !== undefined) {
-        out.push(problem("aliyun.vpcId", a.vpcId, "is set together with aliyun.routeTableId; remove one, since either names the table and they could disagree."));
+        out.push(
+            problem(
+                "aliyun.vpcId",
+                a.vpcId,
+                "is set together with aliyun.routeTableId; remove one, since either names the table and they could disagree.",
+            ),
+        );
     }
     if (a.routeTableId !== undefined && !/^vtb-[a-z0-9]+$/.test(a.routeTableId)) {
         out.push(problem("aliyun.routeTableId", a.routeTableId, "is not a route table id; use the vtb-... id from the VPC console."));
@@ -33,7 +43,9 @@ export function aliyunRules(cfg: ParsedConfig): Problem[] {
         out.push(problem("aliyun.vpcId", a.vpcId, "is not a VPC id; use the vpc-... id from the VPC console."));
     }
     if (a.routeQuota < 1) {
-        out.push(problem("aliyun.routeQuota", a.routeQuota, "must be at least 1; use the route table's custom route quota (200 by default)."));
+        out.push(
+            problem("aliyun.routeQuota", a.routeQuota, "must be at least 1; use the route table's custom route quota (200 by default)."),
+        );
     } else if (cfg.nodes.length > a.routeQuota) {
         out.push(
             problem(
@@ -92,11 +104,23 @@ export function aliyunRules(cfg: ParsedConfig): Problem[] {
                 ),
             );
         } else if (!INSTANCE_ID.test(node.instanceId)) {
-            out.push(problem(`${key}.instanceId`, node.instanceId, `is not an ECS instance id; use the i-... id of node ${node.name}'s instance.`));
+            out.push(
+                problem(
+                    `${key}.instanceId`,
+                    node.instanceId,
+                    `is not an ECS instance id; use the i-... id of node ${node.name}'s instance.`,
+                ),
+            );
         } else {
             const other = owners.get(node.instanceId);
             if (other !== undefined) {
-                out.push(problem(`${key}.instanceId`, node.instanceId, `is also the instance id of nodes[${other}]; give each node its own ECS instance id.`));
+                out.push(
+                    problem(
+                        `${key}.instanceId`,
+                        node.instanceId,
+                        `is also the instance id of nodes[${other}]; give each node its own ECS instance id.`,
+                    ),
+                );
             } else {
                 owners.set(node.instanceId, node.name);
             }
