@@ -22,7 +22,10 @@ const base: CalicoNodeParams = {
 const build = (p: Partial<CalicoNodeParams> = {}) => buildCalicoNodeDaemonSet({ ...base, ...p });
 const podOf = (p: Partial<CalicoNodeParams> = {}) => build(p).spec.template.spec;
 const envFor = (p: Partial<CalicoNodeParams> = {}) => envOf(podOf(p), "calico-node");
-const etcd: Partial<CalicoNodeParams> = { datastore: { type: "etcd", endpoints: ["https://10.0.0.1:2379", "https://10.0.0.2:2379"] }, typhaServiceName: undefined };
+const etcd: Partial<CalicoNodeParams> = {
+    datastore: { type: "etcd", endpoints: ["https://10.0.0.1:2379", "https://10.0.0.2:2379"] },
+    typhaServiceName: undefined,
+};
 
 describe("calico-node DaemonSet", () => {
     const pod = podOf();
@@ -61,7 +64,11 @@ describe("calico-node DaemonSet", () => {
 
     test("keeps IPv6 off unless configured", () => {
         expect(env).toMatchObject({ FELIX_IPV6SUPPORT: "false", IP6: "none" });
-        expect(envFor({ ipv6: true })).toMatchObject({ FELIX_IPV6SUPPORT: "true", IP6: "autodetect", IP6_AUTODETECTION_METHOD: "interface=eth0" });
+        expect(envFor({ ipv6: true })).toMatchObject({
+            FELIX_IPV6SUPPORT: "true",
+            IP6: "autodetect",
+            IP6_AUTODETECTION_METHOD: "interface=eth0",
+        });
         expect(envFor({ ipv6: true, ipAutodetectionMethod: "cidr=10.0.0.0/8" }).IP6_AUTODETECTION_METHOD).toBeUndefined();
     });
 
@@ -81,12 +88,17 @@ describe("calico-node DaemonSet", () => {
     });
 
     test("mounts the reference's host paths except the CNI install dirs, which the hosts get directly", () => {
-        const ref = referenceObject("calico-typha.yaml", "DaemonSet", "calico-node").spec.template.spec.volumes as { name: string; hostPath?: unknown }[];
+        const ref = referenceObject("calico-typha.yaml", "DaemonSet", "calico-node").spec.template.spec.volumes as {
+            name: string;
+            hostPath?: unknown;
+        }[];
         const cniInstall = ["cni-bin-dir", "cni-net-dir", "host-local-net-dir"];
         const expected = ref.filter((v) => v.hostPath && !cniInstall.includes(v.name));
         expect(pod.volumes?.filter((v) => v.hostPath)).toEqual(expect.arrayContaining(expected));
         expect(pod.volumes?.filter((v) => v.hostPath)).toHaveLength(expected.length);
-        const mounted = new Set([...pod.containers, ...(pod.initContainers ?? [])].flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name)));
+        const mounted = new Set(
+            [...pod.containers, ...(pod.initContainers ?? [])].flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name)),
+        );
         expect((pod.volumes ?? []).filter((v) => !mounted.has(v.name))).toEqual([]);
     });
 
@@ -158,13 +170,25 @@ describe("CalicoNode component under mocks", () => {
 
     test("with Typha: RBAC and DaemonSet, after the Typha Deployment and its certs", async () => {
         reset();
-        const typha = new Typha("typha", { caCertPem: "CA", typhaCertPem: "TC", typhaKeyPem: "TK", nodeCertPem: "NC", nodeKeyPem: "NK" }, { transformations: [recordOptions] });
-        const node = new CalicoNode("calico-node", { typha, ipAutodetectionMethod: "can-reach=8.8.8.8", mtu: 1440 }, { transformations: [recordOptions] });
+        const typha = new Typha(
+            "typha",
+            { caCertPem: "CA", typhaCertPem: "TC", typhaKeyPem: "TK", nodeCertPem: "NC", nodeKeyPem: "NK" },
+            { transformations: [recordOptions] },
+        );
+        const node = new CalicoNode(
+            "calico-node",
+            { typha, ipAutodetectionMethod: "can-reach=8.8.8.8", mtu: 1440 },
+            { transformations: [recordOptions] },
+        );
         await settle();
         const ds = find(DS, "calico-node").inputs;
-        expect(ds.spec.template.metadata.annotations[CERT_HASH_ANNOTATION]).toBe(podTemplateHash({ "typhaca.crt": "CA", "calico-node.crt": "NC" }));
+        expect(ds.spec.template.metadata.annotations[CERT_HASH_ANNOTATION]).toBe(
+            podTemplateHash({ "typhaca.crt": "CA", "calico-node.crt": "NC" }),
+        );
         expect(ds.spec.template.spec.containers[0].image).toBe("quay.io/calico/node:v3.32.1");
-        expect(find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "calico-node").inputs.subjects[0].name).toBe("calico-node");
+        expect(find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "calico-node").inputs.subjects[0].name).toBe(
+            "calico-node",
+        );
         const deps = recordedOpts.find((o) => o.type === DS)?.dependsOn ?? [];
         expect(deps).toEqual(expect.arrayContaining(["calico-typha", "calico-typha-ca", "calico-node-certs", "calico-node"]));
         expect(await valueOf(node.ipAutodetectionMethod)).toBe("can-reach=8.8.8.8");
@@ -184,8 +208,12 @@ describe("CalicoNode component under mocks", () => {
         expect(plain(secret.stringData)).toEqual({ "etcd-ca": "ECA", "etcd-cert": "EC", "etcd-key": "EK" });
         const env: { name: string }[] = find(DS, "calico-node").inputs.spec.template.spec.containers[0].env;
         expect(env.map((e) => e.name).filter((n) => n.startsWith("FELIX_TYPHA"))).toEqual([]);
-        expect(recordedOpts.find((o) => o.type === DS)?.dependsOn).toEqual(expect.arrayContaining(["calico-config", "calico-etcd-secrets"]));
-        expect(await valueOf(node.etcdCertHash!)).toBe(podTemplateHash({ "etcd-ca": "ECA", "etcd-cert": "EC", etcd_endpoints: "https://10.0.0.1:2379" }));
+        expect(recordedOpts.find((o) => o.type === DS)?.dependsOn).toEqual(
+            expect.arrayContaining(["calico-config", "calico-etcd-secrets"]),
+        );
+        expect(await valueOf(node.etcdCertHash!)).toBe(
+            podTemplateHash({ "etcd-ca": "ECA", "etcd-cert": "EC", etcd_endpoints: "https://10.0.0.1:2379" }),
+        );
     });
 
     test("refuses etcd without TLS material", () => {

@@ -20,7 +20,9 @@ describe("kube-controllers on the Kubernetes datastore", () => {
     test("runs the controllers v3.32.1 runs on the Kubernetes datastore", () => {
         expect(envOf(pod, "calico-kube-controllers")).toEqual({ DATASTORE_TYPE: "kubernetes", ENABLED_CONTROLLERS: "node,loadbalancer" });
         const ref = referenceObject("calico-typha.yaml", "Deployment", "calico-kube-controllers");
-        const refEnv = Object.fromEntries(ref.spec.template.spec.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]));
+        const refEnv = Object.fromEntries(
+            ref.spec.template.spec.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]),
+        );
         expect(envOf(pod, "calico-kube-controllers")).toEqual(refEnv);
     });
 
@@ -39,7 +41,9 @@ describe("kube-controllers on the Kubernetes datastore", () => {
     });
 
     test("tolerates the control plane like the reference", () => {
-        const ref = referenceObject("calico-typha.yaml", "Deployment", "calico-kube-controllers").spec.template.spec.tolerations as { key: string }[];
+        const ref = referenceObject("calico-typha.yaml", "Deployment", "calico-kube-controllers").spec.template.spec.tolerations as {
+            key: string;
+        }[];
         expect(pod.tolerations.map((t) => t.key)).toEqual(ref.map((t) => t.key));
     });
 
@@ -54,7 +58,9 @@ describe("kube-controllers on etcd", () => {
     const env = envOf(pod, "calico-kube-controllers");
 
     test("runs the policy, namespace, serviceaccount, workloadendpoint and node controllers", () => {
-        expect(env.ENABLED_CONTROLLERS?.split(",")).toEqual(expect.arrayContaining(["policy", "namespace", "serviceaccount", "workloadendpoint", "node"]));
+        expect(env.ENABLED_CONTROLLERS?.split(",")).toEqual(
+            expect.arrayContaining(["policy", "namespace", "serviceaccount", "workloadendpoint", "node"]),
+        );
         const ref = referenceObject("calico-etcd.yaml", "Deployment", "calico-kube-controllers").spec.template.spec.containers[0].env;
         expect(env.ENABLED_CONTROLLERS).toBe(ref.find((e: { name: string }) => e.name === "ENABLED_CONTROLLERS").value);
         expect(env.DATASTORE_TYPE).toBe("etcdv3");
@@ -97,7 +103,9 @@ describe("KubeControllers component under mocks", () => {
         expect(dep.spec.template.spec.containers[0].image).toBe(IMAGE);
         find("kubernetes:policy/v1:PodDisruptionBudget", "calico-kube-controllers");
         find("kubernetes:core/v1:ServiceAccount", "calico-kube-controllers");
-        expect(find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "calico-kube-controllers").inputs.rules).toEqual(kubeControllersRules("kubernetes"));
+        expect(find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "calico-kube-controllers").inputs.rules).toEqual(
+            kubeControllersRules("kubernetes"),
+        );
         expect(recordedOpts.find((o) => o.type === "kubernetes:apps/v1:Deployment")?.dependsOn).toEqual(["calico-kube-controllers"]);
         expect(await valueOf(kc.enabledControllers)).toEqual(["node", "loadbalancer"]);
     });
@@ -108,6 +116,8 @@ describe("KubeControllers component under mocks", () => {
         await settle();
         const dep = find("kubernetes:apps/v1:Deployment", "calico-kube-controllers").inputs;
         expect(dep.spec.template.metadata.annotations).toEqual({ [CERT_HASH_ANNOTATION]: "abc" });
-        expect(find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "calico-kube-controllers").inputs.rules).toEqual(kubeControllersRules("etcd"));
+        expect(find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "calico-kube-controllers").inputs.rules).toEqual(
+            kubeControllersRules("etcd"),
+        );
     });
 });

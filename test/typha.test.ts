@@ -90,7 +90,9 @@ describe("Typha Deployment", () => {
 describe("Typha Service, PDB and published certs", () => {
     test("Service targets the container port by name", () => {
         const svc = buildTyphaService();
-        expect(svc.spec.ports).toEqual([{ name: "calico-typha", port: TYPHA_PORT, protocol: "TCP", targetPort: container.ports![0]!.name }]);
+        expect(svc.spec.ports).toEqual([
+            { name: "calico-typha", port: TYPHA_PORT, protocol: "TCP", targetPort: container.ports![0]!.name },
+        ]);
         expect(svc.spec.selector).toEqual(deployment.spec.template.metadata.labels);
     });
 
@@ -150,7 +152,9 @@ describe("Typha RBAC", () => {
     const rbac = buildRbac("calico-typha", typhaRules());
 
     test("binds the role to the ServiceAccount the pods run as", () => {
-        expect(rbac.clusterRoleBinding.subjects).toEqual([{ kind: "ServiceAccount", name: rbac.serviceAccount.metadata.name, namespace: "kube-system" }]);
+        expect(rbac.clusterRoleBinding.subjects).toEqual([
+            { kind: "ServiceAccount", name: rbac.serviceAccount.metadata.name, namespace: "kube-system" },
+        ]);
         expect(rbac.clusterRoleBinding.roleRef.name).toBe(rbac.clusterRole.metadata.name);
         expect(pod.serviceAccountName).toBe(rbac.serviceAccount.metadata.name);
     });
@@ -162,7 +166,12 @@ describe("Typha RBAC", () => {
 
     test("reads what Felix syncs: policy, pools, BGP and endpoints", () => {
         const tuples = ruleTuples(typhaRules());
-        for (const t of ["crd.projectcalico.org|globalnetworkpolicies|watch|", "crd.projectcalico.org|ippools|list|", "|endpoints|get|", "discovery.k8s.io|endpointslices|watch|"]) {
+        for (const t of [
+            "crd.projectcalico.org|globalnetworkpolicies|watch|",
+            "crd.projectcalico.org|ippools|list|",
+            "|endpoints|get|",
+            "discovery.k8s.io|endpointslices|watch|",
+        ]) {
             expect(tuples).toContain(t);
         }
         expect(tuples.some((t) => t.endsWith("|delete|"))).toBe(false);
@@ -223,7 +232,9 @@ describe("Typha component under mocks", () => {
         for (const name of ["calico-typha-certs", "calico-node-certs"]) {
             const s = find("kubernetes:core/v1:Secret", name).inputs;
             expect(plain(s.stringData)).not.toBe(s.stringData);
-            expect(recordedOpts.find((o) => o.name === name)?.additionalSecretOutputs).toEqual(expect.arrayContaining(["data", "stringData"]));
+            expect(recordedOpts.find((o) => o.name === name)?.additionalSecretOutputs).toEqual(
+                expect.arrayContaining(["data", "stringData"]),
+            );
         }
         expect(plain(find("kubernetes:core/v1:Secret", "calico-typha-certs").inputs.stringData)["typha.key"]).toBe("TK1");
         const deps = recordedOpts.find((o) => o.type === "kubernetes:apps/v1:Deployment")?.dependsOn;
@@ -231,7 +242,8 @@ describe("Typha component under mocks", () => {
     });
 
     test("a renewed server cert rolls the pods; a new node key or replica count does not touch the hash", async () => {
-        const hashOf = () => find("kubernetes:apps/v1:Deployment", "calico-typha").inputs.spec.template.metadata.annotations[CERT_HASH_ANNOTATION];
+        const hashOf = () =>
+            find("kubernetes:apps/v1:Deployment", "calico-typha").inputs.spec.template.metadata.annotations[CERT_HASH_ANNOTATION];
         await build();
         const first = hashOf();
         expect(first).toBe(podTemplateHash({ "typhaca.crt": "CA1", "typha.crt": "TC1" }));

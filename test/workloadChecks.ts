@@ -11,8 +11,7 @@ export function ruleTuples(rules: PolicyRule[]): string[] {
     for (const r of rules)
         for (const g of r.apiGroups)
             for (const res of r.resources)
-                for (const v of r.verbs)
-                    for (const n of r.resourceNames ?? [""]) out.add(`${g}|${res}|${v}|${n}`);
+                for (const v of r.verbs) for (const n of r.resourceNames ?? [""]) out.add(`${g}|${res}|${v}|${n}`);
     return [...out].sort();
 }
 
@@ -63,7 +62,8 @@ export function unresolvedEnvPaths(pod: PodSpec, published: Published[]): string
             const kind = volume?.configMap ? "ConfigMap" : "Secret";
             const obj = published.find((o) => o.kind === kind && o.metadata.name === objectName);
             const keys = obj ? Object.keys(obj.kind === "ConfigMap" ? obj.data : obj.stringData) : [];
-            if (!keys.includes(file)) problems.push(`${c.name} ${e.name}=${e.value}: no ${kind} ${objectName ?? "(unmounted)"} key ${file}`);
+            if (!keys.includes(file))
+                problems.push(`${c.name} ${e.name}=${e.value}: no ${kind} ${objectName ?? "(unmounted)"} key ${file}`);
         }
     }
     return problems;

@@ -13,7 +13,8 @@ async function build(config: CalicoConfig): Promise<Calico> {
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const DAEMONSET = "kubernetes:apps/v1:DaemonSet";
 const depsOf = (type: string, name: string) => recordedOpts.find((o) => o.type === type && o.name === name)?.dependsOn ?? [];
-const nodeEnvNames = (): string[] => find(DAEMONSET, "calico-node").inputs.spec.template.spec.containers[0].env.map((e: { name: string }) => e.name);
+const nodeEnvNames = (): string[] =>
+    find(DAEMONSET, "calico-node").inputs.spec.template.spec.containers[0].env.map((e: { name: string }) => e.name);
 
 describe("workloads in the lab program", () => {
     let calico: Calico;
@@ -59,14 +60,20 @@ describe("workload config", () => {
         const raw: any = { ...labRaw(), calicoVersion: "v3.31.3", registry: "docker.m.daocloud.io" };
         await build(validConfig(raw));
         const images = [...byType(DEPLOYMENT), ...byType(DAEMONSET)].flatMap((r) =>
-            [...r.inputs.spec.template.spec.containers, ...(r.inputs.spec.template.spec.initContainers ?? [])].map((c: { image: string }) => c.image),
+            [...r.inputs.spec.template.spec.containers, ...(r.inputs.spec.template.spec.initContainers ?? [])].map(
+                (c: { image: string }) => c.image,
+            ),
         );
         expect(images.length).toBeGreaterThanOrEqual(4);
         expect(images.every((i) => i.startsWith("docker.m.daocloud.io/calico/") && i.endsWith(":v3.31.3"))).toBe(true);
     });
 
     test("typha.replicas overrides the formula; the autodetection method reaches calico-node", async () => {
-        const raw: any = { ...labRaw(), typha: { replicas: 3, tolerateControlPlane: true }, calicoNode: { ipAutodetectionMethod: "cidr=172.16.0.0/24" } };
+        const raw: any = {
+            ...labRaw(),
+            typha: { replicas: 3, tolerateControlPlane: true },
+            calicoNode: { ipAutodetectionMethod: "cidr=172.16.0.0/24" },
+        };
         const calico = await build(validConfig(raw));
         expect(find(DEPLOYMENT, "calico-typha").inputs.spec.replicas).toBe(3);
         expect(await valueOf(calico.outputs.typhaReplicas)).toBe(3);
@@ -105,7 +112,12 @@ describe("workloads on the etcd datastore", () => {
 
     test("kube-controllers mirror policy into etcd and start after the etcd client objects", () => {
         const env = find(DEPLOYMENT, "calico-kube-controllers").inputs.spec.template.spec.containers[0].env;
-        expect(env).toContainEqual({ name: "ENABLED_CONTROLLERS", value: "policy,namespace,serviceaccount,workloadendpoint,node,loadbalancer" });
-        expect(depsOf("calico:index:KubeControllers", "kube-controllers")).toEqual(expect.arrayContaining(["calico-config", "calico-etcd-secrets", "calico-node"]));
+        expect(env).toContainEqual({
+            name: "ENABLED_CONTROLLERS",
+            value: "policy,namespace,serviceaccount,workloadendpoint,node,loadbalancer",
+        });
+        expect(depsOf("calico:index:KubeControllers", "kube-controllers")).toEqual(
+            expect.arrayContaining(["calico-config", "calico-etcd-secrets", "calico-node"]),
+        );
     });
 });

@@ -4,7 +4,15 @@ import { ETCD_MOUNT, etcdEnv, etcdVolume } from "./etcdClient";
 import { TYPHA_SERVER_CN } from "./names";
 import { CERT_HASH_ANNOTATION } from "./podHash";
 import { NODE_CERTS, TYPHA_CA, certMount, certPath, certVolume } from "./typha";
-import { CRITICAL_ADDONS_ONLY, KUBE_SERVICES_ENDPOINT_FROM, LINUX_NODES, appLabel, fromField, literal, workloadMeta } from "./workloadCommon";
+import {
+    CRITICAL_ADDONS_ONLY,
+    KUBE_SERVICES_ENDPOINT_FROM,
+    LINUX_NODES,
+    appLabel,
+    fromField,
+    literal,
+    workloadMeta,
+} from "./workloadCommon";
 import type { Container, DaemonSet, EnvVar, Probe, Volume, VolumeMount, WorkloadDatastore } from "./workloadTypes";
 
 export const CALICO_NODE = "calico-node";
@@ -154,7 +162,11 @@ export function buildCalicoNodeDaemonSet(p: CalicoNodeParams): DaemonSet {
                     nodeSelector: { ...LINUX_NODES },
                     hostNetwork: true,
                     // Every node, whatever its taints: without calico-node a node has no pod networking.
-                    tolerations: [{ operator: "Exists", effect: "NoSchedule" }, CRITICAL_ADDONS_ONLY, { operator: "Exists", effect: "NoExecute" }],
+                    tolerations: [
+                        { operator: "Exists", effect: "NoSchedule" },
+                        CRITICAL_ADDONS_ONLY,
+                        { operator: "Exists", effect: "NoExecute" },
+                    ],
                     serviceAccountName: p.serviceAccountName,
                     securityContext: { seccompProfile: { type: "RuntimeDefault" } },
                     // Deleted at once on rollout; the -shutdown hook has already withdrawn routes.

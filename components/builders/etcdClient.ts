@@ -31,7 +31,12 @@ export const ETCD_MOUNT: VolumeMount = { name: ETCD_VOLUME, mountPath: ETCD_DIR,
 
 /** Comma-separated, as calico-node and kube-controllers parse ETCD_ENDPOINTS. */
 export function buildCalicoConfig(endpoints: string[]): ConfigMapOf<string> {
-    return { apiVersion: "v1", kind: "ConfigMap", metadata: workloadMeta(CALICO_CONFIG, "calico-node"), data: { [ETCD_ENDPOINTS_KEY]: endpoints.join(",") } };
+    return {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: workloadMeta(CALICO_CONFIG, "calico-node"),
+        data: { [ETCD_ENDPOINTS_KEY]: endpoints.join(",") },
+    };
 }
 
 /** Generic in the value type so the component can pass Pulumi secrets and tests plain strings. */

@@ -19,7 +19,12 @@ export interface CertMount {
     files: Record<string, string>;
 }
 
-export const TYPHA_CA: CertMount = { object: "calico-typha-ca", volume: "calico-typha-ca", dir: "/calico-typha-ca", files: { ca: "typhaca.crt" } };
+export const TYPHA_CA: CertMount = {
+    object: "calico-typha-ca",
+    volume: "calico-typha-ca",
+    dir: "/calico-typha-ca",
+    files: { ca: "typhaca.crt" },
+};
 export const TYPHA_CERTS: CertMount = {
     object: "calico-typha-certs",
     volume: "calico-typha-certs",
@@ -48,7 +53,12 @@ export function certMount(m: CertMount): VolumeMount {
 }
 
 export function buildTyphaCaConfigMap<T>(caCertPem: T): ConfigMapOf<T> {
-    return { apiVersion: "v1", kind: "ConfigMap", metadata: workloadMeta(TYPHA_CA.object, TYPHA), data: { [TYPHA_CA.files.ca]: caCertPem } };
+    return {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: workloadMeta(TYPHA_CA.object, TYPHA),
+        data: { [TYPHA_CA.files.ca]: caCertPem },
+    };
 }
 
 /** Secret of one TLS identity (`cert`/`key` files of the mount); generic so components can pass secrets. */
@@ -112,7 +122,9 @@ export function buildTyphaDeployment(p: TyphaParams): Deployment {
                     // Host port 5473: two replicas on one node never start ("didn't have free ports").
                     affinity: {
                         podAntiAffinity: {
-                            requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: labels }, topologyKey: "kubernetes.io/hostname" }],
+                            requiredDuringSchedulingIgnoredDuringExecution: [
+                                { labelSelector: { matchLabels: labels }, topologyKey: "kubernetes.io/hostname" },
+                            ],
                         },
                     },
                     containers: [
@@ -136,7 +148,12 @@ export function buildTyphaDeployment(p: TyphaParams): Deployment {
                                 literal("TYPHA_SERVERCERTFILE", certPath(TYPHA_CERTS, "cert")),
                                 literal("TYPHA_SERVERKEYFILE", certPath(TYPHA_CERTS, "key")),
                             ],
-                            livenessProbe: { httpGet: { ...health, path: "/liveness" }, periodSeconds: 30, initialDelaySeconds: 30, timeoutSeconds: 10 },
+                            livenessProbe: {
+                                httpGet: { ...health, path: "/liveness" },
+                                periodSeconds: 30,
+                                initialDelaySeconds: 30,
+                                timeoutSeconds: 10,
+                            },
                             readinessProbe: { httpGet: { ...health, path: "/readiness" }, periodSeconds: 10, timeoutSeconds: 10 },
                             securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false },
                             volumeMounts: [certMount(TYPHA_CA), certMount(TYPHA_CERTS)],
@@ -154,10 +171,18 @@ export function buildTyphaService(): Service {
         apiVersion: "v1",
         kind: "Service",
         metadata: workloadMeta(TYPHA),
-        spec: { selector: appLabel(TYPHA), ports: [{ name: TYPHA_PORT_NAME, port: TYPHA_PORT, protocol: "TCP", targetPort: TYPHA_PORT_NAME }] },
+        spec: {
+            selector: appLabel(TYPHA),
+            ports: [{ name: TYPHA_PORT_NAME, port: TYPHA_PORT, protocol: "TCP", targetPort: TYPHA_PORT_NAME }],
+        },
     };
 }
 
 export function buildTyphaPdb(): PodDisruptionBudget {
-    return { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: workloadMeta(TYPHA), spec: { maxUnavailable: 1, selector: { matchLabels: appLabel(TYPHA) } } };
+    return {
+        apiVersion: "policy/v1",
+        kind: "PodDisruptionBudget",
+        metadata: workloadMeta(TYPHA),
+        spec: { maxUnavailable: 1, selector: { matchLabels: appLabel(TYPHA) } },
+    };
 }

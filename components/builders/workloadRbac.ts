@@ -134,7 +134,11 @@ export function kubeControllersRules(datastore: WorkloadDatastore["type"]): Poli
         policyMigrator,
         workloadsStatus,
         // The datastore migration controller (v1 CRDs to the v3 API).
-        rule(["migration.projectcalico.org"], ["datastoremigrations", "datastoremigrations/status"], ["get", "list", "watch", "create", "update", "patch"]),
+        rule(
+            ["migration.projectcalico.org"],
+            ["datastoremigrations", "datastoremigrations/status"],
+            ["get", "list", "watch", "create", "update", "patch"],
+        ),
         rule(["apiextensions.k8s.io"], ["customresourcedefinitions"], ["get", "list", "watch", "delete"]),
         rule(["apiregistration.k8s.io"], ["apiservices"], ["get", "list", "watch", "create", "delete"]),
         rule(["projectcalico.org"], ["*"], all),

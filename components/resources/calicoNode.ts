@@ -81,7 +81,11 @@ export class CalicoNode extends pulumi.ComponentResource {
             this.etcdObjects.push(configMap, secret);
             dependsOn.push(configMap, secret);
             // Endpoints are read from the ConfigMap at start, so a change must roll the pods too.
-            const etcdMaterial = { [ETCD_FILES.ca]: tls.caCert, [ETCD_FILES.cert]: tls.cert, [ETCD_ENDPOINTS_KEY]: cm.data[ETCD_ENDPOINTS_KEY] };
+            const etcdMaterial = {
+                [ETCD_FILES.ca]: tls.caCert,
+                [ETCD_FILES.cert]: tls.cert,
+                [ETCD_ENDPOINTS_KEY]: cm.data[ETCD_ENDPOINTS_KEY],
+            };
             Object.assign(material, etcdMaterial);
             this.etcdCertHash = certHashOutput(etcdMaterial);
         }

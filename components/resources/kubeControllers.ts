@@ -33,11 +33,21 @@ export class KubeControllers extends pulumi.ComponentResource {
         const rbac = buildRbac(KUBE_CONTROLLERS, kubeControllersRules(datastore.type));
         const sa = new k8s.core.v1.ServiceAccount(KUBE_CONTROLLERS, rbac.serviceAccount, parent);
         const role = new k8s.rbac.v1.ClusterRole(KUBE_CONTROLLERS, rbac.clusterRole, parent);
-        const binding = new k8s.rbac.v1.ClusterRoleBinding(KUBE_CONTROLLERS, rbac.clusterRoleBinding, { parent: this, dependsOn: [sa, role] });
+        const binding = new k8s.rbac.v1.ClusterRoleBinding(KUBE_CONTROLLERS, rbac.clusterRoleBinding, {
+            parent: this,
+            dependsOn: [sa, role],
+        });
 
         const d = buildKubeControllersDeployment({ image, datastore, serviceAccountName: rbac.serviceAccount.metadata.name });
-        const template = args.etcdCertHash !== undefined && datastore.type === "etcd" ? withCertHash(d.spec.template, args.etcdCertHash) : d.spec.template;
-        this.deployment = new k8s.apps.v1.Deployment(KUBE_CONTROLLERS, { ...d, spec: { ...d.spec, template } }, { parent: this, dependsOn: [binding] });
+        const template =
+            args.etcdCertHash !== undefined && datastore.type === "etcd"
+                ? withCertHash(d.spec.template, args.etcdCertHash)
+                : d.spec.template;
+        this.deployment = new k8s.apps.v1.Deployment(
+            KUBE_CONTROLLERS,
+            { ...d, spec: { ...d.spec, template } },
+            { parent: this, dependsOn: [binding] },
+        );
         new k8s.policy.v1.PodDisruptionBudget(KUBE_CONTROLLERS, buildKubeControllersPdb(), parent);
 
         this.image = pulumi.output(image);

@@ -76,7 +76,13 @@ export class Typha extends pulumi.ComponentResource {
         const binding = new k8s.rbac.v1.ClusterRoleBinding(TYPHA, rbac.clusterRoleBinding, { parent: this, dependsOn: [sa, role] });
 
         const hash = certHashOutput({ [TYPHA_CA.files.ca]: args.caCertPem, [TYPHA_CERTS.files.cert]: args.typhaCertPem });
-        const d = buildTyphaDeployment({ image, replicas, certHash: "", tolerateControlPlane, serviceAccountName: rbac.serviceAccount.metadata.name });
+        const d = buildTyphaDeployment({
+            image,
+            replicas,
+            certHash: "",
+            tolerateControlPlane,
+            serviceAccountName: rbac.serviceAccount.metadata.name,
+        });
         this.deployment = new k8s.apps.v1.Deployment(
             TYPHA,
             { ...d, spec: { ...d.spec, template: withCertHash(d.spec.template, hash) } },

@@ -1,0 +1,84 @@
+/**
+ * `npm run bench`: builds the whole program under the test mocks for 3, 100 and 1000 nodes and prints
+ * wall time, peak RSS and the number of registered resources. Each size runs in its own child process,
+ * so peak RSS belongs to that size alone. `npm run bench -- 3 50` picks other sizes.
+ */
+import { spawnSync } from "child_process";
+
+const DEFAULT_SIZES = [3, 100, 1000];
+
+interface Sample {
+    nodes: number;
+    resources: number;
+    kubernetes: number;
+    buildMs: number;
+    peakRssMb: number;
+}
+
+/** Child: one build, one JSON line on stdout. Mocks load first, as in the tests. */
+async function measure(nodes: number): Promise<Sample> {
+    const harness = await import("../test/harness");
+    const { labRaw, validConfig } = await import("../test/fixtures");
+    const { Calico } = await import("../components/calico");
+    const raw: any = labRaw();
+    // Addresses from 10.0.0.0/16 onwards; names sort in node order.
+    raw.nodes = Array.from({ length: nodes }, (_, i) => ({
+        name: `node-${String(i + 1).padStart(4, "0")}`,
+        address: `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+    }));
+    const start = process.hrtime.bigint();
+    new Calico("calico", { config: validConfig(raw) });
+    await harness.settle();
+    const buildMs = Number(process.hrtime.bigint() - start) / 1e6;
+    return {
+        nodes,
+        resources: harness.recorded.length,
+        kubernetes: harness.recorded.filter((r) => r.type.startsWith("kubernetes:")).length,
+        buildMs,
+        // maxRSS is in kilobytes on Linux.
+        peakRssMb: process.resourceUsage().maxRSS / 1024,
+    };
+}
+
+function run(nodes: number): Sample {
+    const child = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", __filename, "--child", String(nodes)], {
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+    });
+    const line = child.stdout.trim().split("\n").pop() ?? "";
+    if (child.status !== 0 || !line.startsWith("{")) throw new Error(`bench for ${nodes} nodes failed:\n${child.stderr}${child.stdout}`);
+    return JSON.parse(line) as Sample;
+}
+
+function table(samples: Sample[]): string {
+    const head = ["nodes", "resources", "k8s objects", "build (ms)", "ms/resource", "peak RSS (MB)"];
+    const rows = samples.map((s) => [
+        String(s.nodes),
+        String(s.resources),
+        String(s.kubernetes),
+        s.buildMs.toFixed(0),
+        (s.buildMs / s.resources).toFixed(2),
+        s.peakRssMb.toFixed(0),
+    ]);
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(" | ")} |`;
+    return [line(head), `|${widths.map((w) => "-".repeat(w + 1) + ":").join("|")}|`, ...rows.map(line)].join("\n");
+}
+
+async function main(): Promise<void> {
+    const args = process.argv.slice(2);
+    if (args[0] === "--child") {
+        const sample = await measure(Number(args[1]));
+        process.stdout.write(JSON.stringify(sample) + "\n");
+        // Pending mock timers must not keep the child alive.
+        process.exit(0);
+    }
+    const sizes = args.length > 0 ? args.map(Number) : DEFAULT_SIZES;
+    const samples = sizes.map(run);
+    console.log(table(samples));
+}
+
+main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+});
