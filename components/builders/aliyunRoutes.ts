@@ -38,19 +38,22 @@ export function routeResourceName(node: string): string {
 
 /** The route entries for every node, sorted by node name so config order never matters. */
 export function buildRouteEntries<T>(nodes: RoutedNode[], routeTableId: T): RouteEntrySpec<T>[] {
-    return [...nodes]
-        .sort((a, b) => a.name.localeCompare(b.name))
-        .map((n) => ({
-            resourceName: routeResourceName(n.name),
-            node: n.name,
-            routeTableId,
-            destinationCidrblock: n.podCidr,
-            nexthopType: NEXT_HOP_INSTANCE,
-            nexthopId: n.instanceId,
-            name: `calico-${n.name}`.slice(0, 128),
-            // Kept constant per node: every field of an entry forces replacement.
-            description: `Pod CIDR of Kubernetes node ${n.name} (Calico non-tunnel mode)`.slice(0, 256),
-        }));
+    return (
+        [...nodes]
+            // Code-point order, not the locale's, so every machine computes the same output.
+            .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+            .map((n) => ({
+                resourceName: routeResourceName(n.name),
+                node: n.name,
+                routeTableId,
+                destinationCidrblock: n.podCidr,
+                nexthopType: NEXT_HOP_INSTANCE,
+                nexthopId: n.instanceId,
+                name: `calico-${n.name}`.slice(0, 128),
+                // Kept constant per node: every field of an entry forces replacement.
+                description: `Pod CIDR of Kubernetes node ${n.name} (Calico non-tunnel mode)`.slice(0, 256),
+            }))
+    );
 }
 
 export function routeSummary(entries: RouteEntrySpec<unknown>[]): RouteSummary[] {
