@@ -152,5 +152,7 @@ export function buildFelixConfiguration(s: FelixSettings): Record<string, unknow
 
 /** Nodes config marks as reflectors. */
 export function routeReflectors(nodes: { name: string; routeReflectorClusterId?: string }[]): RouteReflector[] {
-    return nodes.flatMap((n) => (n.routeReflectorClusterId !== undefined ? [{ nodeName: n.name, clusterId: n.routeReflectorClusterId }] : []));
+    return nodes.flatMap((n) =>
+        n.routeReflectorClusterId !== undefined ? [{ nodeName: n.name, clusterId: n.routeReflectorClusterId }] : [],
+    );
 }

@@ -52,5 +52,7 @@ export function calicoctlDatastore(
     confDir: string,
     kubeconfigPath: string,
 ): CalicoctlDatastore {
-    return datastore.type === "etcd" ? { type: "etcd", endpoints: datastore.etcdEndpoints, ...etcdHostPaths(confDir) } : { type: "kubernetes", kubeconfigPath };
+    return datastore.type === "etcd"
+        ? { type: "etcd", endpoints: datastore.etcdEndpoints, ...etcdHostPaths(confDir) }
+        : { type: "kubernetes", kubeconfigPath };
 }

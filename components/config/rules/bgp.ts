@@ -15,7 +15,13 @@ function asProblem(key: string, value: number): Problem | undefined {
 /** Whether config asks BGP for more than Calico's defaults: what only the bird backend can do. */
 export function bgpInUse(cfg: ParsedConfig): boolean {
     const b = cfg.bgp;
-    return !b.nodeToNodeMesh || b.peers.length > 0 || b.serviceClusterIPs.length > 0 || b.serviceExternalIPs.length > 0 || cfg.nodes.some((n) => n.routeReflectorClusterId !== undefined);
+    return (
+        !b.nodeToNodeMesh ||
+        b.peers.length > 0 ||
+        b.serviceClusterIPs.length > 0 ||
+        b.serviceExternalIPs.length > 0 ||
+        cfg.nodes.some((n) => n.routeReflectorClusterId !== undefined)
+    );
 }
 
 /** BGP: AS numbers, peers, route-reflector cluster IDs, advertised service ranges and a mesh-off safety net. */
@@ -47,12 +53,22 @@ export function bgpRules(cfg: ParsedConfig): Problem[] {
     cfg.nodes.forEach((node, i) => {
         const id = node.routeReflectorClusterId;
         if (id !== undefined && !isIpv4(id)) {
-            out.push(problem(`${itemKey("nodes", node, i)}.routeReflectorClusterId`, id, "is not a dotted IPv4 cluster ID; use an unused address such as 244.0.0.1, the same on every reflector."));
+            out.push(
+                problem(
+                    `${itemKey("nodes", node, i)}.routeReflectorClusterId`,
+                    id,
+                    "is not a dotted IPv4 cluster ID; use an unused address such as 244.0.0.1, the same on every reflector.",
+                ),
+            );
         }
     });
     if (!b.nodeToNodeMesh && reflectors.length === 0 && b.peers.length === 0) {
         out.push(
-            problem("bgp.nodeToNodeMesh", false, "turning the mesh off with no route reflectors and no BGP peers would cut every route between nodes; mark nodes with routeReflectorClusterId, add bgp.peers, or keep the mesh on."),
+            problem(
+                "bgp.nodeToNodeMesh",
+                false,
+                "turning the mesh off with no route reflectors and no BGP peers would cut every route between nodes; mark nodes with routeReflectorClusterId, add bgp.peers, or keep the mesh on.",
+            ),
         );
     }
 
@@ -66,16 +82,32 @@ export function bgpRules(cfg: ParsedConfig): Problem[] {
     const backend = cfg.calicoNode.backend;
     if (backend !== "bird" && bgpInUse(cfg)) {
         out.push(
-            problem("calicoNode.backend", backend, `BGP settings are configured (peers, route reflectors, mesh off or service advertisement) but only the bird backend runs BGP; set calicoNode.backend to bird or remove them.`),
+            problem(
+                "calicoNode.backend",
+                backend,
+                `BGP settings are configured (peers, route reflectors, mesh off or service advertisement) but only the bird backend runs BGP; set calicoNode.backend to bird or remove them.`,
+            ),
         );
     }
 
     const f = cfg.felix;
     if (f.prometheusMetricsPort !== undefined) {
         if (f.prometheusMetricsPort < 1 || f.prometheusMetricsPort > 65535) {
-            out.push(problem("felix.prometheusMetricsPort", f.prometheusMetricsPort, "is not a TCP port; use 1-65535 (Felix's default is 9091)."));
+            out.push(
+                problem(
+                    "felix.prometheusMetricsPort",
+                    f.prometheusMetricsPort,
+                    "is not a TCP port; use 1-65535 (Felix's default is 9091).",
+                ),
+            );
         } else if (f.prometheusMetricsEnabled !== true) {
-            out.push(problem("felix.prometheusMetricsPort", f.prometheusMetricsPort, "is set but felix.prometheusMetricsEnabled is not true, so nothing listens on it; enable the metrics or remove the port."));
+            out.push(
+                problem(
+                    "felix.prometheusMetricsPort",
+                    f.prometheusMetricsPort,
+                    "is set but felix.prometheusMetricsEnabled is not true, so nothing listens on it; enable the metrics or remove the port.",
+                ),
+            );
         }
     }
     return out;

@@ -32,18 +32,36 @@ export function datastoreRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[
     const d = cfg.datastore;
     if (d.type === "kubernetes") {
         if (d.etcdEndpoints.length > 0) {
-            out.push(problem("datastore.etcdEndpoints", d.etcdEndpoints, "is set but datastore.type is kubernetes; set datastore.type etcd or remove the endpoints."));
+            out.push(
+                problem(
+                    "datastore.etcdEndpoints",
+                    d.etcdEndpoints,
+                    "is set but datastore.type is kubernetes; set datastore.type etcd or remove the endpoints.",
+                ),
+            );
         }
         for (const t of TLS_KEYS) {
             if (secrets[t.key] !== undefined) {
-                out.push(problem(t.key, SECRET_VALUE, `is set but datastore.type is kubernetes; set datastore.type etcd or run \`pulumi config rm calico:${t.key}\`.`));
+                out.push(
+                    problem(
+                        t.key,
+                        SECRET_VALUE,
+                        `is set but datastore.type is kubernetes; set datastore.type etcd or run \`pulumi config rm calico:${t.key}\`.`,
+                    ),
+                );
             }
         }
         return out;
     }
 
     if (d.etcdEndpoints.length === 0) {
-        out.push(problem("datastore.etcdEndpoints", d.etcdEndpoints, "no etcd endpoints; list the etcd client URLs, e.g. https://172.16.0.11:2379."));
+        out.push(
+            problem(
+                "datastore.etcdEndpoints",
+                d.etcdEndpoints,
+                "no etcd endpoints; list the etcd client URLs, e.g. https://172.16.0.11:2379.",
+            ),
+        );
     }
     for (const endpoint of d.etcdEndpoints) {
         let url: URL | undefined;
@@ -56,13 +74,25 @@ export function datastoreRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[
             out.push(problem("datastore.etcdEndpoints", endpoint, "is not an etcd client URL; write it as https://<host>:2379."));
         } else if (url.protocol === "http:") {
             // calico-node and the CNI plugin here always use the client TLS files; plain http would leave them unused.
-            out.push(problem("datastore.etcdEndpoints", endpoint, "is plain http; Calico's etcd clients here always use TLS, so use the https client URL (usually port 2379)."));
+            out.push(
+                problem(
+                    "datastore.etcdEndpoints",
+                    endpoint,
+                    "is plain http; Calico's etcd clients here always use TLS, so use the https client URL (usually port 2379).",
+                ),
+            );
         }
     }
     for (const t of TLS_KEYS) {
         const v = secrets[t.key];
         if (v === undefined) {
-            out.push(problem(t.key, undefined, `the etcd datastore needs ${t.what}; run \`pulumi config set --secret calico:${t.key} < file.pem\`.`));
+            out.push(
+                problem(
+                    t.key,
+                    undefined,
+                    `the etcd datastore needs ${t.what}; run \`pulumi config set --secret calico:${t.key} < file.pem\`.`,
+                ),
+            );
         } else if (!t.pem.test(v)) {
             out.push(problem(t.key, SECRET_VALUE, `is not ${t.kind}; set it from the PEM file.`));
         }
@@ -70,14 +100,30 @@ export function datastoreRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[
 
     const t = cfg.typha;
     if (t.replicas !== undefined) {
-        out.push(problem("typha.replicas", t.replicas, "Typha is not deployed with the etcd datastore (the Calico docs call it redundant there); remove it."));
+        out.push(
+            problem(
+                "typha.replicas",
+                t.replicas,
+                "Typha is not deployed with the etcd datastore (the Calico docs call it redundant there); remove it.",
+            ),
+        );
     }
     if (t.tolerateControlPlane) {
-        out.push(problem("typha.tolerateControlPlane", true, "Typha is not deployed with the etcd datastore (the Calico docs call it redundant there); remove it."));
+        out.push(
+            problem(
+                "typha.tolerateControlPlane",
+                true,
+                "Typha is not deployed with the etcd datastore (the Calico docs call it redundant there); remove it.",
+            ),
+        );
     }
     for (const s of kubernetesOnlySettings(cfg)) {
         out.push(
-            problem(s.key, s.value, "is written as a Calico custom resource through the Kubernetes API, which the etcd datastore does not read; use datastore.type kubernetes, or remove it and apply it with calicoctl (see the calicoctlConfig output)."),
+            problem(
+                s.key,
+                s.value,
+                "is written as a Calico custom resource through the Kubernetes API, which the etcd datastore does not read; use datastore.type kubernetes, or remove it and apply it with calicoctl (see the calicoctlConfig output).",
+            ),
         );
     }
     return out;
