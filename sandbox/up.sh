@@ -46,7 +46,7 @@ fi
 
 umask 022
 mkdir -p "$S"/{run,logs,pki,etcd,kwok,ssh,nodes,cni-sources}
-chmod 700 "$S/pki" "$S/ssh"
+chmod 700 "$S/pki" "$S/ssh" "$S/etcd"
 
 # ------------------------------------------------------------------ PKI
 P="$S/pki"
@@ -109,7 +109,7 @@ kubeconfig kwok kwok
 start etcd "$TOOLBIN/etcd" --name sandbox --data-dir "$S/etcd" \
   --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-  --initial-cluster "sandbox=http://127.0.0.1:$ETCD_PEER_PORT" --listen-metrics-urls "" \
+  --initial-cluster "sandbox=http://127.0.0.1:$ETCD_PEER_PORT" \
   --quota-backend-bytes 2147483648 --log-level warn
 wait_for etcd 60 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
 
@@ -149,7 +149,20 @@ if [[ ! -s "$KWOK_CFG" ]]; then
   {
     echo "apiVersion: config.kwok.x-k8s.io/v1alpha1"
     echo "kind: KwokConfiguration"
-    echo "options: {}"
+    # Explicit options: kwok does not default them when a config file is given.
+    cat <<'EOO'
+options:
+  podPlayStageParallelism: 4
+  nodePlayStageParallelism: 4
+  nodeLeaseParallelism: 4
+  nodeLeaseDurationSeconds: 40
+  podsOnNodeSyncParallelism: 1
+  enablePodsOnNodeSyncListPager: true
+  enablePodsOnNodeSyncStreamWatch: false
+  enableDebuggingHandlers: true
+  enableContentionProfiling: false
+  enableProfilingHandler: false
+EOO
     for f in "$stages"/*.yaml; do echo "---"; grep -v '^---$' "$f"; done
   } >"$KWOK_CFG"
 fi
