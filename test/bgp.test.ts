@@ -1,4 +1,4 @@
-import { byType, find, recordOptions, recordedOpts, reset, settle } from "./harness";
+import { byType, find, recordOptions, recorded, recordedOpts, reset, settle } from "./harness";
 import {
     RR_CLUSTER_ID_ANNOTATION,
     buildBgpConfiguration,
@@ -182,6 +182,37 @@ describe("the route-reflector cluster under mocks", () => {
         for (const name of ["bgpconfiguration-default", "felixconfiguration-default", "bgppeer-rack1-tor", "cka001-route-reflector"]) {
             expect(recordedOpts.find((o) => o.name === name)?.parent).toBe("bgp");
         }
+    });
+});
+
+describe("BGP resource identity follows names, not positions", () => {
+    const snapshot = () => recorded.map((r) => `${r.type}::${r.name}::${JSON.stringify(r.inputs)}`).sort();
+
+    test("reordering nodes and peers changes nothing", async () => {
+        const raw = rrRaw();
+        raw.bgp.peers.push({ ...tor, name: "rack2-tor", peerIP: "172.16.0.253" });
+        await build(validConfig(raw));
+        const first = snapshot();
+        raw.nodes.reverse();
+        raw.bgp.peers.reverse();
+        await build(validConfig(raw));
+        expect(snapshot()).toEqual(first);
+    });
+
+    test("dropping one reflector or one peer removes only its own resource", async () => {
+        const raw = rrRaw();
+        raw.bgp.peers.push({ ...tor, name: "rack2-tor", peerIP: "172.16.0.253" });
+        await build(validConfig(raw));
+        const all = snapshot();
+        delete raw.nodes[1].routeReflectorClusterId;
+        raw.bgp.peers = raw.bgp.peers.filter((p: any) => p.name !== "rack2-tor");
+        await build(validConfig(raw));
+        const fewer = snapshot();
+        const gone = all.filter((r) => !fewer.includes(r)).map((r) => r.split("::")[1]);
+        const changed = fewer.filter((r) => !all.includes(r)).map((r) => r.split("::")[1]);
+        expect(gone.filter((n) => !changed.includes(n)).sort()).toEqual(["bgppeer-rack2-tor", "cka002-route-reflector"]);
+        // Only the Bgp component, whose args list the reflectors and peers, changes with them.
+        expect(changed.filter((n) => n !== "bgp")).toEqual([]);
     });
 });
 
