@@ -45,7 +45,7 @@ if [[ ${#need[@]} -gt 0 ]]; then
 fi
 
 umask 022
-mkdir -p "$S"/{run,logs,pki,etcd,kwok,ssh,nodes,cni-sources}
+mkdir -p "$S"/{run,logs,pki,etcd,kwok,ssh,nodes,cni-bin}
 chmod 700 "$S/pki" "$S/ssh" "$S/etcd"
 
 # ------------------------------------------------------------------ PKI
@@ -195,20 +195,26 @@ done
 "$SANDBOX_DIR/ssh-nodes.sh" start
 
 # ------------------------------------------------------------------ CNI sources
-# Standard plugins: Debian's containernetworking-plugins (/usr/lib/cni).
-# calico / calico-ipam: github.com/projectcalico/calico is not served by the
-# Go module proxy reachable here, so these are STAND-IN files that only test
-# delivery (they are not the Calico CNI plugin).
+# $S/cni-bin holds every CNI binary the program copies over SSH (for
+# cni.localBinDir): the standard plugins from Debian's containernetworking-
+# plugins (/usr/lib/cni), and calico / calico-ipam. github.com/projectcalico/
+# calico is not served by the Go module proxy reachable here, so those two are
+# STAND-IN files that only test delivery (they are not the Calico CNI plugin),
+# unless real binaries sit in the toolchain bin directory.
+mkdir -p "$S/cni-bin"
+for f in /usr/lib/cni/*; do
+  [[ -f "$f" ]] && cp -p "$f" "$S/cni-bin/"
+done
 for b in calico calico-ipam; do
-  f="$S/cni-sources/$b"
+  f="$S/cni-bin/$b"
   if [[ -x "$CALICO_HW_TOOLCHAIN/bin/$b" ]]; then
     cp "$CALICO_HW_TOOLCHAIN/bin/$b" "$f"
-  elif [[ ! -s "$f" ]]; then
+  else
     printf '#!/bin/sh\n# calico-sandbox STAND-IN for the %s CNI binary (delivery test only).\necho "calico-sandbox stand-in %s: not the real Calico CNI plugin" >&2\nexit 1\n' "$b" "$b" >"$f"
   fi
   chmod 755 "$f"
 done
-(cd "$S/cni-sources" && sha256sum calico calico-ipam >SHA256SUMS && cd /usr/lib/cni && sha256sum portmap loopback host-local bandwidth >>"$S/cni-sources/SHA256SUMS")
+(cd "$S/cni-bin" && sha256sum -- * | grep -v ' SHA256SUMS$' >"$S/cni-bin.sha256" && mv "$S/cni-bin.sha256" SHA256SUMS)
 
 # ------------------------------------------------------------------ readiness
 wait_for "3 Ready nodes" 120 bash -c \
@@ -224,8 +230,7 @@ wait_for "3 Ready nodes" 120 bash -c \
   echo "sshPrivateKey=$S/ssh/id_ed25519"
   echo "sshUser=root"
   echo "podCidr=$SANDBOX_POD_CIDR"
-  echo "cniSources=$S/cni-sources"
-  echo "standardCniPlugins=/usr/lib/cni"
+  echo "cniLocalBinDir=$S/cni-bin"
   for n in $SANDBOX_NODES; do
     echo "node.$n=127.0.0.1:$(node_port "$n") tree=$S/nodes/$n"
   done
