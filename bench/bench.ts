@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: builds the whole program under the test mocks for 3, 100 and 1000 nodes and prints
- * wall time, peak RSS and the number of registered resources. Each size runs in its own child process,
- * so peak RSS belongs to that size alone. `npm run bench -- 3 50` picks other sizes.
+ * wall and CPU time, peak RSS, the heap retained after GC and the number of registered resources. Each
+ * size runs in its own child process, so peak RSS belongs to that size alone. `npm run bench -- 3 50`
+ * picks other sizes.
  */
 import { spawnSync } from "child_process";
 
@@ -12,7 +13,11 @@ interface Sample {
     resources: number;
     kubernetes: number;
     buildMs: number;
+    /** User + system CPU of the build: unlike wall time, not inflated by other load on the machine. */
+    cpuMs: number;
     peakRssMb: number;
+    /** Heap still reachable after a full GC: what the program retains, apart from garbage V8 has not collected yet. */
+    retainedMb: number;
 }
 
 /** Child: one build, one JSON line on stdout. Mocks load first, as in the tests. */
@@ -27,38 +32,53 @@ async function measure(nodes: number): Promise<Sample> {
         address: `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}`,
     }));
     const start = process.hrtime.bigint();
+    const cpuStart = process.cpuUsage();
     new Calico("calico", { config: validConfig(raw) });
     await harness.settle();
     const buildMs = Number(process.hrtime.bigint() - start) / 1e6;
+    const cpu = process.cpuUsage(cpuStart);
     return {
         nodes,
         resources: harness.recorded.length,
         kubernetes: harness.recorded.filter((r) => r.type.startsWith("kubernetes:")).length,
         buildMs,
+        cpuMs: (cpu.user + cpu.system) / 1000,
         // maxRSS is in kilobytes on Linux.
         peakRssMb: process.resourceUsage().maxRSS / 1024,
+        retainedMb: retainedHeapMb(),
     };
 }
 
+function retainedHeapMb(): number {
+    (globalThis as { gc?: () => void }).gc?.();
+    return process.memoryUsage().heapUsed / 1048576;
+}
+
 function run(nodes: number): Sample {
-    const child = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", __filename, "--child", String(nodes)], {
-        encoding: "utf8",
-        maxBuffer: 64 * 1024 * 1024,
-    });
+    const child = spawnSync(
+        process.execPath,
+        ["--expose-gc", "-r", "ts-node/register/transpile-only", __filename, "--child", String(nodes)],
+        {
+            encoding: "utf8",
+            maxBuffer: 64 * 1024 * 1024,
+        },
+    );
     const line = child.stdout.trim().split("\n").pop() ?? "";
     if (child.status !== 0 || !line.startsWith("{")) throw new Error(`bench for ${nodes} nodes failed:\n${child.stderr}${child.stdout}`);
     return JSON.parse(line) as Sample;
 }
 
 function table(samples: Sample[]): string {
-    const head = ["nodes", "resources", "k8s objects", "build (ms)", "ms/resource", "peak RSS (MB)"];
+    const head = ["nodes", "resources", "k8s objects", "wall (ms)", "CPU (ms)", "CPU ms/resource", "peak RSS (MB)", "retained heap (MB)"];
     const rows = samples.map((s) => [
         String(s.nodes),
         String(s.resources),
         String(s.kubernetes),
         s.buildMs.toFixed(0),
-        (s.buildMs / s.resources).toFixed(2),
+        s.cpuMs.toFixed(0),
+        (s.cpuMs / s.resources).toFixed(2),
         s.peakRssMb.toFixed(0),
+        s.retainedMb.toFixed(0),
     ]);
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(" | ")} |`;

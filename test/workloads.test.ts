@@ -81,8 +81,8 @@ describe("workload config", () => {
         expect(env).toContainEqual({ name: "IP_AUTODETECTION_METHOD", value: "cidr=172.16.0.0/24" });
     });
 
-    test("typha.enabled false: no Typha objects and no FELIX_TYPHA* env", async () => {
-        const calico = await build(validConfig({ ...labRaw(), typha: { enabled: false } } as any));
+    test.each([{ enabled: false }, { replicas: 0 }])("typha %j: no Typha objects and no FELIX_TYPHA* env", async (typha) => {
+        const calico = await build(validConfig({ ...labRaw(), typha } as any));
         expect(byType(DEPLOYMENT).map((r) => r.name)).toEqual(["calico-kube-controllers"]);
         expect(nodeEnvNames().filter((n) => n.startsWith("FELIX_TYPHA"))).toEqual([]);
         expect(await valueOf(calico.outputs.typhaReplicas)).toBe(0);

@@ -30,24 +30,25 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
     const datastore: WorkloadDatastore =
         cfg.datastore.type === "etcd" ? { type: "etcd", endpoints: cfg.datastore.etcdEndpoints } : { type: "kubernetes" };
     const afterCrds = { parent, dependsOn: deps.crds };
-    const typha =
-        datastore.type === "kubernetes" && cfg.typha.enabled
-            ? new Typha(
-                  "typha",
-                  {
-                      caCertPem: pki.typhaCaCertPem,
-                      typhaCertPem: pki.typhaCertPem,
-                      typhaKeyPem: pki.typhaKeyPem,
-                      nodeCertPem: pki.nodeCertPem,
-                      nodeKeyPem: pki.nodeKeyPem,
-                      image: cfg.images.typha,
-                      nodeCount: cfg.nodes.length,
-                      replicas: cfg.typha.replicas,
-                      tolerateControlPlane: cfg.typha.tolerateControlPlane,
-                  },
-                  afterCrds,
-              )
-            : undefined;
+    // Zero replicas would leave Felix dialling a Service without endpoints: treat it as Typha off.
+    const typhaOn = datastore.type === "kubernetes" && cfg.typha.enabled && cfg.typha.replicas !== 0;
+    const typha = typhaOn
+        ? new Typha(
+              "typha",
+              {
+                  caCertPem: pki.typhaCaCertPem,
+                  typhaCertPem: pki.typhaCertPem,
+                  typhaKeyPem: pki.typhaKeyPem,
+                  nodeCertPem: pki.nodeCertPem,
+                  nodeKeyPem: pki.nodeKeyPem,
+                  image: cfg.images.typha,
+                  nodeCount: cfg.nodes.length,
+                  replicas: cfg.typha.replicas,
+                  tolerateControlPlane: cfg.typha.tolerateControlPlane,
+              },
+              afterCrds,
+          )
+        : undefined;
     const e = cfg.secrets.etcd;
     const calicoNode = new CalicoNode(
         "calico-node",
