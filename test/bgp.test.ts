@@ -12,7 +12,7 @@ import { Calico } from "../components/calico";
 import { formatProblem } from "../components/config/problems";
 import type { CalicoConfig, RawSecrets } from "../components/config/types";
 import { validateConfig } from "../components/config/validate";
-import { schemaErrors } from "./crdSchema";
+import { schemaErrors, unknownSpecKeys } from "./crdSchema";
 import { fakeEnv, labRaw, labSecrets, validConfig } from "./fixtures";
 
 const defaults = { asNumber: 64512, nodeToNodeMesh: true, logSeverity: "Info", serviceClusterIPs: [], serviceExternalIPs: [] };
@@ -113,6 +113,7 @@ describe("BGP objects against the pinned CRD schemas", () => {
     ];
     test.each(objects.map((o: any) => [`${o.kind}/${o.metadata.name}`, o]))("%s validates", (_n, obj) => {
         expect(schemaErrors(obj)).toEqual([]);
+        expect(unknownSpecKeys(obj)).toEqual([]);
     });
 
     test("the schema check can fail", () => {
@@ -120,6 +121,7 @@ describe("BGP objects against the pinned CRD schemas", () => {
         bad.spec.logSeverityScreen = "Loud";
         bad.spec.asNumber = "64512";
         expect(schemaErrors(bad).length).toBeGreaterThan(0);
+        expect(unknownSpecKeys({ ...bad, spec: { ...bad.spec, nodeToNodeMesh: false } })).toEqual(["nodeToNodeMesh"]);
     });
 });
 

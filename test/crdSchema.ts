@@ -21,16 +21,28 @@ for (const f of ["int32", "int64", "duration", "byte", "date-time"]) ajv.addForm
 
 const cache = new Map<string, ValidateFunction>();
 
+function calicoSchema(kind: string): Record<string, any> {
+    const crd = crds.find((d) => d?.spec?.group === "crd.projectcalico.org" && d?.spec?.names?.kind === kind);
+    if (!crd) throw new Error(`no CRD for ${kind} in ${CRDS_FILE}`);
+    return crd.spec.versions.find((v: { name: string }) => v.name === "v1").schema.openAPIV3Schema;
+}
+
 /** The validator of `kind` in group crd.projectcalico.org, version v1. */
 export function calicoCrdValidator(kind: string): ValidateFunction {
     const hit = cache.get(kind);
     if (hit) return hit;
-    const crd = crds.find((d) => d?.spec?.group === "crd.projectcalico.org" && d?.spec?.names?.kind === kind);
-    if (!crd) throw new Error(`no CRD for ${kind} in ${CRDS_FILE}`);
-    const schema = crd.spec.versions.find((v: { name: string }) => v.name === "v1").schema.openAPIV3Schema;
-    const validate = ajv.compile(schema);
+    const validate = ajv.compile(calicoSchema(kind));
     cache.set(kind, validate);
     return validate;
+}
+
+/**
+ * Spec keys the CRD does not define. The schemas allow unknown fields (the API server prunes them
+ * silently), so a misspelt field would pass validation and then do nothing.
+ */
+export function unknownSpecKeys(obj: Record<string, unknown>): string[] {
+    const known = Object.keys(calicoSchema(String(obj.kind)).properties.spec.properties);
+    return Object.keys((obj.spec ?? {}) as object).filter((k) => !known.includes(k));
 }
 
 /** Errors of one object against its kind's schema; [] when it is valid. */
