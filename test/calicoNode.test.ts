@@ -206,6 +206,8 @@ describe("CalicoNode component under mocks", () => {
         const secret = find("kubernetes:core/v1:Secret", "calico-etcd-secrets").inputs;
         expect(plain(secret.stringData)).not.toBe(secret.stringData);
         expect(plain(secret.stringData)).toEqual({ "etcd-ca": "ECA", "etcd-cert": "EC", "etcd-key": "EK" });
+        const component = find("calico:index:CalicoNode", "calico-node").inputs;
+        expect(plain(component.etcdTls)).not.toBe(component.etcdTls);
         const env: { name: string }[] = find(DS, "calico-node").inputs.spec.template.spec.containers[0].env;
         expect(env.map((e) => e.name).filter((n) => n.startsWith("FELIX_TYPHA"))).toEqual([]);
         expect(recordedOpts.find((o) => o.type === DS)?.dependsOn).toEqual(

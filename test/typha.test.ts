@@ -237,6 +237,11 @@ describe("Typha component under mocks", () => {
             );
         }
         expect(plain(find("kubernetes:core/v1:Secret", "calico-typha-certs").inputs.stringData)["typha.key"]).toBe("TK1");
+        // The component's own registered inputs keep the keys secret even when given as plain strings.
+        const component = find("calico:index:Typha", "typha").inputs;
+        expect([plain(component.typhaKeyPem), plain(component.nodeKeyPem)]).toEqual(["TK1", "NK1"]);
+        expect(component.typhaKeyPem).not.toBe("TK1");
+        expect(component.nodeKeyPem).not.toBe("NK1");
         const deps = recordedOpts.find((o) => o.type === "kubernetes:apps/v1:Deployment")?.dependsOn;
         expect(deps).toEqual(expect.arrayContaining(["calico-typha-ca", "calico-typha-certs", "calico-typha"]));
     });

@@ -47,7 +47,8 @@ export class CalicoNode extends pulumi.ComponentResource {
     public readonly etcdObjects: pulumi.Resource[] = [];
 
     constructor(name: string, args: CalicoNodeArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("calico:index:CalicoNode", name, args, opts);
+        // Registered inputs land in state: the etcd client material goes in as a secret.
+        super("calico:index:CalicoNode", name, { ...args, etcdTls: args.etcdTls && pulumi.secret(args.etcdTls) }, opts);
         const image = args.image ?? calicoImages(CALICO_VERSION, DEFAULT_REGISTRY).node;
         const backend = args.backend ?? "bird";
         const ipAutodetectionMethod = args.ipAutodetectionMethod ?? "first-found";

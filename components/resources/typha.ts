@@ -54,7 +54,13 @@ export class Typha extends pulumi.ComponentResource {
     public readonly nodeCertPem: pulumi.Output<string>;
 
     constructor(name: string, args: TyphaArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("calico:index:Typha", name, args, opts);
+        // Registered inputs land in state: keys go in as secrets whatever the caller passed.
+        super(
+            "calico:index:Typha",
+            name,
+            { ...args, typhaKeyPem: pulumi.secret(args.typhaKeyPem), nodeKeyPem: pulumi.secret(args.nodeKeyPem) },
+            opts,
+        );
         const image = args.image ?? calicoImages(CALICO_VERSION, DEFAULT_REGISTRY).typha;
         const replicas = args.replicas ?? expectedTyphaReplicas(args.nodeCount ?? 1);
         const tolerateControlPlane = args.tolerateControlPlane ?? false;
