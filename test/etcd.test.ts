@@ -234,7 +234,22 @@ const cases: [string, Mutate, string][] = [
     [
         "route reflectors with etcd",
         (r) => (r.nodes[0].routeReflectorClusterId = "244.0.0.1"),
-        `calico:bgp = "(peers, route reflectors, mesh off or service advertisement)": ${KDD_ONLY}`,
+        `calico:nodes[cka001].routeReflectorClusterId = "244.0.0.1": ${KDD_ONLY}`,
+    ],
+    [
+        "BGP peers with etcd",
+        (r) => (r.bgp = { peers: [{ name: "tor", peerIP: "172.16.0.254", asNumber: 64513 }] }),
+        `calico:bgp.peers = ["tor"]: ${KDD_ONLY}`,
+    ],
+    [
+        "mesh off with etcd",
+        (r) => (r.bgp = { nodeToNodeMesh: false, peers: [{ name: "tor", peerIP: "172.16.0.254", asNumber: 64513 }] }),
+        `calico:bgp.nodeToNodeMesh = false: ${KDD_ONLY}`,
+    ],
+    [
+        "service advertisement with etcd",
+        (r) => (r.bgp = { serviceClusterIPs: ["10.96.0.0/12"] }),
+        `calico:bgp.serviceClusterIPs = ["10.96.0.0/12"]: ${KDD_ONLY}`,
     ],
     ["Felix knobs with etcd", (r) => (r.felix = { logSeverity: "Debug" }), `calico:felix.logSeverity = "Debug": ${KDD_ONLY}`],
     [

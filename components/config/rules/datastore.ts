@@ -1,8 +1,7 @@
 import { DEFAULT_AS_NUMBER } from "../../builders/bgp";
-import { Problem, SECRET_VALUE, problem } from "../problems";
+import { Problem, SECRET_VALUE, itemKey, problem } from "../problems";
 import type { ParsedConfig } from "../schema";
 import type { RawSecrets } from "../types";
-import { bgpInUse } from "./bgp";
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/;
 const PEM_KEY = /-----BEGIN ((RSA|EC) )?PRIVATE KEY-----[\s\S]+-----END ((RSA|EC) )?PRIVATE KEY-----/;
@@ -18,7 +17,14 @@ function kubernetesOnlySettings(cfg: ParsedConfig): { key: string; value: unknow
     const out: { key: string; value: unknown }[] = [];
     if (b.asNumber !== DEFAULT_AS_NUMBER) out.push({ key: "bgp.asNumber", value: b.asNumber });
     if (b.logSeverity !== "Info") out.push({ key: "bgp.logSeverity", value: b.logSeverity });
-    if (bgpInUse(cfg)) out.push({ key: "bgp", value: "(peers, route reflectors, mesh off or service advertisement)" });
+    if (!b.nodeToNodeMesh) out.push({ key: "bgp.nodeToNodeMesh", value: false });
+    if (b.peers.length > 0) out.push({ key: "bgp.peers", value: b.peers.map((p) => p.name) });
+    if (b.serviceClusterIPs.length > 0) out.push({ key: "bgp.serviceClusterIPs", value: b.serviceClusterIPs });
+    if (b.serviceExternalIPs.length > 0) out.push({ key: "bgp.serviceExternalIPs", value: b.serviceExternalIPs });
+    cfg.nodes.forEach((n, i) => {
+        const id = n.routeReflectorClusterId;
+        if (id !== undefined) out.push({ key: `${itemKey("nodes", n, i)}.routeReflectorClusterId`, value: id });
+    });
     for (const [k, v] of Object.entries(cfg.felix)) if (v !== undefined) out.push({ key: `felix.${k}`, value: v });
     return out;
 }
