@@ -8,7 +8,7 @@
 #
 # Usage: sandbox/build-toolchain.sh [tool ...]   (default: all)
 #   tools: pulumi pulumi-language-nodejs kubernetes-provider tls-provider
-#          command-provider etcd kubernetes kwok calico-cni
+#          command-provider etcd kubernetes kwok calico-cni kubectl
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -160,6 +160,29 @@ build_kwok() {
   fi
 }
 
+build_kubectl() {
+  # Reuse a kubectl on PATH (outside the toolchain) when it is within the
+  # supported +/-1 minor skew of the API server; otherwise build the matching one.
+  local v; v="$(modversion kubernetes k8s.io/kubernetes)"
+  local want; want="$(echo "$v" | cut -d. -f2)"
+  local path_kubectl
+  path_kubectl="$(PATH="$(echo "$PATH" | tr ':' '\n' | grep -vxF "$BIN" | paste -sd:)" command -v kubectl || true)"
+  if [[ -n "$path_kubectl" ]]; then
+    local have
+    have="$("$path_kubectl" version --client -o json 2>/dev/null | sed -n 's/.*"minor": *"\([0-9]*\).*/\1/p' | head -1)"
+    if [[ -n "$have" && $(( have - want )) -ge -1 && $(( have - want )) -le 1 ]]; then
+      log "reuse $path_kubectl (client 1.$have, server 1.$want)"
+      return
+    fi
+    log "$path_kubectl is client 1.${have:-?}, outside the +/-1 skew of server 1.$want: building kubectl $v"
+  fi
+  up_to_date kubectl "$v" kubectl && { log "skip kubectl $v (built)"; return; }
+  local vx="k8s.io/component-base/version"
+  local ld="-X $vx.gitVersion=$v -X $vx.gitMajor=1 -X $vx.gitMinor=$want -X $vx.gitTreeState=clean -X $vx.buildDate=1970-01-01T00:00:00Z"
+  gobuild "$(stage kubernetes)" kubectl k8s.io/kubernetes/cmd/kubectl "$ld"
+  stamp_set kubectl "$v"
+}
+
 build_calico_cni() {
   # github.com/projectcalico/calico is not served by the Go module proxy
   # reachable here, so calico/calico-ipam cannot be built. The sandbox uses
@@ -167,7 +190,7 @@ build_calico_cni() {
   log "skip calico-cni: github.com/projectcalico/calico is not served by the Go module proxy; the sandbox uses stand-in files"
 }
 
-ALL=(pulumi pulumi-language-nodejs kubernetes-provider tls-provider command-provider etcd kubernetes kwok calico-cni)
+ALL=(pulumi pulumi-language-nodejs kubernetes-provider tls-provider command-provider etcd kubernetes kwok calico-cni kubectl)
 TOOLS=("$@")
 [[ ${#TOOLS[@]} -gt 0 ]] || TOOLS=("${ALL[@]}")
 
@@ -186,6 +209,7 @@ for t in "${TOOLS[@]}"; do
     kubernetes) build_kubernetes ;;
     kwok) build_kwok ;;
     calico-cni) build_calico_cni ;;
+    kubectl) build_kubectl ;;
     *) echo "unknown tool: $t (known: ${ALL[*]})" >&2; exit 2 ;;
   esac
   log "[$n/${#TOOLS[@]}] $t: done in $(( $(date +%s) - start ))s"

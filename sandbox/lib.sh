@@ -6,6 +6,8 @@ CALICO_HW_TOOLCHAIN="${CALICO_HW_TOOLCHAIN:-$HOME/.cache/calico-hardway}"
 CALICO_HW_SANDBOX="${CALICO_HW_SANDBOX:-$HOME/.cache/calico-hardway/sandbox}"
 TOOLBIN="$CALICO_HW_TOOLCHAIN/bin"
 S="$CALICO_HW_SANDBOX"
+# Toolchain first (its kubectl matches the API server when the system one is too old).
+case ":$PATH:" in *":$TOOLBIN:"*) ;; *) PATH="$TOOLBIN:$PATH" ;; esac
 
 # Nodes of the sandbox stack, and one SSH port per node (first port + index).
 SANDBOX_NODES="${SANDBOX_NODES:-sbx-node-1 sbx-node-2 sbx-node-3}"
