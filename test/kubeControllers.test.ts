@@ -1,7 +1,8 @@
 import { find, recordOptions, recordedOpts, reset, settle, valueOf } from "./harness";
 import { buildEtcdSecret } from "../components/builders/etcdClient";
-import { buildKubeControllersDeployment, buildKubeControllersPdb, enabledControllers } from "../components/builders/kubeControllers";
+import { buildKubeControllersDeployment, enabledControllers } from "../components/builders/kubeControllers";
 import { CERT_HASH_ANNOTATION } from "../components/builders/podHash";
+import { buildPdb } from "../components/builders/workloadCommon";
 import { buildRbac, kubeControllersRules } from "../components/builders/workloadRbac";
 import type { WorkloadDatastore } from "../components/builders/workloadTypes";
 import { KubeControllers } from "../components/resources/kubeControllers";
@@ -48,7 +49,10 @@ describe("kube-controllers on the Kubernetes datastore", () => {
     });
 
     test("PDB selects the pods", () => {
-        expect(buildKubeControllersPdb().spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: d.spec.template.metadata.labels } });
+        expect(buildPdb("calico-kube-controllers").spec).toEqual({
+            maxUnavailable: 1,
+            selector: { matchLabels: d.spec.template.metadata.labels },
+        });
     });
 });
 

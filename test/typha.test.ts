@@ -11,9 +11,9 @@ import {
     buildCertSecret,
     buildTyphaCaConfigMap,
     buildTyphaDeployment,
-    buildTyphaPdb,
     buildTyphaService,
 } from "../components/builders/typha";
+import { buildPdb } from "../components/builders/workloadCommon";
 import { buildRbac, calicoNodeRules, typhaRules } from "../components/builders/workloadRbac";
 import { Typha } from "../components/resources/typha";
 import { envOf, referenceObject, ruleTuples, unresolvedEnvPaths } from "./workloadChecks";
@@ -97,7 +97,7 @@ describe("Typha Service, PDB and published certs", () => {
     });
 
     test("PDB allows one voluntary disruption", () => {
-        const pdb = buildTyphaPdb();
+        const pdb = buildPdb("calico-typha");
         expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: deployment.spec.selector.matchLabels } });
     });
 

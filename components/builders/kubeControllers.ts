@@ -1,7 +1,7 @@
 import { ETCD_MOUNT, etcdEnv, etcdVolume } from "./etcdClient";
 import { CERT_HASH_ANNOTATION } from "./podHash";
 import { CRITICAL_ADDONS_ONLY, LINUX_NODES, appLabel, literal, workloadMeta } from "./workloadCommon";
-import type { Container, Deployment, PodDisruptionBudget, WorkloadDatastore } from "./workloadTypes";
+import type { Container, Deployment, WorkloadDatastore } from "./workloadTypes";
 
 export const KUBE_CONTROLLERS = "calico-kube-controllers";
 
@@ -76,14 +76,5 @@ export function buildKubeControllersDeployment(p: KubeControllersParams): Deploy
                 },
             },
         },
-    };
-}
-
-export function buildKubeControllersPdb(): PodDisruptionBudget {
-    return {
-        apiVersion: "policy/v1",
-        kind: "PodDisruptionBudget",
-        metadata: workloadMeta(KUBE_CONTROLLERS),
-        spec: { maxUnavailable: 1, selector: { matchLabels: appLabel(KUBE_CONTROLLERS) } },
     };
 }

@@ -1,7 +1,7 @@
 import { NODE_CLIENT_CN } from "./names";
 import { CERT_HASH_ANNOTATION } from "./podHash";
 import { CRITICAL_ADDONS_ONLY, KUBE_SERVICES_ENDPOINT_FROM, LINUX_NODES, appLabel, fileIn, literal, workloadMeta } from "./workloadCommon";
-import type { ConfigMapOf, Deployment, PodDisruptionBudget, SecretOf, Service, Toleration, Volume, VolumeMount } from "./workloadTypes";
+import type { ConfigMapOf, Deployment, SecretOf, Service, Toleration, Volume, VolumeMount } from "./workloadTypes";
 
 /** Names shared by Typha and calico-node; both ends of the mutual TLS read the same objects. */
 export const TYPHA = "calico-typha";
@@ -175,14 +175,5 @@ export function buildTyphaService(): Service {
             selector: appLabel(TYPHA),
             ports: [{ name: TYPHA_PORT_NAME, port: TYPHA_PORT, protocol: "TCP", targetPort: TYPHA_PORT_NAME }],
         },
-    };
-}
-
-export function buildTyphaPdb(): PodDisruptionBudget {
-    return {
-        apiVersion: "policy/v1",
-        kind: "PodDisruptionBudget",
-        metadata: workloadMeta(TYPHA),
-        spec: { maxUnavailable: 1, selector: { matchLabels: appLabel(TYPHA) } },
     };
 }

@@ -1,5 +1,5 @@
 import { KUBE_SYSTEM, MANAGED_BY_LABELS } from "./names";
-import type { EnvVar, ObjectMeta, Toleration } from "./workloadTypes";
+import type { EnvVar, ObjectMeta, PodDisruptionBudget, Toleration } from "./workloadTypes";
 
 /** Selector label of every Calico workload, as upstream uses it (`kubectl -l k8s-app=calico-node`). */
 export function appLabel(app: string): Record<string, string> {
@@ -35,4 +35,14 @@ export function fileIn(dir: string, key: string): string {
 export function uniqueByName<T extends { name: string }>(items: T[]): T[] {
     const seen = new Set<string>();
     return items.filter((i) => (seen.has(i.name) ? false : (seen.add(i.name), true)));
+}
+
+/** At most one pod of the app evicted at a time (drains, cluster autoscaler). */
+export function buildPdb(app: string): PodDisruptionBudget {
+    return {
+        apiVersion: "policy/v1",
+        kind: "PodDisruptionBudget",
+        metadata: workloadMeta(app),
+        spec: { maxUnavailable: 1, selector: { matchLabels: appLabel(app) } },
+    };
 }

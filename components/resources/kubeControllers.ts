@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { KUBE_CONTROLLERS, buildKubeControllersDeployment, buildKubeControllersPdb, enabledControllers } from "../builders/kubeControllers";
+import { KUBE_CONTROLLERS, buildKubeControllersDeployment, enabledControllers } from "../builders/kubeControllers";
+import { buildPdb } from "../builders/workloadCommon";
 import { buildRbac, kubeControllersRules } from "../builders/workloadRbac";
 import type { WorkloadDatastore } from "../builders/workloadTypes";
 import { CALICO_VERSION, DEFAULT_REGISTRY, calicoImages } from "../versions";
@@ -48,7 +49,7 @@ export class KubeControllers extends pulumi.ComponentResource {
             { ...d, spec: { ...d.spec, template } },
             { parent: this, dependsOn: [binding] },
         );
-        new k8s.policy.v1.PodDisruptionBudget(KUBE_CONTROLLERS, buildKubeControllersPdb(), parent);
+        new k8s.policy.v1.PodDisruptionBudget(KUBE_CONTROLLERS, buildPdb(KUBE_CONTROLLERS), parent);
 
         this.image = pulumi.output(image);
         this.enabledControllers = pulumi.output(enabledControllers(datastore.type));

@@ -9,9 +9,9 @@ import {
     buildCertSecret,
     buildTyphaCaConfigMap,
     buildTyphaDeployment,
-    buildTyphaPdb,
     buildTyphaService,
 } from "../builders/typha";
+import { buildPdb } from "../builders/workloadCommon";
 import { buildRbac, typhaRules } from "../builders/workloadRbac";
 import { CALICO_VERSION, DEFAULT_REGISTRY, calicoImages } from "../versions";
 import { certHashOutput, withCertHash } from "./certHash";
@@ -95,7 +95,7 @@ export class Typha extends pulumi.ComponentResource {
             // Pods start only with their certs mounted and the permissions to sync.
             { parent: this, dependsOn: [this.caConfigMap, typhaCerts, binding] },
         );
-        new k8s.policy.v1.PodDisruptionBudget(TYPHA, buildTyphaPdb(), parent);
+        new k8s.policy.v1.PodDisruptionBudget(TYPHA, buildPdb(TYPHA), parent);
         const service = new k8s.core.v1.Service(TYPHA, buildTyphaService(), parent);
 
         this.serviceName = service.metadata.name;
