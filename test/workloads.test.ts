@@ -1,7 +1,9 @@
 import { byType, find, plain, recordOptions, recordedOpts, reset, settle, valueOf } from "./harness";
 import { Calico } from "../components/calico";
 import type { CalicoConfig } from "../components/config/types";
-import { TEST_CERT_PEM, TEST_KEY_PEM, labRaw, labSecrets, validConfig } from "./fixtures";
+import { formatProblem } from "../components/config/problems";
+import { validateConfig } from "../components/config/validate";
+import { TEST_CERT_PEM, TEST_KEY_PEM, fakeEnv, labRaw, labSecrets, validConfig } from "./fixtures";
 
 async function build(config: CalicoConfig): Promise<Calico> {
     reset();
@@ -119,5 +121,58 @@ describe("workloads on the etcd datastore", () => {
         expect(depsOf("calico:index:KubeControllers", "kube-controllers")).toEqual(
             expect.arrayContaining(["calico-config", "calico-etcd-secrets", "calico-node"]),
         );
+    });
+});
+
+describe("workload config validation", () => {
+    const problems = (mutate: (raw: any) => void): string[] => {
+        const raw: any = labRaw();
+        mutate(raw);
+        const v = validateConfig(raw, labSecrets(), fakeEnv);
+        return v.ok ? [] : v.problems.map(formatProblem);
+    };
+
+    test.each<[string, (raw: any) => void, string]>([
+        [
+            "VXLAN pool with no backend",
+            (r) => {
+                r.pools[0].vxlanMode = "Always";
+                r.calicoNode = { backend: "none" };
+            },
+            'calico:pools[ipv4-ippool-1].vxlanMode = "Always": VXLAN needs the vxlan or bird backend (calicoNode.backend is none); change the backend or set vxlanMode Never.',
+        ],
+        [
+            "IPv6 pool with IPv6 off",
+            (r) => {
+                r.cluster.podCidr = "fd00:10:244::/56";
+                r.pools = [{ name: "v6", cidr: "fd00:10:244::/64", blockSize: 122 }];
+            },
+            "calico:calicoNode.ipv6 = false: an IPv6 pool is configured but IPv6 is off; set calicoNode.ipv6 true or remove the IPv6 pool.",
+        ],
+        [
+            "too many Typha replicas",
+            (r) => {
+                r.typha = { replicas: 21 };
+            },
+            "calico:typha.replicas = 21: use 0-20, or leave it unset to follow the node count as the operator does.",
+        ],
+        [
+            "unknown backend",
+            (r) => {
+                r.calicoNode = { backend: "ipip" };
+            },
+            'calico:calicoNode.backend = "ipip": is not one of bird, vxlan, none; use one of them.',
+        ],
+    ])("%s", (_name, mutate, message) => {
+        expect(problems(mutate)).toContain(message);
+    });
+
+    test("the vxlan backend carries VXLAN pools", () => {
+        expect(
+            problems((r) => {
+                r.pools[0].vxlanMode = "Always";
+                r.calicoNode = { backend: "vxlan" };
+            }),
+        ).toEqual([]);
     });
 });
