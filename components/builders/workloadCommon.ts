@@ -31,12 +31,6 @@ export function fileIn(dir: string, key: string): string {
     return `${dir.replace(/\/+$/, "")}/${key}`;
 }
 
-/** Volumes, deduplicated by name: two features mounting the same ConfigMap share one volume. */
-export function uniqueByName<T extends { name: string }>(items: T[]): T[] {
-    const seen = new Set<string>();
-    return items.filter((i) => (seen.has(i.name) ? false : (seen.add(i.name), true)));
-}
-
 /** At most one pod of the app evicted at a time (drains, cluster autoscaler). */
 export function buildPdb(app: string): PodDisruptionBudget {
     return {

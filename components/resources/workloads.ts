@@ -49,7 +49,6 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
               afterCrds,
           )
         : undefined;
-    const e = cfg.secrets.etcd;
     const calicoNode = new CalicoNode(
         "calico-node",
         {
@@ -59,7 +58,7 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
             ipv6: cfg.calicoNode.ipv6,
             mtu: cfg.mtu,
             datastore,
-            etcdTls: e ? { caCert: e.caCert, cert: e.cert, key: e.key } : undefined,
+            etcdTls: cfg.secrets.etcd,
             typha,
         },
         afterCrds,
@@ -72,14 +71,13 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
           )
         : undefined;
 
-    const replicas = typha ? typha.replicas : pulumi.output(0);
     return {
         typha,
         calicoNode,
         kubeControllers,
         outputs: {
             typhaServiceName: typha ? typha.serviceName : "",
-            typhaReplicas: replicas,
+            typhaReplicas: typha ? typha.replicas : 0,
             images: {
                 node: cfg.images.node,
                 ...(typha ? { typha: cfg.images.typha } : {}),
