@@ -13,6 +13,8 @@ for a in "$@"; do
 done
 
 # Reverse order of start.
+stop ssh-agent
+rm -f "$S/ssh/agent.sock"
 "$SANDBOX_DIR/ssh-nodes.sh" stop
 stop kwok
 stop kube-scheduler

@@ -15,5 +15,8 @@ export PULUMI_BACKEND_URL="file://$CALICO_HW_SANDBOX/pulumi-state"
 # A fixed passphrase for the sandbox's local secrets provider (sandbox only).
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE:-calico-sandbox}"
 export KUBECONFIG="$CALICO_HW_SANDBOX/admin.kubeconfig"
+# The sandbox's ssh-agent (started by sandbox/up.sh, holding $S/ssh/id_ed25519): Pulumi.sandbox.yaml
+# has ssh.useAgent, so the program authenticates through it and no key sits in the stack config.
+export SSH_AUTH_SOCK="$CALICO_HW_SANDBOX/ssh/agent.sock"
 mkdir -p "$CALICO_HW_SANDBOX/pulumi-state" "$PULUMI_HOME"
 unset _sbx_dir

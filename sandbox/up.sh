@@ -194,6 +194,15 @@ done
 # ------------------------------------------------------------------ SSH hosts
 "$SANDBOX_DIR/ssh-nodes.sh" start
 
+# An ssh-agent holding the sandbox key, on a fixed socket ($S/ssh/agent.sock,
+# exported as SSH_AUTH_SOCK by env.sh): the sandbox stack uses ssh.useAgent,
+# so no key goes into its config.
+AGENT_SOCK="$S/ssh/agent.sock"
+if ! pid_alive ssh-agent; then rm -f "$AGENT_SOCK"; fi
+start ssh-agent /usr/bin/ssh-agent -D -a "$AGENT_SOCK"
+wait_for "ssh-agent socket" 10 test -S "$AGENT_SOCK"
+SSH_AUTH_SOCK="$AGENT_SOCK" ssh-add -q "$S/ssh/id_ed25519"
+
 # ------------------------------------------------------------------ CNI sources
 # $S/cni-bin holds every CNI binary the program copies over SSH (for
 # cni.localBinDir): the standard plugins from Debian's containernetworking-
@@ -215,6 +224,9 @@ for b in calico calico-ipam; do
   chmod 755 "$f"
 done
 (cd "$S/cni-bin" && sha256sum -- * | grep -v ' SHA256SUMS$' >"$S/cni-bin.sha256" && mv "$S/cni-bin.sha256" SHA256SUMS)
+# Pulumi.sandbox.yaml names the repo-relative link sandbox/.state/cni-bin (gitignored).
+mkdir -p "$SANDBOX_DIR/.state"
+ln -sfn "$S/cni-bin" "$SANDBOX_DIR/.state/cni-bin"
 
 # ------------------------------------------------------------------ readiness
 wait_for "3 Ready nodes" 120 bash -c \
