@@ -13,10 +13,10 @@ PROJECT_NAME="$(awk '$1=="name:" {print $2; exit}' "$REPO/Pulumi.yaml")"
 # pulumi ARGS... for the sandbox stack: sbx_pulumi up --yes ...
 sbx_pulumi() {
   local sub="$1"; shift
-  (cd "$REPO" && pulumi "$sub" --non-interactive --stack "$STACK" --config-file "$STACK_CFG" "$@")
+  (cd "$REPO" && timeout "${SBX_PULUMI_TIMEOUT:-900}" pulumi "$sub" --non-interactive --stack "$STACK" --config-file "$STACK_CFG" "$@")
 }
 # Same, for subcommands without --config-file (stack output/export, ...).
-sbx_pulumi_nocfg() { (cd "$REPO" && pulumi "$@" --non-interactive --stack "$STACK"); }
+sbx_pulumi_nocfg() { (cd "$REPO" && timeout 120 pulumi "$@" --non-interactive --stack "$STACK"); }
 
 sbx_stack_exists() { (cd "$REPO" && pulumi stack ls --json 2>/dev/null) | jq -e --arg s "$STACK" 'any(.[]; .name == $s)' >/dev/null; }
 

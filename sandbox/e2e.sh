@@ -1,0 +1,444 @@
+#!/usr/bin/env bash
+# `npm run e2e`: the end-to-end test of the program against the local sandbox (sandbox/README.md).
+#
+# Fully automatic and idempotent: starts the cluster when it is not running (never builds the toolchain:
+# sandbox/toolchain-ready.sh must pass), removes any previous `sandbox` stack and its host files, then runs
+# the program's whole lifecycle with the real engine and providers and checks the ten points of issue 4.
+# The committed Pulumi.sandbox.yaml is never modified: config changes go to the working copy
+# $S/stack/Pulumi.sandbox.yaml (see stack.sh), which is reset at the start and at the end.
+# Every wait is bounded; all traffic goes to 127.0.0.1. Logs: $S/e2e/. Ends with `e2e: N passed, M failed`
+# and exits non-zero on any failure.
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$SANDBOX_DIR/env.sh"
+source "$SANDBOX_DIR/stack.sh"
+
+E="$S/e2e"
+export SBX_PULUMI_TIMEOUT="${E2E_PULUMI_TIMEOUT:-600}"   # seconds, per pulumi command (stack.sh)
+KUBECTL="kubectl --request-timeout=20s"
+REFERENCE_MANIFEST="$REPO/../shared/reference/calico-v3.32.1/calico-typha.yaml"
+NS=kube-system
+read -r -a NODES <<<"$SANDBOX_NODES"
+FAULT_NODE="${NODES[1]}"        # sshd stopped in check 8
+REMOVED_NODE="${NODES[2]}"      # removed from config in check 7
+CA_NODE="${NODES[0]}"           # cluster.caFromNode: stays
+BINARIES="calico calico-ipam portmap loopback host-local"
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+die() { echo "FAIL: $*"; exit 1; }
+ok() { echo "ok: $*"; }
+# timed NAME CMD... : run CMD, record its duration in $E/time.NAME
+timed() {
+  local name="$1" t0 rc; shift
+  t0=$(now); "$@"; rc=$?
+  secs "$t0" "$(now)" >"$E/time.$name"
+  return $rc
+}
+# p SUB ARGS... : pulumi on the sandbox stack, bounded, output to $E/logs/<label>.log ($LABEL)
+p() { sbx_pulumi "$@" >"$E/logs/${LABEL:-pulumi}.log" 2>&1; }
+plog() { echo "--- ${LABEL:-pulumi} (last lines of $E/logs/${LABEL:-pulumi}.log)"; tail -n "${1:-25}" "$E/logs/${LABEL:-pulumi}.log"; }
+tree() { echo "$S/nodes/$1"; }
+cfg_set() { (cd "$REPO" && pulumi config set --non-interactive --stack "$STACK" --config-file "$STACK_CFG" "$@"); }
+cfg_rm() { (cd "$REPO" && pulumi config rm --non-interactive --stack "$STACK" --config-file "$STACK_CFG" "$@"); }
+
+# Objects (apiVersion kind namespace name) the stack's state holds, from `pulumi stack export`.
+live_objects_from_state() {
+  sbx_pulumi_nocfg stack export | jq -r '.deployment.resources[]
+    | select(.type | startswith("kubernetes:")) | select(.type | startswith("kubernetes:yaml") | not)
+    | select(.type | startswith("pulumi:providers") | not) | select(.outputs.kind != null)
+    | [.outputs.apiVersion, .outputs.kind, (.outputs.metadata.namespace // "-"), .outputs.metadata.name] | @tsv'
+}
+# exists APIVERSION KIND NS NAME -> 0 when the object is in the API server, 1 when it is gone (NotFound or
+# no such kind any more), 2 on any other error.
+exists() {
+  local out group="."   # core kinds: ConfigMap.v1. (ConfigMap.v1 would not resolve)
+  [[ "$1" == */* ]] && group=".${1%/*}"
+  local args=(get "$2.${1##*/}$group" "$4" -o name)
+  [[ "$3" != "-" ]] && args+=(-n "$3")
+  if out=$($KUBECTL "${args[@]}" 2>&1); then return 0; fi
+  if grep -qiE 'NotFound|not found|no matches for kind|doesn.t have a resource type' <<<"$out"; then return 1; fi
+  echo "$out" >&2; return 2
+}
+
+# ----------------------------------------------------------------------------------------------- checks
+check1() {
+  LABEL=up-scratch timed up_scratch p up --yes --skip-preview || { plog 40; die "pulumi up from scratch failed"; }
+  ok "pulumi up from scratch ($(cat "$E/time.up_scratch")s): $(grep -E '^\s+\+ [0-9]+ created' "$E/logs/up-scratch.log" | xargs)"
+  live_objects_from_state >"$E/objects.tsv"
+  local n missing=0
+  n=$(wc -l <"$E/objects.tsv")
+  [[ $n -ge 40 ]] || die "only $n Kubernetes objects in the state"
+  while IFS=$'\t' read -r av kind ns name; do
+    exists "$av" "$kind" "$ns" "$name" || { echo "missing: $kind $ns/$name"; missing=$((missing + 1)); }
+  done <"$E/objects.tsv"
+  [[ $missing == 0 ]] || die "$missing of $n Calico objects not in the API server"
+  ok "all $n Calico objects from the state exist in the API server ($(cut -f2 "$E/objects.tsv" | sort | uniq -c | awk '{printf "%s %s, ", $1, $2}' | sed 's/, $//'))"
+  local ip
+  for ip in ipv4-ippool-1 ipv4-ippool-2; do $KUBECTL get ippools.crd.projectcalico.org "$ip" >/dev/null || die "IPPool $ip missing"; done
+  timeout 150 $KUBECTL -n $NS rollout status deploy/calico-typha --timeout=120s || die "Typha not Ready"
+  timeout 150 $KUBECTL -n $NS rollout status ds/calico-node --timeout=120s || die "calico-node not Ready"
+  timeout 150 $KUBECTL -n $NS rollout status deploy/calico-kube-controllers --timeout=120s || die "kube-controllers not Ready"
+  local ready
+  ready=$($KUBECTL -n $NS get ds calico-node -o jsonpath='{.status.numberReady}/{.status.desiredNumberScheduled}')
+  [[ "$ready" == "${#NODES[@]}/${#NODES[@]}" ]] || die "calico-node Ready $ready"
+  ok "Typha $($KUBECTL -n $NS get deploy calico-typha -o jsonpath='{.status.readyReplicas}/{.spec.replicas}') Ready, calico-node $ready Ready, kube-controllers Ready (kwok)"
+}
+
+# node_files_ok NODE MTU : binaries, kubeconfig and conflist on NODE's tree
+node_files_ok() {
+  local node="$1" mtu="$2" t b f want got mode
+  t="$(tree "$node")"
+  for b in $BINARIES; do
+    f="$t/opt/cni/bin/$b"
+    [[ -f "$f" && -x "$f" ]] || die "$node: /opt/cni/bin/$b missing or not executable"
+    want=$(sha256sum "$REPO/sandbox/.state/cni-bin/$b" | cut -d' ' -f1)
+    got=$(sha256sum "$f" | cut -d' ' -f1)
+    [[ "$got" == "$want" ]] || die "$node: /opt/cni/bin/$b sha256 $got, configured $want"
+  done
+  f="$t/etc/cni/net.d/calico-kubeconfig"
+  [[ -f "$f" ]] || die "$node: calico-kubeconfig missing"
+  mode=$(stat -c %a "$f")
+  [[ "$mode" == 600 ]] || die "$node: calico-kubeconfig mode $mode, want 600"
+  f="$t/etc/cni/net.d/10-calico.conflist"
+  jq -e . "$f" >/dev/null || die "$node: 10-calico.conflist is not valid JSON"
+  jq -e --arg n "$node" --argjson mtu "$mtu" '
+      .name == "k8s-pod-network" and (.plugins[0].type == "calico") and (.plugins[0].nodename == $n)
+      and (.plugins[0].mtu == $mtu) and (.plugins[0].kubernetes.kubeconfig == "/etc/cni/net.d/calico-kubeconfig")
+      and (.plugins[0].ipam.type == "calico-ipam") and (.plugins[0].datastore_type == "kubernetes")
+      and any(.plugins[]; .type == "portmap")' "$f" >/dev/null \
+    || die "$node: 10-calico.conflist fields wrong: $(jq -c '.plugins[0] | {nodename, mtu, kubernetes, ipam}' "$f")"
+}
+
+check2() {
+  local n
+  for n in "${NODES[@]}"; do
+    node_files_ok "$n" 1500
+    ok "$n: $(wc -w <<<"$BINARIES") binaries executable with the configured sha256; calico-kubeconfig 0600; conflist nodename=$n mtu=1500 kubeconfig=/etc/cni/net.d/calico-kubeconfig ipam=calico-ipam"
+  done
+}
+
+# can SUBJECT-ARGS... -- VERB RESOURCE [NS] expectation
+check3() {
+  local kc="$(tree "$CA_NODE")/etc/cni/net.d/calico-kubeconfig" who
+  who=$(timeout 30 kubectl --request-timeout=20s --kubeconfig "$kc" auth whoami -o jsonpath='{.status.userInfo.username}') \
+    || die "the CNI kubeconfig from $CA_NODE does not authenticate"
+  [[ "$who" == calico-cni ]] || die "CNI kubeconfig authenticates as '$who', want calico-cni"
+  ok "CNI kubeconfig from $CA_NODE's tree authenticates to https://127.0.0.1:6443 as $who"
+  local bad=0 rows=0 line subj want verb res ns args got
+  # subject | yes/no | verb | resource | namespace (- for cluster scope)
+  while read -r subj want verb res ns; do
+    [[ -z "$subj" || "$subj" == \#* ]] && continue
+    if [[ "$subj" == cni ]]; then args=(--kubeconfig "$kc")
+    else args=(--as "system:serviceaccount:kube-system:$subj"); fi
+    [[ "$ns" != - ]] && args+=(-n "$ns")
+    got=$(timeout 30 kubectl --request-timeout=20s "${args[@]}" auth can-i "$verb" "$res" 2>/dev/null || true)
+    rows=$((rows + 1))
+    if [[ "$got" != "$want" ]]; then bad=$((bad + 1)); echo "  WRONG: $subj can-i $verb $res ${ns/-/(cluster)}: $got, want $want"; fi
+  done <<'EOF'
+cni                     yes get    pods                                  default
+cni                     yes patch  pods/status                           default
+cni                     yes get    nodes                                 -
+cni                     yes get    namespaces                            -
+cni                     yes create ipamblocks.crd.projectcalico.org      -
+cni                     yes list   ippools.crd.projectcalico.org         -
+cni                     yes create ipamhandles.crd.projectcalico.org     -
+cni                     no  list   secrets                               kube-system
+cni                     no  delete nodes                                 -
+cni                     no  create pods                                  default
+cni                     no  list   pods                                  -
+calico-node             yes get    nodes                                 -
+calico-node             yes patch  nodes/status                          -
+calico-node             yes watch  endpointslices.discovery.k8s.io       -
+calico-node             yes list   felixconfigurations.crd.projectcalico.org -
+calico-node             yes create ipamblocks.crd.projectcalico.org      -
+calico-node             yes update caliconodestatuses.crd.projectcalico.org -
+calico-node             yes create serviceaccounts/token                 kube-system
+calico-node             no  list   secrets                               kube-system
+calico-node             no  delete nodes                                 -
+calico-node             no  delete pods                                  kube-system
+calico-node             no  create clusterrolebindings.rbac.authorization.k8s.io -
+calico-typha            yes list   pods                                  -
+calico-typha            yes watch  nodes                                 -
+calico-typha            yes list   globalnetworkpolicies.crd.projectcalico.org -
+calico-typha            yes update clusterinformations.crd.projectcalico.org -
+calico-typha            yes list   endpointslices.discovery.k8s.io       -
+calico-typha            no  list   secrets                               kube-system
+calico-typha            no  delete nodes                                 -
+calico-typha            no  create ippools.crd.projectcalico.org         -
+calico-typha            no  create serviceaccounts/token                 kube-system
+calico-kube-controllers yes watch  nodes                                 -
+calico-kube-controllers yes list   pods                                  -
+calico-kube-controllers yes delete ipamblocks.crd.projectcalico.org      -
+calico-kube-controllers yes update kubecontrollersconfigurations.crd.projectcalico.org -
+calico-kube-controllers yes create hostendpoints.crd.projectcalico.org   -
+calico-kube-controllers no  list   secrets                               kube-system
+calico-kube-controllers no  delete nodes                                 -
+calico-kube-controllers no  create ippools.crd.projectcalico.org         -
+calico-kube-controllers no  create pods                                  kube-system
+EOF
+  [[ $bad == 0 ]] || die "$bad of $rows can-i rows wrong"
+  ok "can-i matrix: $rows rows hold for calico-cni (its kubeconfig), calico-node, calico-typha, calico-kube-controllers (--as their ServiceAccounts); denied include list secrets, delete nodes"
+  # Typha runs as calico-typha (not calico-node, as in old manifests).
+  local sa
+  sa=$($KUBECTL -n $NS get deploy calico-typha -o jsonpath='{.spec.template.spec.serviceAccountName}')
+  [[ "$sa" == calico-typha ]] || die "Typha runs as ServiceAccount $sa, the matrix assumed calico-typha"
+}
+
+check4() {
+  local d="$E/tls" sp port rc
+  mkdir -p "$d"; chmod 700 "$d"
+  $KUBECTL -n $NS get cm calico-typha-ca -o jsonpath='{.data.typhaca\.crt}' >"$d/ca.crt"
+  $KUBECTL -n $NS get secret calico-typha-certs -o jsonpath='{.data.typha\.crt}' | base64 -d >"$d/typha.crt"
+  $KUBECTL -n $NS get secret calico-typha-certs -o jsonpath='{.data.typha\.key}' | base64 -d >"$d/typha.key"
+  $KUBECTL -n $NS get secret calico-node-certs -o jsonpath='{.data.calico-node\.crt}' | base64 -d >"$d/node.crt"
+  $KUBECTL -n $NS get secret calico-node-certs -o jsonpath='{.data.calico-node\.key}' | base64 -d >"$d/node.key"
+  openssl verify -CAfile "$d/ca.crt" "$d/typha.crt" "$d/node.crt" || die "certs do not verify against the Typha CA"
+  local cn eku
+  cn=$(openssl x509 -in "$d/typha.crt" -noout -subject -nameopt RFC2253); eku=$(openssl x509 -in "$d/typha.crt" -noout -ext extendedKeyUsage)
+  [[ "$cn" == *"CN=calico-typha"* ]] || die "Typha cert subject $cn"
+  grep -q "TLS Web Server Authentication" <<<"$eku" || die "Typha cert EKU: $eku"
+  ok "Typha cert $cn, EKU $(tail -1 <<<"$eku" | xargs), verifies against the live Typha CA"
+  cn=$(openssl x509 -in "$d/node.crt" -noout -subject -nameopt RFC2253); eku=$(openssl x509 -in "$d/node.crt" -noout -ext extendedKeyUsage)
+  [[ "$cn" == *"CN=calico-node"* ]] || die "node cert subject $cn"
+  grep -q "TLS Web Client Authentication" <<<"$eku" || die "node cert EKU: $eku"
+  ok "node cert $cn, EKU $(tail -1 <<<"$eku" | xargs), verifies against the live Typha CA"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  timeout 60 openssl s_server -accept "127.0.0.1:$port" -cert "$d/typha.crt" -key "$d/typha.key" \
+    -CAfile "$d/ca.crt" -Verify 1 -verify_return_error -www >"$d/s_server.log" 2>&1 &
+  sp=$!
+  wait_for "openssl s_server on 127.0.0.1:$port" 10 bash -c "echo >/dev/tcp/127.0.0.1/$port" || { kill "$sp"; die "s_server did not start"; }
+  printf 'GET / HTTP/1.0\r\n\r\n' | timeout 15 openssl s_client -connect "127.0.0.1:$port" -cert "$d/node.crt" -key "$d/node.key" \
+    -CAfile "$d/ca.crt" -verify_return_error -verify_hostname calico-typha -ign_eof >"$d/with-cert.log" 2>&1
+  rc=$?
+  printf 'GET / HTTP/1.0\r\n\r\n' | timeout 15 openssl s_client -connect "127.0.0.1:$port" \
+    -CAfile "$d/ca.crt" -ign_eof >"$d/without-cert.log" 2>&1
+  kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null
+  [[ $rc == 0 ]] && grep -q "Verify return code: 0 (ok)" "$d/with-cert.log" && grep -q "HTTP/1.0 200 ok" "$d/with-cert.log" \
+    || { tail -20 "$d/with-cert.log" "$d/s_server.log"; die "mutual TLS handshake with the node cert failed"; }
+  ok "mutual TLS: s_server (Typha cert, client cert required) on 127.0.0.1:$port accepts s_client with the node cert ($(grep -m1 -oE 'Protocol *: *TLS[^ ]*|New, TLSv[^,]*' "$d/with-cert.log" | head -1))"
+  if grep -q "HTTP/1.0 200 ok" "$d/without-cert.log"; then die "a client without a certificate got a response"; fi
+  grep -qiE "alert|certificate required|handshake failure|peer did not return a certificate" "$d/without-cert.log" "$d/s_server.log" \
+    || { tail -20 "$d/without-cert.log"; die "no sign of the server refusing the certless client"; }
+  ok "a client without a certificate is refused ($(grep -m1 -oiE 'alert [a-z ]+|peer did not return a certificate' "$d/without-cert.log" "$d/s_server.log" | head -1 | sed 's/^[^:]*://'))"
+  rm -f "$d"/*.key
+}
+
+check5() {
+  LABEL=up-noop timed up_noop p up --yes --skip-preview --expect-no-changes || { plog; die "second pulumi up changed something"; }
+  ok "second pulumi up --expect-no-changes ($(cat "$E/time.up_noop")s): $(grep -E '[0-9]+ unchanged' "$E/logs/up-noop.log" | xargs)"
+  LABEL=preview-noop timed preview p preview --expect-no-changes || { plog; die "pulumi preview --expect-no-changes failed"; }
+  ok "pulumi preview --expect-no-changes ($(cat "$E/time.preview")s)"
+}
+
+# steps_summary FILE : non-"same" steps of a preview --json as "op name" lines
+steps_summary() { jq -r '.steps[] | select(.op != "same") | "\(.op) \(.urn | split("::") | last) \(.urn | split("::")[2] | split("$") | last)"' "$1"; }
+
+check6() {
+  local idx
+  idx=$(yq_index pools ipv4-ippool-2)
+  cfg_set --path "calico:pools[$idx].disabled" false
+  LABEL=preview-pool p preview --json || { plog; die "preview failed"; }
+  cp "$E/logs/preview-pool.log" "$E/preview-pool.json"
+  LABEL=preview-pool-diff p preview --diff || { plog; die "preview --diff failed"; }
+  steps_summary "$E/preview-pool.json" | tee "$E/steps-pool.txt"
+  local n
+  n=$(wc -l <"$E/steps-pool.txt")
+  [[ $n == 1 ]] && grep -qE '^update ippool-ipv4-ippool-2 kubernetes:crd.projectcalico.org/v1:IPPool$' "$E/steps-pool.txt" \
+    || die "expected exactly one update (IPPool ipv4-ippool-2), got $n steps"
+  ok "preview: exactly one step, an update of IPPool ipv4-ippool-2 ($(grep -E '^\s+[-+~] +disabled' "$E/logs/preview-pool-diff.log" | xargs))"
+  LABEL=up-pool p up --yes --skip-preview || { plog; die "up failed"; }
+  local d
+  d=$($KUBECTL get ippools.crd.projectcalico.org ipv4-ippool-2 -o jsonpath='{.spec.disabled}')
+  [[ "$d" == false ]] || die "live IPPool ipv4-ippool-2 spec.disabled='$d'"
+  ok "after up, live IPPool ipv4-ippool-2 has disabled: false"
+}
+
+# yq_index LIST NAME : index of the item named NAME in calico:LIST of the working copy
+yq_index() {
+  node -e 'const y=require(process.argv[1]); const d=y.parse(require("fs").readFileSync(process.argv[2],"utf8"));
+    const i=d.config["calico:"+process.argv[3]].findIndex(x=>x.name===process.argv[4]); if(i<0) process.exit(1); console.log(i)' \
+    "$REPO/node_modules/yaml" "$STACK_CFG" "$1" "$2"
+}
+
+check8() {
+  local mtu=1400 out others=()
+  local n; for n in "${NODES[@]}"; do [[ $n != "$FAULT_NODE" ]] && others+=("$n"); done
+  "$SANDBOX_DIR/ssh-nodes.sh" stop "$FAULT_NODE" >/dev/null
+  cfg_set --path calico:cni.mtu "$mtu"
+  local before
+  before=$(sbx_pulumi_nocfg stack export | jq '.deployment.resources | length')
+  local rc=0
+  LABEL=up-fault p up --yes --skip-preview --continue-on-error || rc=$?
+  "$SANDBOX_DIR/ssh-nodes.sh" start "$FAULT_NODE" >/dev/null
+  [[ $rc != 0 ]] || die "up with $FAULT_NODE's sshd stopped succeeded"
+  grep -E "error|failed" "$E/logs/up-fault.log" | grep -q "$FAULT_NODE" || { plog 40; die "the failed up does not name $FAULT_NODE"; }
+  ok "up with $FAULT_NODE's sshd stopped failed (rc $rc), naming it: $(grep -m1 -oE "$FAULT_NODE-[a-z-]+[^ ]*" "$E/logs/up-fault.log")  $(grep -m1 -oE 'connection refused|dial tcp [0-9.:]+' "$E/logs/up-fault.log")"
+  for n in "${others[@]}"; do
+    jq -e --argjson m "$mtu" '.plugins[0].mtu == $m' "$(tree "$n")/etc/cni/net.d/10-calico.conflist" >/dev/null || die "$n's conflist not updated to mtu $mtu"
+  done
+  jq -e '.plugins[0].mtu == 1500' "$(tree "$FAULT_NODE")/etc/cni/net.d/10-calico.conflist" >/dev/null || die "$FAULT_NODE's conflist changed while its sshd was down?"
+  ok "the other nodes (${others[*]}) got mtu $mtu; $FAULT_NODE kept 1500"
+  LABEL=up-recover p up --yes --skip-preview || { plog 40; die "up after restarting $FAULT_NODE's sshd failed"; }
+  ok "after ssh-nodes.sh start $FAULT_NODE, up converged: $(grep -E '^\s+~ [0-9]+ updated|[0-9]+ unchanged' "$E/logs/up-recover.log" | xargs)"
+  for n in "${NODES[@]}"; do node_files_ok "$n" "$mtu"; done
+  local after
+  after=$(sbx_pulumi_nocfg stack export | jq '.deployment.resources | length')
+  [[ "$after" == "$before" ]] || die "$before resources before the fault, $after after"
+  LABEL=preview-fault p preview --expect-no-changes || { plog; die "not converged: preview shows changes"; }
+  ok "nothing lost: every node's files intact with mtu $mtu, $after resources as before, preview --expect-no-changes passes"
+}
+
+check7() {
+  local idx
+  idx=$(yq_index nodes "$REMOVED_NODE")
+  cfg_rm --path "calico:nodes[$idx]"
+  LABEL=preview-node p preview --json || { plog; die "preview failed"; }
+  cp "$E/logs/preview-node.log" "$E/preview-node.json"
+  steps_summary "$E/preview-node.json" >"$E/steps-node.txt"
+  local dels others
+  dels=$(grep -c '^delete ' "$E/steps-node.txt" || true)
+  others=$(grep -v "^delete $REMOVED_NODE" "$E/steps-node.txt" | grep -E '^(delete|replace|create-replacement|delete-replaced) ' || true)
+  [[ $dels -gt 0 ]] || die "no deletes in the preview"
+  [[ -z "$others" ]] || { echo "$others"; die "deletes or replacements of resources not named after $REMOVED_NODE"; }
+  ok "preview: $dels deletes, every one named $REMOVED_NODE-* (or its CniHost $REMOVED_NODE); other steps: $(grep -v '^delete ' "$E/steps-node.txt" | awk '{print $1, $2}' | paste -sd, - | sed 's/^$/none/')"
+  LABEL=up-node p up --yes --skip-preview || { plog; die "up failed"; }
+  local t left
+  t="$(tree "$REMOVED_NODE")"
+  left=$(cd "$t" && find opt/cni etc/cni -type f 2>/dev/null)
+  [[ -z "$left" ]] || die "files left on $REMOVED_NODE: $left"
+  ok "after up, $REMOVED_NODE's tree has no CNI files (opt/cni, etc/cni empty)"
+  for n in "${NODES[@]}"; do [[ $n == "$REMOVED_NODE" ]] || node_files_ok "$n" 1400; done
+  ok "the remaining nodes keep all their files"
+}
+
+check9() {
+  sbx_pulumi_nocfg stack export >"$E/export.json" || die "stack export failed"
+  local keys kc secrets
+  keys=$(grep -cE 'BEGIN [A-Z ]*PRIVATE KEY' "$E/export.json" || true)
+  kc=$(grep -c 'client-key-data' "$E/export.json" || true)
+  secrets=$(grep -o '"ciphertext"' "$E/export.json" | wc -l)
+  rm -f "$E/export.json"
+  [[ $keys == 0 ]] || die "$keys plaintext private keys in the state"
+  [[ $kc == 0 ]] || die "$kc plaintext kubeconfig client keys in the state"
+  [[ $secrets -gt 0 ]] || die "no encrypted secrets in the state at all (were the keys left out?)"
+  ok "pulumi stack export (without --show-secrets): no 'BEGIN ... PRIVATE KEY', no client-key-data; $secrets values are encrypted secrets"
+}
+
+check10() {
+  LABEL=destroy timed destroy p destroy --yes --skip-preview || { plog 40; die "pulumi destroy failed"; }
+  ok "pulumi destroy ($(cat "$E/time.destroy")s)"
+  local left=0 rc
+  while IFS=$'\t' read -r av kind ns name; do
+    exists "$av" "$kind" "$ns" "$name"; rc=$?
+    [[ $rc == 1 ]] || { echo "still there: $kind $ns/$name"; left=$((left + 1)); }
+  done <"$E/objects.tsv"
+  [[ $left == 0 ]] || die "$left Calico objects left in the API server"
+  ok "none of the $(wc -l <"$E/objects.tsv") Calico objects is left in the API server"
+  local n files
+  for n in "${NODES[@]}"; do
+    files=$(cd "$(tree "$n")" && find opt/cni etc/cni tmp var/tmp -type f 2>/dev/null)
+    [[ -z "$files" ]] || die "files left on $n: $files"
+  done
+  ok "no host file left in any node's tree (opt/cni, etc/cni, tmp)"
+  [[ $(sbx_pulumi_nocfg stack export | jq '.deployment.resources // [] | length') == 0 ]] || die "the state still holds resources"
+}
+
+# ----------------------------------------------------------------------------------------------- main
+TITLES=(
+  [1]="up from scratch; every Calico object live; Typha, calico-node Ready"
+  [2]="node trees: binaries+sha256, kubeconfig 0600, conflist fields"
+  [3]="CNI kubeconfig is calico-cni; can-i matrix for 4 identities"
+  [4]="Typha/node certs verify, CN+EKU; mTLS handshake; no-cert refused"
+  [5]="second up changes nothing; preview --expect-no-changes"
+  [6]="enable ipv4-ippool-2: exactly one update; live disabled=false"
+  [7]="remove $REMOVED_NODE: only its resources deleted; its files gone"
+  [8]="fault: $FAULT_NODE sshd down + mtu change; named; converges"
+  [9]="stack export: no plaintext private key or kubeconfig"
+  [10]="destroy removes every Calico object and host file"
+)
+ORDER=(1 2 3 4 5 6 8 7 9 10)   # 8 before 7: the fault test runs with all three nodes
+
+command -v jq >/dev/null && command -v openssl >/dev/null && command -v python3 >/dev/null \
+  || { echo "e2e needs jq, openssl and python3"; echo "e2e: 0 passed, 10 failed"; exit 1; }
+bash "$SANDBOX_DIR/toolchain-ready.sh" || { echo "e2e: toolchain not built (run sandbox/build-toolchain.sh)"; echo "e2e: 0 passed, 10 failed"; exit 1; }
+[[ -d "$REPO/node_modules/@pulumi/pulumi" ]] || (cd "$REPO" && npm ci --no-audit --no-fund)
+rm -rf "$E"; mkdir -p "$E/logs"
+T0=$(now)
+
+STARTED_CLUSTER=0
+pid_alive kube-apiserver || STARTED_CLUSTER=1
+echo "==> sandbox cluster (sandbox/up.sh --no-build)"
+timeout 300 "$SANDBOX_DIR/up.sh" --no-build >"$E/logs/up-sh.log" 2>&1 || { tail -20 "$E/logs/up-sh.log"; echo "e2e: 0 passed, 10 failed"; exit 1; }
+sbx_link_cni_bin
+
+echo "==> clean start: previous $STACK stack, host files, reference objects"
+sbx_stack_remove
+for n in "${NODES[@]}"; do (cd "$(tree "$n")" && rm -rf opt/cni etc/cni && find tmp var/tmp -mindepth 1 -delete 2>/dev/null); done
+
+echo "==> reference: kubectl apply --server-side of the official manifest (then deleted)"
+REF_TIME=""
+if [[ -s "$REFERENCE_MANIFEST" ]]; then
+  t0=$(now)
+  if timeout 300 $KUBECTL apply --server-side --force-conflicts -f "$REFERENCE_MANIFEST" >"$E/logs/reference-apply.log" 2>&1; then
+    REF_TIME=$(secs "$t0" "$(now)")
+    echo "applied $(grep -c . "$E/logs/reference-apply.log") objects in ${REF_TIME}s"
+  else
+    tail -5 "$E/logs/reference-apply.log"
+  fi
+  timeout 300 $KUBECTL delete -f "$REFERENCE_MANIFEST" --ignore-not-found --wait --timeout=240s >"$E/logs/reference-delete.log" 2>&1 \
+    || { tail -5 "$E/logs/reference-delete.log"; echo "e2e: 0 passed, 10 failed"; exit 1; }
+else
+  echo "no $REFERENCE_MANIFEST; skipping the reference timing"
+fi
+sbx_stack_prepare >"$E/logs/stack-init.log" 2>&1 || { cat "$E/logs/stack-init.log"; echo "e2e: 0 passed, 10 failed"; exit 1; }
+
+declare -A RESULT TIME
+stop_after=""
+for i in "${ORDER[@]}"; do
+  echo; echo "==> check $i: ${TITLES[$i]}"
+  if [[ -n "$stop_after" ]]; then
+    RESULT[$i]=skip; TIME[$i]=-; echo "skipped: $stop_after"; continue
+  fi
+  t0=$(now)
+  ( set -eo pipefail; "check$i" ) 2>&1 | tee "$E/logs/check-$i.log"
+  rc=${PIPESTATUS[0]}
+  TIME[$i]=$(secs "$t0" "$(now)")
+  if [[ $rc == 0 ]]; then RESULT[$i]=pass; else RESULT[$i]=FAIL; fi
+  # Without a first up there is nothing to check.
+  [[ $i == 1 && $rc != 0 ]] && stop_after="the first pulumi up failed"
+done
+
+# Leave the machine as found: sshd of every node up, working copy = committed file, cluster stopped if we started it.
+"$SANDBOX_DIR/ssh-nodes.sh" start >/dev/null 2>&1 || true
+sbx_config_reset
+git -C "$REPO" diff --quiet -- "Pulumi.$STACK.yaml" 2>/dev/null || echo "note: Pulumi.$STACK.yaml differs from git (not changed by the e2e)"
+if [[ $STARTED_CLUSTER == 1 && "${E2E_KEEP_CLUSTER:-0}" != 1 ]]; then "$SANDBOX_DIR/down.sh" >/dev/null 2>&1 || true; fi
+
+pass=0; fail=0
+t() { cat "$E/time.$1" 2>/dev/null || echo "-"; }
+{
+  echo
+  echo "| # | check | result | time (s) |"
+  echo "|---|---|---|---|"
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    echo "| $i | ${TITLES[$i]} | ${RESULT[$i]} | ${TIME[$i]} |"
+    if [[ ${RESULT[$i]} == pass ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+  done
+  echo
+  echo "| timing | seconds |"
+  echo "|---|---|"
+  echo "| pulumi up from scratch ($(grep -oE '[0-9]+ created' "$E/logs/up-scratch.log" 2>/dev/null || echo '?') resources) | $(t up_scratch) |"
+  echo "| pulumi up, no changes | $(t up_noop) |"
+  echo "| pulumi preview, no changes | $(t preview) |"
+  echo "| pulumi destroy | $(t destroy) |"
+  echo "| reference: kubectl apply --server-side of the official calico-typha.yaml | ${REF_TIME:--} |"
+  if [[ -n "$REF_TIME" && -s "$E/time.up_scratch" ]]; then
+    echo "| ratio up from scratch / reference apply | $(awk -v a="$(t up_scratch)" -v b="$REF_TIME" 'BEGIN { printf "%.1fx", a / b }') |"
+  fi
+  echo
+  echo "total $(secs "$T0" "$(now)")s, run order ${ORDER[*]}, logs in $E/logs"
+} | tee "$E/table.md"
+pass=$(grep -c '| pass |' "$E/table.md"); fail=$((10 - pass))
+echo "e2e: $pass passed, $fail failed"
+[[ $fail == 0 ]]
