@@ -7,7 +7,9 @@ module.exports = {
   // Pulumi mocks keep module-level state: each test file gets its own module registry.
   resetModules: false,
   testTimeout: 60000,
+  // Pulumi keeps its runtime store on the global object; jest need not scrub it between files.
+  testEnvironmentOptions: { globalsCleanup: "off" },
   transform: {
-    "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }],
+    "^.+\\.ts$": ["ts-jest", { diagnostics: false }],
   },
 };

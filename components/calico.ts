@@ -7,6 +7,7 @@ import type { CalicoConfig } from "./config/types";
 import { Bgp } from "./resources/bgp";
 import { Cni } from "./resources/cni";
 import { clusterCa } from "./resources/clusterCa";
+import { after } from "./resources/after";
 import { Datastore } from "./resources/datastore";
 import { IpPools } from "./resources/ipPools";
 import { CalicoPki } from "./resources/pki";
@@ -66,7 +67,7 @@ export class Calico extends pulumi.ComponentResource {
         /** Calico custom resources and workloads wait for the CRDs. */
         const afterCrds: pulumi.Resource[] = this.datastore ? [this.datastore] : [];
 
-        this.ipPools = new IpPools("ip-pools", { pools: cfg.pools }, { parent: this, dependsOn: afterCrds });
+        this.ipPools = new IpPools("ip-pools", { pools: cfg.pools }, { parent: this, ...after(afterCrds) });
         // With etcd the CNI plugin reaches etcd itself, through client files written next to its config.
         const etcd = cfg.datastore.type === "etcd" ? cfg.secrets.etcd : undefined;
         this.cni = new Cni(
@@ -96,7 +97,7 @@ export class Calico extends pulumi.ComponentResource {
                     routeReflectors: routeReflectors(cfg.nodes),
                     felix: felixSettings(cfg),
                 },
-                { parent: this, dependsOn: afterCrds },
+                { parent: this, ...after(afterCrds) },
             );
         }
         if (cfg.cni.ipam === "spiderpool") {

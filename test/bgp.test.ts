@@ -168,6 +168,7 @@ describe("the route-reflector cluster under mocks", () => {
             "bgppeer-route-reflector-mesh",
             "cka001-route-reflector",
             "cka002-route-reflector",
+            "datastore",
         ]);
     });
 

@@ -7,6 +7,7 @@ import { buildConflist, renderConflist } from "../components/builders/conflist";
 import { buildIpPool } from "../components/builders/ippool";
 import { stableJson } from "../components/builders/json";
 import { renderClientKubeconfig } from "../components/builders/kubeconfig";
+import { parseCidr } from "../components/config/cidr";
 import { calicoImages } from "../components/versions";
 import { CRDS_FILE, REFERENCE, validConfig } from "./fixtures";
 
@@ -99,6 +100,7 @@ describe("IPPool specs", () => {
     const ippoolCrd = crds.find((d) => d?.metadata?.name === "ippools.crd.projectcalico.org");
     const schema = ippoolCrd.spec.versions.find((v: any) => v.name === "v1").schema.openAPIV3Schema;
     const ajv = new Ajv({ strict: false, allErrors: true });
+    ajv.addFormat("cidr", (c: string) => parseCidr(c).ok);
     const validate = ajv.compile(schema);
 
     test.each(validConfig().pools.map((p) => [p.name, p]))("%s validates against the pinned IPPool CRD schema", (_n, pool) => {

@@ -13,6 +13,7 @@ const base: CalicoNodeParams = {
     backend: "bird",
     ipAutodetectionMethod: "interface=eth0",
     ipv6: false,
+    usePodCidr: false,
     mtu: 1480,
     datastore: { type: "kubernetes" },
     typhaServiceName: "calico-typha",
@@ -121,6 +122,13 @@ describe("calico-node DaemonSet", () => {
         const p = podOf({ typhaServiceName: undefined });
         expect(Object.keys(envOf(p, "calico-node")).filter((k) => k.startsWith("FELIX_TYPHA"))).toEqual([]);
         expect(p.volumes?.map((v) => v.name)).not.toContain("calico-node-certs");
+    });
+});
+
+describe("calico-node with per-node podCIDR IPAM", () => {
+    test("sets USE_POD_CIDR only when asked", () => {
+        expect(envFor({ usePodCidr: true })).toMatchObject({ USE_POD_CIDR: "true" });
+        expect(envFor()).not.toHaveProperty("USE_POD_CIDR");
     });
 });
 

@@ -97,12 +97,21 @@ describe("IPAM modes under mocks", () => {
         expect(byType(SPIDER)).toEqual([]);
         for (const node of Object.keys(POD_CIDRS))
             expect(conflistOf(node).plugins[0].ipam).toEqual({ type: "host-local", subnet: "usePodCidr" });
+        // BGP advertises each node's podCIDR, as the operator sets it for host-local.
+        const envOf = (type: string, name: string, container: string) =>
+            Object.fromEntries(
+                find(type, name).inputs.spec.template.spec.containers.find((c: any) => c.name === container).env.map((e: any) => [e.name, e.value]),
+            );
+        expect(envOf("kubernetes:apps/v1:DaemonSet", "calico-node", "calico-node").USE_POD_CIDR).toBe("true");
+        expect(envOf("kubernetes:apps/v1:Deployment", "calico-typha", "calico-typha").USE_POD_CIDR).toBe("true");
     });
 
     test("calico-ipam: no SpiderIPPool", async () => {
         await build(validConfig());
         expect(byType(SPIDER)).toEqual([]);
         expect(conflistOf("cka001").plugins[0].ipam).toEqual({ type: "calico-ipam" });
+        const node = find("kubernetes:apps/v1:DaemonSet", "calico-node").inputs.spec.template.spec.containers[0];
+        expect(node.env.map((e: any) => e.name)).not.toContain("USE_POD_CIDR");
     });
 
     test("bandwidth on: the binary is installed and the plugin is in every conflist", async () => {

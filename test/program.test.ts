@@ -59,8 +59,25 @@ describe("the lab under mocks", () => {
         ]));
         const pools = recordedOpts.find((o) => o.name === "ip-pools");
         expect(pools?.dependsOn).toEqual(["datastore"]);
+        // The pools themselves depend on the CRDs too, so destroy deletes them before the CRDs.
+        for (const pool of ["ippool-ipv4-ippool-1", "ippool-ipv4-ippool-2"]) {
+            expect(recordedOpts.find((o) => o.name === pool)?.dependsOn).toContain("datastore");
+        }
         const crds = byType("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition");
         expect(crds.map((c) => c.inputs.metadata.name)).toEqual(expect.arrayContaining(["ippools.crd.projectcalico.org", "bgppeers.crd.projectcalico.org"]));
+    });
+
+    test("every Calico custom resource and workload object depends on the CRDs itself", () => {
+        const needCrds = recorded.filter(
+            (r) => r.type.startsWith("kubernetes:crd.projectcalico.org") || /kubernetes:(apps\/v1|core\/v1:ConfigMap|policy)/.test(r.type),
+        );
+        expect(needCrds.length).toBeGreaterThan(5);
+        for (const r of needCrds) {
+            expect({ name: r.name, dependsOn: recordedOpts.find((o) => o.name === r.name && o.type === r.type)?.dependsOn }).toEqual({
+                name: r.name,
+                dependsOn: expect.arrayContaining(["datastore"]),
+            });
+        }
     });
 
     test("binds the CNI role to the user named by the CNI cert's CN", () => {

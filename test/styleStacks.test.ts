@@ -38,6 +38,7 @@ describe("Pulumi.rr.yaml", () => {
             "bgppeer-peer-with-route-reflectors",
             "bgppeer-rack1-tor",
             "bgppeer-route-reflector-mesh",
+            "datastore",
             "rr-cp-1-route-reflector",
             "rr-worker-1-route-reflector",
         ]);

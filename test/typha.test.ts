@@ -19,7 +19,7 @@ import { Typha } from "../components/resources/typha";
 import { envOf, referenceObject, ruleTuples, unresolvedEnvPaths } from "./workloadChecks";
 
 const IMAGE = "quay.io/calico/typha:v3.32.1";
-const params = { image: IMAGE, replicas: 2, certHash: "abc", tolerateControlPlane: false, serviceAccountName: "calico-typha" };
+const params = { image: IMAGE, replicas: 2, certHash: "abc", tolerateControlPlane: false, usePodCidr: false, serviceAccountName: "calico-typha" };
 const deployment = buildTyphaDeployment(params);
 const pod = deployment.spec.template.spec;
 const container = pod.containers[0]!;
@@ -131,6 +131,7 @@ describe("Typha and calico-node agree on the TLS identities", () => {
         datastore: { type: "kubernetes" },
         typhaServiceName: "calico-typha",
         certHash: "h",
+        usePodCidr: false,
         serviceAccountName: "calico-node",
     });
     const nodeEnv = envOf(node.spec.template.spec, "calico-node");

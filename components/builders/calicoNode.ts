@@ -23,6 +23,8 @@ export interface CalicoNodeParams {
     /** IP_AUTODETECTION_METHOD, already validated by the config rules; checked again here. */
     ipAutodetectionMethod: string;
     ipv6: boolean;
+    /** Per-node podCIDR IPAM (host-local, Spiderpool): BIRD then advertises each node's podCIDR. */
+    usePodCidr: boolean;
     /** Pod MTU; the tunnel devices use the same value as the conflist. */
     mtu: number;
     datastore: WorkloadDatastore;
@@ -128,6 +130,7 @@ export function calicoNodeEnv(p: CalicoNodeParams): EnvVar[] {
         literal("IP", "autodetect"),
         literal("IP_AUTODETECTION_METHOD", p.ipAutodetectionMethod),
         ...ipv6Env(p),
+        ...(p.usePodCidr ? [literal("USE_POD_CIDR", "true")] : []),
         // The program writes the CNI config and kubeconfig on the hosts; calico-node must not replace them.
         literal("CALICO_MANAGE_CNI", "false"),
         literal("FELIX_IPINIPMTU", mtu),

@@ -79,6 +79,8 @@ export interface TyphaParams {
     certHash: string;
     /** Also run on control-plane nodes (their NoSchedule taint is tolerated). */
     tolerateControlPlane: boolean;
+    /** Per-node podCIDR IPAM: Typha then passes node podCIDRs on to calico-node's BGP config. */
+    usePodCidr: boolean;
     serviceAccountName: string;
 }
 
@@ -147,6 +149,7 @@ export function buildTyphaDeployment(p: TyphaParams): Deployment {
                                 literal("TYPHA_CLIENTCN", NODE_CLIENT_CN),
                                 literal("TYPHA_SERVERCERTFILE", certPath(TYPHA_CERTS, "cert")),
                                 literal("TYPHA_SERVERKEYFILE", certPath(TYPHA_CERTS, "key")),
+                                ...(p.usePodCidr ? [literal("USE_POD_CIDR", "true")] : []),
                             ],
                             livenessProbe: {
                                 httpGet: { ...health, path: "/liveness" },

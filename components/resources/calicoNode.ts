@@ -26,6 +26,8 @@ export interface CalicoNodeArgs {
     ipAutodetectionMethod?: string;
     /** Enable IPv6 in Felix and autodetect an IPv6 address. Defaults to false. */
     ipv6?: boolean;
+    /** Per-node podCIDR IPAM (host-local, Spiderpool): sets USE_POD_CIDR. Defaults to false. */
+    usePodCidr?: boolean;
     /** Pod MTU, also used for the tunnel devices. Defaults to 1500. */
     mtu?: number;
     /** Datastore Felix and confd use. Defaults to the Kubernetes API. */
@@ -53,6 +55,7 @@ export class CalicoNode extends pulumi.ComponentResource {
         const backend = args.backend ?? "bird";
         const ipAutodetectionMethod = args.ipAutodetectionMethod ?? "first-found";
         const ipv6 = args.ipv6 ?? false;
+        const usePodCidr = args.usePodCidr ?? false;
         const mtu = args.mtu ?? 1500;
         const datastore = args.datastore ?? { type: "kubernetes" };
         const typha = args.typha;
@@ -96,6 +99,7 @@ export class CalicoNode extends pulumi.ComponentResource {
             backend,
             ipAutodetectionMethod,
             ipv6,
+            usePodCidr,
             mtu,
             datastore,
             typhaServiceName: typha ? TYPHA : undefined,

@@ -35,6 +35,8 @@ export interface TyphaArgs {
     replicas?: number;
     /** Tolerate the control-plane NoSchedule taint. Defaults to false. */
     tolerateControlPlane?: boolean;
+    /** Per-node podCIDR IPAM (host-local, Spiderpool): sets USE_POD_CIDR. Defaults to false. */
+    usePodCidr?: boolean;
 }
 
 /**
@@ -64,6 +66,7 @@ export class Typha extends pulumi.ComponentResource {
         const image = args.image ?? calicoImages(CALICO_VERSION, DEFAULT_REGISTRY).typha;
         const replicas = args.replicas ?? expectedTyphaReplicas(args.nodeCount ?? 1);
         const tolerateControlPlane = args.tolerateControlPlane ?? false;
+        const usePodCidr = args.usePodCidr ?? false;
         const parent = { parent: this };
 
         const ca = buildTyphaCaConfigMap(args.caCertPem);
@@ -87,6 +90,7 @@ export class Typha extends pulumi.ComponentResource {
             replicas,
             certHash: "",
             tolerateControlPlane,
+            usePodCidr,
             serviceAccountName: rbac.serviceAccount.metadata.name,
         });
         this.deployment = new k8s.apps.v1.Deployment(

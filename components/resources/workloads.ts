@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { WorkloadDatastore } from "../builders/workloadTypes";
 import type { CalicoConfig } from "../config/types";
+import { after } from "./after";
 import { CalicoNode } from "./calicoNode";
 import { KubeControllers } from "./kubeControllers";
 import type { CalicoPki } from "./pki";
@@ -29,7 +30,9 @@ export interface WorkloadDeps {
 export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki: CalicoPki, deps: WorkloadDeps): Workloads {
     const datastore: WorkloadDatastore =
         cfg.datastore.type === "etcd" ? { type: "etcd", endpoints: cfg.datastore.etcdEndpoints } : { type: "kubernetes" };
-    const afterCrds = { parent, dependsOn: deps.crds };
+    const afterCrds = { parent, ...after(deps.crds) };
+    // IPAM that hands out each node's Kubernetes podCIDR: BGP must advertise those, as the operator does.
+    const usePodCidr = cfg.cni.ipam !== "calico-ipam";
     // Zero replicas would leave Felix dialling a Service without endpoints: treat it as Typha off.
     const typhaOn = datastore.type === "kubernetes" && cfg.typha.enabled && cfg.typha.replicas !== 0;
     const typha = typhaOn
@@ -45,6 +48,7 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
                   nodeCount: cfg.nodes.length,
                   replicas: cfg.typha.replicas,
                   tolerateControlPlane: cfg.typha.tolerateControlPlane,
+                  usePodCidr,
               },
               afterCrds,
           )
@@ -56,6 +60,7 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
             backend: cfg.calicoNode.backend,
             ipAutodetectionMethod: cfg.calicoNode.ipAutodetectionMethod,
             ipv6: cfg.calicoNode.ipv6,
+            usePodCidr,
             mtu: cfg.mtu,
             datastore,
             etcdTls: cfg.secrets.etcd,
@@ -67,7 +72,7 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
         ? new KubeControllers(
               "kube-controllers",
               { image: cfg.images["kube-controllers"], datastore, etcdCertHash: calicoNode.etcdCertHash },
-              { parent, dependsOn: [...deps.crds, ...deps.cni, calicoNode.daemonSet, ...calicoNode.etcdObjects] },
+              { parent, ...after([...deps.crds, ...deps.cni, calicoNode.daemonSet, ...calicoNode.etcdObjects]) },
           )
         : undefined;
 
