@@ -56,6 +56,7 @@ const cases: [string, Mutate, string][] = [
     ["bad autodetection method", (r) => (r.calicoNode = { ipAutodetectionMethod: "interface" }), 'calico:calicoNode.ipAutodetectionMethod = "interface": interface needs an argument after "="; use first-found, kubernetes-internal-ip, can-reach=<ip or host>, interface=<regex>[,<regex>], skip-interface=<regex>[,<regex>] or cidr=<cidr>[,<cidr>].'],
     ["node podCIDR outside the pod CIDR", (r) => (r.nodes[0].podCidr = "192.168.0.0/24"), 'calico:nodes[cka001].podCidr = "192.168.0.0/24": is outside cluster.podCidr 10.244.0.0/16; use the podCIDR Kubernetes gave this node.'],
     ["rsa bits", (r) => (r.pki = { rsaBits: 1000 }), "calico:pki.rsaBits = 1000: use 2048, 3072 or 4096."],
+    ["more Typha replicas than nodes", (r) => (r.typha = { replicas: 4 }), "calico:typha.replicas = 4: is more than the 3 nodes, and each replica needs a node of its own; use at most 3."],
     ["version tag", (r) => (r.calicoVersion = "3.32.1"), 'calico:calicoVersion = "3.32.1": is not a Calico release tag; write it like v3.32.1.'],
 ];
 

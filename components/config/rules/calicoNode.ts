@@ -24,6 +24,11 @@ export function calicoNodeRules(cfg: ParsedConfig): Problem[] {
     const t = cfg.typha;
     if (t.replicas !== undefined && (t.replicas < 0 || t.replicas > 20)) {
         out.push(problem("typha.replicas", t.replicas, "use 0-20, or leave it unset to follow the node count as the operator does."));
+    } else if (t.replicas !== undefined && cfg.nodes.length > 0 && t.replicas > cfg.nodes.length) {
+        // Required anti-affinity puts one replica per node: the rest would stay Pending and `up` would time out.
+        out.push(
+            problem("typha.replicas", t.replicas, `is more than the ${cfg.nodes.length} nodes, and each replica needs a node of its own; use at most ${cfg.nodes.length}.`),
+        );
     }
     return out;
 }
