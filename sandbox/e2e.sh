@@ -36,7 +36,7 @@ timed() {
   return $rc
 }
 # p SUB ARGS... : pulumi on the sandbox stack, bounded, output to $E/logs/<label>.log ($LABEL)
-p() { sbx_pulumi "$@" >"$E/logs/${LABEL:-pulumi}.log" 2>&1; }
+p() { sbx_pulumi "$@" --color never >"$E/logs/${LABEL:-pulumi}.log" 2>&1; }
 plog() { echo "--- ${LABEL:-pulumi} (last lines of $E/logs/${LABEL:-pulumi}.log)"; tail -n "${1:-25}" "$E/logs/${LABEL:-pulumi}.log"; }
 tree() { echo "$S/nodes/$1"; }
 cfg_set() { (cd "$REPO" && pulumi config set --non-interactive --stack "$STACK" --config-file "$STACK_CFG" "$@"); }
@@ -63,7 +63,7 @@ exists() {
 
 # ----------------------------------------------------------------------------------------------- checks
 check1() {
-  LABEL=up-scratch timed up_scratch p up --yes --skip-preview || { plog 40; die "pulumi up from scratch failed"; }
+  LABEL=up-scratch; timed up_scratch p up --yes --skip-preview || { plog 40; die "pulumi up from scratch failed"; }
   ok "pulumi up from scratch ($(cat "$E/time.up_scratch")s): $(grep -E '^\s+\+ [0-9]+ created' "$E/logs/up-scratch.log" | xargs)"
   live_objects_from_state >"$E/objects.tsv"
   local n missing=0
@@ -132,9 +132,12 @@ check3() {
     if [[ "$subj" == cni ]]; then args=(--kubeconfig "$kc")
     else args=(--as "system:serviceaccount:kube-system:$subj"); fi
     [[ "$ns" != - ]] && args+=(-n "$ns")
-    got=$(timeout 30 kubectl --request-timeout=20s "${args[@]}" auth can-i "$verb" "$res" 2>/dev/null || true)
+    # pods/status -> pods --subresource=status
+    if [[ "$res" == */* ]]; then args+=("$verb" "${res%%/*}" --subresource "${res#*/}"); else args+=("$verb" "$res"); fi
+    got=$(timeout 30 kubectl --request-timeout=20s auth can-i "${args[@]}" 2>/dev/null || true)
     rows=$((rows + 1))
-    if [[ "$got" != "$want" ]]; then bad=$((bad + 1)); echo "  WRONG: $subj can-i $verb $res ${ns/-/(cluster)}: $got, want $want"; fi
+    printf '  %-24s %-6s %-52s %-12s %s\n' "$subj" "$verb" "$res" "$([[ $ns == - ]] && echo cluster || echo "$ns")" "$got"
+    if [[ "$got" != "$want" ]]; then bad=$((bad + 1)); echo "  WRONG: $subj can-i $verb $res: $got, want $want"; fi
   done <<'EOF'
 cni                     yes get    pods                                  default
 cni                     yes patch  pods/status                           default
@@ -208,12 +211,12 @@ check4() {
     -CAfile "$d/ca.crt" -Verify 1 -verify_return_error -www >"$d/s_server.log" 2>&1 &
   sp=$!
   wait_for "openssl s_server on 127.0.0.1:$port" 10 bash -c "echo >/dev/tcp/127.0.0.1/$port" || { kill "$sp"; die "s_server did not start"; }
+  rc=0
   printf 'GET / HTTP/1.0\r\n\r\n' | timeout 15 openssl s_client -connect "127.0.0.1:$port" -cert "$d/node.crt" -key "$d/node.key" \
-    -CAfile "$d/ca.crt" -verify_return_error -verify_hostname calico-typha -ign_eof >"$d/with-cert.log" 2>&1
-  rc=$?
+    -CAfile "$d/ca.crt" -verify_return_error -verify_hostname calico-typha -ign_eof >"$d/with-cert.log" 2>&1 || rc=$?
   printf 'GET / HTTP/1.0\r\n\r\n' | timeout 15 openssl s_client -connect "127.0.0.1:$port" \
-    -CAfile "$d/ca.crt" -ign_eof >"$d/without-cert.log" 2>&1
-  kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null
+    -CAfile "$d/ca.crt" -ign_eof >"$d/without-cert.log" 2>&1 || true
+  kill "$sp" 2>/dev/null || true; wait "$sp" 2>/dev/null || true
   [[ $rc == 0 ]] && grep -q "Verify return code: 0 (ok)" "$d/with-cert.log" && grep -q "HTTP/1.0 200 ok" "$d/with-cert.log" \
     || { tail -20 "$d/with-cert.log" "$d/s_server.log"; die "mutual TLS handshake with the node cert failed"; }
   ok "mutual TLS: s_server (Typha cert, client cert required) on 127.0.0.1:$port accepts s_client with the node cert ($(grep -m1 -oE 'Protocol *: *TLS[^ ]*|New, TLSv[^,]*' "$d/with-cert.log" | head -1))"
@@ -225,29 +228,33 @@ check4() {
 }
 
 check5() {
-  LABEL=up-noop timed up_noop p up --yes --skip-preview --expect-no-changes || { plog; die "second pulumi up changed something"; }
+  LABEL=up-noop; timed up_noop p up --yes --skip-preview --expect-no-changes || { plog; die "second pulumi up changed something"; }
   ok "second pulumi up --expect-no-changes ($(cat "$E/time.up_noop")s): $(grep -E '[0-9]+ unchanged' "$E/logs/up-noop.log" | xargs)"
-  LABEL=preview-noop timed preview p preview --expect-no-changes || { plog; die "pulumi preview --expect-no-changes failed"; }
+  LABEL=preview-noop; timed preview p preview --expect-no-changes || { plog; die "pulumi preview --expect-no-changes failed"; }
   ok "pulumi preview --expect-no-changes ($(cat "$E/time.preview")s)"
 }
 
-# steps_summary FILE : non-"same" steps of a preview --json as "op name" lines
-steps_summary() { jq -r '.steps[] | select(.op != "same") | "\(.op) \(.urn | split("::") | last) \(.urn | split("::")[2] | split("$") | last)"' "$1"; }
+# steps_summary FILE : non-"same" steps on real (provider) resources of a preview --json, as "op name type";
+# component_steps FILE : the same for component resources (no provider operation, state bookkeeping only).
+STEP='"\(.op) \(.urn | split("::") | last) \(.urn | split("::")[2] | split("$") | last)"'
+steps_summary() { jq -r ".steps[] | select(.op != \"same\") | select((.newState // .oldState).custom == true) | $STEP" "$1"; }
+component_steps() { jq -r ".steps[] | select(.op != \"same\") | select((.newState // .oldState).custom != true) | $STEP" "$1"; }
 
 check6() {
   local idx
   idx=$(yq_index pools ipv4-ippool-2)
   cfg_set --path "calico:pools[$idx].disabled" false
-  LABEL=preview-pool p preview --json || { plog; die "preview failed"; }
+  LABEL=preview-pool; p preview --json || { plog; die "preview failed"; }
   cp "$E/logs/preview-pool.log" "$E/preview-pool.json"
-  LABEL=preview-pool-diff p preview --diff || { plog; die "preview --diff failed"; }
+  LABEL=preview-pool-diff; p preview --diff || { plog; die "preview --diff failed"; }
   steps_summary "$E/preview-pool.json" | tee "$E/steps-pool.txt"
+  component_steps "$E/preview-pool.json" | sed 's/^/  component (no provider operation): /'
   local n
   n=$(wc -l <"$E/steps-pool.txt")
   [[ $n == 1 ]] && grep -qE '^update ippool-ipv4-ippool-2 kubernetes:crd.projectcalico.org/v1:IPPool$' "$E/steps-pool.txt" \
-    || die "expected exactly one update (IPPool ipv4-ippool-2), got $n steps"
+    || die "expected exactly one update (IPPool ipv4-ippool-2), got $n steps on resources"
   ok "preview: exactly one step, an update of IPPool ipv4-ippool-2 ($(grep -E '^\s+[-+~] +disabled' "$E/logs/preview-pool-diff.log" | xargs))"
-  LABEL=up-pool p up --yes --skip-preview || { plog; die "up failed"; }
+  LABEL=up-pool; p up --yes --skip-preview || { plog; die "up failed"; }
   local d
   d=$($KUBECTL get ippools.crd.projectcalico.org ipv4-ippool-2 -o jsonpath='{.spec.disabled}')
   [[ "$d" == false ]] || die "live IPPool ipv4-ippool-2 spec.disabled='$d'"
@@ -269,7 +276,7 @@ check8() {
   local before
   before=$(sbx_pulumi_nocfg stack export | jq '.deployment.resources | length')
   local rc=0
-  LABEL=up-fault p up --yes --skip-preview --continue-on-error || rc=$?
+  LABEL=up-fault; p up --yes --skip-preview --continue-on-error || rc=$?
   "$SANDBOX_DIR/ssh-nodes.sh" start "$FAULT_NODE" >/dev/null
   [[ $rc != 0 ]] || die "up with $FAULT_NODE's sshd stopped succeeded"
   grep -E "error|failed" "$E/logs/up-fault.log" | grep -q "$FAULT_NODE" || { plog 40; die "the failed up does not name $FAULT_NODE"; }
@@ -279,13 +286,13 @@ check8() {
   done
   jq -e '.plugins[0].mtu == 1500' "$(tree "$FAULT_NODE")/etc/cni/net.d/10-calico.conflist" >/dev/null || die "$FAULT_NODE's conflist changed while its sshd was down?"
   ok "the other nodes (${others[*]}) got mtu $mtu; $FAULT_NODE kept 1500"
-  LABEL=up-recover p up --yes --skip-preview || { plog 40; die "up after restarting $FAULT_NODE's sshd failed"; }
+  LABEL=up-recover; p up --yes --skip-preview || { plog 40; die "up after restarting $FAULT_NODE's sshd failed"; }
   ok "after ssh-nodes.sh start $FAULT_NODE, up converged: $(grep -E '^\s+~ [0-9]+ updated|[0-9]+ unchanged' "$E/logs/up-recover.log" | xargs)"
   for n in "${NODES[@]}"; do node_files_ok "$n" "$mtu"; done
   local after
   after=$(sbx_pulumi_nocfg stack export | jq '.deployment.resources | length')
   [[ "$after" == "$before" ]] || die "$before resources before the fault, $after after"
-  LABEL=preview-fault p preview --expect-no-changes || { plog; die "not converged: preview shows changes"; }
+  LABEL=preview-fault; p preview --expect-no-changes || { plog; die "not converged: preview shows changes"; }
   ok "nothing lost: every node's files intact with mtu $mtu, $after resources as before, preview --expect-no-changes passes"
 }
 
@@ -293,7 +300,7 @@ check7() {
   local idx
   idx=$(yq_index nodes "$REMOVED_NODE")
   cfg_rm --path "calico:nodes[$idx]"
-  LABEL=preview-node p preview --json || { plog; die "preview failed"; }
+  LABEL=preview-node; p preview --json || { plog; die "preview failed"; }
   cp "$E/logs/preview-node.log" "$E/preview-node.json"
   steps_summary "$E/preview-node.json" >"$E/steps-node.txt"
   local dels others
@@ -302,7 +309,7 @@ check7() {
   [[ $dels -gt 0 ]] || die "no deletes in the preview"
   [[ -z "$others" ]] || { echo "$others"; die "deletes or replacements of resources not named after $REMOVED_NODE"; }
   ok "preview: $dels deletes, every one named $REMOVED_NODE-* (or its CniHost $REMOVED_NODE); other steps: $(grep -v '^delete ' "$E/steps-node.txt" | awk '{print $1, $2}' | paste -sd, - | sed 's/^$/none/')"
-  LABEL=up-node p up --yes --skip-preview || { plog; die "up failed"; }
+  LABEL=up-node; p up --yes --skip-preview || { plog; die "up failed"; }
   local t left
   t="$(tree "$REMOVED_NODE")"
   left=$(cd "$t" && find opt/cni etc/cni -type f 2>/dev/null)
@@ -326,7 +333,7 @@ check9() {
 }
 
 check10() {
-  LABEL=destroy timed destroy p destroy --yes --skip-preview || { plog 40; die "pulumi destroy failed"; }
+  LABEL=destroy; timed destroy p destroy --yes --skip-preview || { plog 40; die "pulumi destroy failed"; }
   ok "pulumi destroy ($(cat "$E/time.destroy")s)"
   local left=0 rc
   while IFS=$'\t' read -r av kind ns name; do
@@ -428,7 +435,7 @@ t() { cat "$E/time.$1" 2>/dev/null || echo "-"; }
   echo
   echo "| timing | seconds |"
   echo "|---|---|"
-  echo "| pulumi up from scratch ($(grep -oE '[0-9]+ created' "$E/logs/up-scratch.log" 2>/dev/null || echo '?') resources) | $(t up_scratch) |"
+  echo "| pulumi up from scratch ($(grep -E '^ +\+ [0-9]+ created' "$E/logs/up-scratch.log" 2>/dev/null | grep -oE '[0-9]+' || echo '?') resources) | $(t up_scratch) |"
   echo "| pulumi up, no changes | $(t up_noop) |"
   echo "| pulumi preview, no changes | $(t preview) |"
   echo "| pulumi destroy | $(t destroy) |"

@@ -51,7 +51,7 @@ sbx_stack_remove() {
   if sbx_stack_exists; then
     [[ -s "$STACK_DIR/salt" ]] && sbx_config_reset
     sbx_pulumi destroy --yes --skip-preview --continue-on-error >/dev/null 2>&1 || true
-    sbx_pulumi_nocfg stack rm --yes --force >/dev/null 2>&1 || true
+    sbx_pulumi_nocfg stack rm --yes --force --preserve-config >/dev/null 2>&1 || true
   fi
   rm -rf "$STACK_DIR"
 }
