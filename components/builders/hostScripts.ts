@@ -84,11 +84,13 @@ export function installStagedScript(staging: string, sha256: string, dest: strin
  * Where a local binary is uploaded before its checksum is verified on the host: beside its destination
  * for root, so the final rename stays on one file system; in the user's home otherwise (sudo moves it).
  */
-export function stagingPath(dest: string, user: string): { path: string; prepare: string } {
-    if (user === "root") {
-        return { path: `${dirname(dest)}/.${basename(dest)}.upload`, prepare: asRoot(`mkdir -p ${shq(dirname(dest))}`, user) };
-    }
-    return { path: `.calico-${basename(dest)}.upload`, prepare: "true" };
+export function stagingPath(dest: string, user: string): string {
+    return user === "root" ? `${dirname(dest)}/.${basename(dest)}.upload` : `.calico-${basename(dest)}.upload`;
+}
+
+/** Makes sure the upload directory exists (the bin dir for root; a non-root user's home always does). */
+export function prepareStagingScript(binDir: string, user: string): string {
+    return user === "root" ? asRoot(`mkdir -p ${shq(binDir)}`, user) : "true";
 }
 
 /** Prints a file to stdout (used only with output marked secret, for the cluster CA key). */

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { CniBinary } from "../config/types";
-import { asRoot, downloadScript, installStagedScript, removeFileScript, stagingPath } from "../builders/hostScripts";
+import { asRoot, downloadScript, installStagedScript, prepareStagingScript, removeFileScript, stagingPath } from "../builders/hostScripts";
 import { RemoteFile } from "./remoteFile";
 
 export interface CniHostArgs {
@@ -43,6 +43,14 @@ export class CniHost extends pulumi.ComponentResource {
         this.kubeconfigPath = `${confDir}/${KUBECONFIG_NAME}`;
         const connection = args.connection;
 
+        // One directory for every upload: created once, before any copy lands in it.
+        const stagingDir = args.binaries.some((b) => b.source === "local")
+            ? new command.remote.Command(
+                  `${name}-bin-staging-dir`,
+                  { connection, create: prepareStagingScript(binDir, user), logging: "stderr" },
+                  { parent: this },
+              )
+            : undefined;
         const installed: pulumi.Resource[] = args.binaries.map((bin) => {
             const dest = `${binDir}/${bin.name}`;
             if (bin.source === "download") {
@@ -58,21 +66,16 @@ export class CniHost extends pulumi.ComponentResource {
                 );
             }
             const staging = stagingPath(dest, user);
-            const mkdir = new command.remote.Command(
-                `${name}-bin-${bin.name}-staging-dir`,
-                { connection, create: staging.prepare, logging: "stderr" },
-                { parent: this },
-            );
             const upload = new command.remote.CopyToRemote(
                 `${name}-bin-${bin.name}-upload`,
-                { connection, source: new pulumi.asset.FileAsset(bin.path), remotePath: staging.path, triggers: [bin.sha256] },
-                { parent: this, dependsOn: [mkdir] },
+                { connection, source: new pulumi.asset.FileAsset(bin.path), remotePath: staging, triggers: [bin.sha256] },
+                { parent: this, dependsOn: stagingDir ? [stagingDir] : [] },
             );
             return new command.remote.Command(
                 `${name}-bin-${bin.name}`,
                 {
                     connection,
-                    create: asRoot(installStagedScript(staging.path, bin.sha256, dest), user),
+                    create: asRoot(installStagedScript(staging, bin.sha256, dest), user),
                     delete: asRoot(removeFileScript(dest), user),
                     triggers: [bin.sha256, upload.id],
                     logging: "stderr",
