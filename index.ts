@@ -19,3 +19,6 @@ export const ipAutodetectionMethod = calico.outputs.ipAutodetectionMethod;
 // Set only when calico:aliyun.enabled: the route table and node → destination → next hop.
 export const aliyunRouteTableId = calico.outputs.aliyunRouteTableId;
 export const aliyunRoutes = calico.outputs.aliyunRoutes;
+// Set only with the etcd datastore: every IPPool and BGPPeer name applied with calicoctl. The next run
+// reads it back (a StackReference to this stack) to delete what config no longer has.
+export const calicoctlApplied = calico.outputs.calicoctlApplied;

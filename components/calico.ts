@@ -1,10 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { felixSettings, routeReflectors } from "./builders/bgp";
 import { renderCalicoctlConfig } from "./builders/calicoctl";
+import { APPLIED_OUTPUT } from "./builders/calicoctlApply";
 import { calicoctlDatastore, cniEtcdDatastore, etcdHostFiles } from "./builders/etcdHost";
 import { poolSummary } from "./builders/ippool";
 import type { CalicoConfig } from "./config/types";
 import { Bgp } from "./resources/bgp";
+import { CalicoctlApply, previousApplied } from "./resources/calicoctlApply";
 import { Cni } from "./resources/cni";
 import { clusterCa } from "./resources/clusterCa";
 import { after } from "./resources/after";
@@ -31,10 +33,13 @@ export interface CalicoArgs {
 export class Calico extends pulumi.ComponentResource {
     public readonly pki: CalicoPki;
     public readonly datastore?: Datastore;
-    public readonly ipPools: IpPools;
+    /** IPPool custom resources; on the Kubernetes datastore only (with etcd they are in calicoctlApply). */
+    public readonly ipPools?: IpPools;
     public readonly cni: Cni;
     /** BGP topology and Felix knobs; on the Kubernetes datastore only (see rules/datastore.ts). */
     public readonly bgp?: Bgp;
+    /** With etcd: pools, BGP and Felix settings applied to etcd by a calicoctl Job. */
+    public readonly calicoctlApply?: CalicoctlApply;
     /** Per-node SpiderIPPools; set when cni.ipam is spiderpool. */
     public readonly spiderpool?: Spiderpool;
     /** Typha, calico/node and kube-controllers. */
@@ -67,7 +72,9 @@ export class Calico extends pulumi.ComponentResource {
         /** Calico custom resources and workloads wait for the CRDs. */
         const afterCrds: pulumi.Resource[] = this.datastore ? [this.datastore] : [];
 
-        this.ipPools = new IpPools("ip-pools", { pools: cfg.pools }, { parent: this, ...after(afterCrds) });
+        if (kdd) {
+            this.ipPools = new IpPools("ip-pools", { pools: cfg.pools }, { parent: this, ...after(afterCrds) });
+        }
         // With etcd the CNI plugin reaches etcd itself, through client files written next to its config.
         const etcd = cfg.datastore.type === "etcd" ? cfg.secrets.etcd : undefined;
         this.cni = new Cni(
@@ -128,8 +135,35 @@ export class Calico extends pulumi.ComponentResource {
         // --- end Alibaba Cloud ---
 
         // --- Workloads (issue 3): Typha, calico/node, kube-controllers, after the CRDs and the CNI hosts. ---
-        this.workloads = calicoWorkloads(this, cfg, this.pki, { crds: afterCrds, cni: [this.cni] });
+        // With etcd, calico-node waits for the calicoctl Job (pools first), which needs calico-node's etcd Secret.
+        let applied: (r: pulumi.Resource) => void = () => undefined;
+        const calicoNodeWaitsFor = kdd ? undefined : new Promise<pulumi.Resource>((resolve) => (applied = resolve));
+        this.workloads = calicoWorkloads(this, cfg, this.pki, { crds: afterCrds, cni: [this.cni], calicoNodeWaitsFor });
         // --- end workloads ---
+
+        // --- etcd datastore (issue 5): no CRDs, so pools, BGP and Felix settings reach etcd through calicoctl. ---
+        if (!kdd) {
+            this.calicoctlApply = new CalicoctlApply(
+                "calicoctl-apply",
+                {
+                    image: cfg.images.ctl,
+                    pools: cfg.pools,
+                    asNumber: cfg.bgp.asNumber,
+                    nodeToNodeMesh: cfg.bgp.nodeToNodeMesh,
+                    logSeverity: cfg.bgp.logSeverity,
+                    serviceClusterIPs: cfg.bgp.serviceClusterIPs,
+                    serviceExternalIPs: cfg.bgp.serviceExternalIPs,
+                    peers: cfg.bgp.peers,
+                    felix: felixSettings(cfg),
+                    previous: previousApplied(this),
+                    etcdObjects: this.workloads.calicoNode.etcdObjects,
+                },
+                { parent: this },
+            );
+            applied(this.calicoctlApply);
+        }
+        const etcdOutputs = this.calicoctlApply ? { [APPLIED_OUTPUT]: this.calicoctlApply.applied } : {};
+        // --- end etcd datastore ---
 
         this.outputs = {
             calicoVersion: cfg.calicoVersion,
@@ -140,6 +174,7 @@ export class Calico extends pulumi.ComponentResource {
             podMtu: cfg.mtu,
             ...this.workloads.outputs,
             ...aliyunOutputs,
+            ...etcdOutputs,
         };
         this.registerOutputs(this.outputs);
     }

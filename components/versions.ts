@@ -12,7 +12,7 @@ export const CNI_PLUGINS_VERSION = "v1.6.2";
 /** Registry that serves the Calico images unless `calico:registry` names a mirror. */
 export const DEFAULT_REGISTRY = "quay.io";
 
-export const CALICO_IMAGES = ["node", "typha", "kube-controllers", "cni"] as const;
+export const CALICO_IMAGES = ["node", "typha", "kube-controllers", "cni", "ctl"] as const;
 export type CalicoImage = (typeof CALICO_IMAGES)[number];
 
 /** Image references for one Calico version from one registry (a mirror such as docker.m.daocloud.io keeps the path). */
@@ -23,6 +23,8 @@ export function calicoImages(version: string, registry: string): Record<CalicoIm
         typha: `${repo}/typha:${version}`,
         "kube-controllers": `${repo}/kube-controllers:${version}`,
         cni: `${repo}/cni:${version}`,
+        // calicoctl, for the etcd datastore: Calico resources reach etcd through it (builders/calicoctlApply.ts).
+        ctl: `${repo}/ctl:${version}`,
     };
 }
 

@@ -148,6 +148,7 @@ describe("versions", () => {
             typha: "docker.m.daocloud.io/calico/typha:v3.32.1",
             "kube-controllers": "docker.m.daocloud.io/calico/kube-controllers:v3.32.1",
             cni: "docker.m.daocloud.io/calico/cni:v3.32.1",
+            ctl: "docker.m.daocloud.io/calico/ctl:v3.32.1",
         });
     });
     test("stableJson sorts nested keys and drops undefined", () => {

@@ -41,7 +41,12 @@ const KNOWN: Record<string, (name: string, inputs: any) => Record<string, unknow
         stderr: "",
     }),
     "command:remote:CopyToRemote": () => ({}),
+    // The program reads its own stack's last outputs (resources/calicoctlApply.ts); tests set them in previousStackOutputs.
+    "pulumi:pulumi:StackReference": () => ({ outputs: { ...previousStackOutputs }, secretOutputNames: [] }),
 };
+
+/** What a StackReference to this stack returns: the outputs of a "previous" update. Empty unless a test sets it. */
+export const previousStackOutputs: Record<string, unknown> = {};
 
 /** Kubernetes kinds (any group) the program may create. */
 function isKubernetes(type: string): boolean {

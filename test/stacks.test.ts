@@ -1,4 +1,6 @@
 import { recordOptions, recorded, reset, settle } from "./harness";
+import { parseAllDocuments } from "yaml";
+import { RESOURCES_CONFIGMAP, RESOURCES_KEY } from "../components/builders/calicoctlApply";
 import { Calico } from "../components/calico";
 import { formatProblem } from "../components/config/problems";
 import { validateConfig } from "../components/config/validate";
@@ -18,9 +20,14 @@ describe.each(stackFiles().map((s) => [s.file, s] as const))("%s", (_file, stack
         for (const node of v.config.nodes) {
             expect(recorded.some((r) => r.name === `${node.name}-conflist`)).toBe(true);
         }
-        expect(recorded.filter((r) => r.inputs?.kind === "IPPool").map((r) => r.inputs.metadata.name).sort()).toEqual(
-            v.config.pools.map((p) => p.name).sort(),
-        );
+        // Custom resources on the Kubernetes datastore; documents the calicoctl Job applies with etcd.
+        const crs = recorded.filter((r) => r.inputs?.kind === "IPPool").map((r) => r.inputs.metadata.name);
+        const etcdDocs = recorded
+            .filter((r) => r.name === RESOURCES_CONFIGMAP)
+            .flatMap((r) => parseAllDocuments(String(r.inputs.data[RESOURCES_KEY])).map((d) => d.toJS()))
+            .filter((d) => d.kind === "IPPool")
+            .map((d) => d.metadata.name);
+        expect([...crs, ...etcdDocs].sort()).toEqual(v.config.pools.map((p) => p.name).sort());
     });
 });
 

@@ -36,6 +36,8 @@ export interface CalicoNodeArgs {
     etcdTls?: EtcdClientTls;
     /** Typha to connect through with mutual TLS; the DaemonSet waits for it to be ready. Defaults to none (Felix talks to the datastore directly). */
     typha?: Typha;
+    /** Something the DaemonSet waits for, e.g. the Job that writes the IP pools to etcd. Defaults to none. */
+    waitFor?: pulumi.Input<pulumi.Resource>;
 }
 
 /** calico/node on every node: RBAC, the DaemonSet and, with etcd, the client Secret and ConfigMap. */
@@ -49,8 +51,9 @@ export class CalicoNode extends pulumi.ComponentResource {
     public readonly etcdObjects: pulumi.Resource[] = [];
 
     constructor(name: string, args: CalicoNodeArgs, opts?: pulumi.ComponentResourceOptions) {
-        // Registered inputs land in state: the etcd client material goes in as a secret.
-        super("calico:index:CalicoNode", name, { ...args, etcdTls: args.etcdTls && pulumi.secret(args.etcdTls) }, opts);
+        // Registered inputs land in state: the etcd client material goes in as a secret. waitFor stays out:
+        // it may wait on this component's own etcd Secret, and inputs are resolved before registration.
+        super("calico:index:CalicoNode", name, { ...args, etcdTls: args.etcdTls && pulumi.secret(args.etcdTls), waitFor: undefined }, opts);
         const image = args.image ?? calicoImages(CALICO_VERSION, DEFAULT_REGISTRY).node;
         const backend = args.backend ?? "bird";
         const ipAutodetectionMethod = args.ipAutodetectionMethod ?? "first-found";
@@ -107,7 +110,11 @@ export class CalicoNode extends pulumi.ComponentResource {
             serviceAccountName: rbac.serviceAccount.metadata.name,
         });
         const template = withCertHash(ds.spec.template, certHashOutput(material));
-        this.daemonSet = new k8s.apps.v1.DaemonSet(CALICO_NODE, { ...ds, spec: { ...ds.spec, template } }, { parent: this, dependsOn });
+        this.daemonSet = new k8s.apps.v1.DaemonSet(
+            CALICO_NODE,
+            { ...ds, spec: { ...ds.spec, template } },
+            { parent: this, dependsOn: [...dependsOn, ...(args.waitFor ? [args.waitFor] : [])] },
+        );
 
         this.image = pulumi.output(image);
         this.ipAutodetectionMethod = pulumi.output(ipAutodetectionMethod);

@@ -20,6 +20,8 @@ export interface WorkloadDeps {
     crds: pulumi.Resource[];
     /** The CNI plugin on the hosts: kube-controllers is the first pod that needs pod networking. */
     cni: pulumi.Resource[];
+    /** What calico-node waits for besides those: with etcd, the Job that writes the pools (resources/calicoctlApply.ts). */
+    calicoNodeWaitsFor?: pulumi.Input<pulumi.Resource>;
 }
 
 /**
@@ -65,6 +67,7 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
             datastore,
             etcdTls: cfg.secrets.etcd,
             typha,
+            waitFor: deps.calicoNodeWaitsFor,
         },
         afterCrds,
     );

@@ -1,4 +1,3 @@
-import { DEFAULT_AS_NUMBER } from "../../builders/bgp";
 import { Problem, SECRET_VALUE, itemKey, problem } from "../problems";
 import type { ParsedConfig } from "../schema";
 import type { RawSecrets } from "../types";
@@ -11,27 +10,18 @@ const TLS_KEYS = [
     { key: "etcdKey", pem: PEM_KEY, what: "the client certificate's private key", kind: "a PEM private key" },
 ] as const;
 
-/** Config keys that only take effect through Calico resources this program writes via the Kubernetes API. */
-function kubernetesOnlySettings(cfg: ParsedConfig): { key: string; value: unknown }[] {
-    const b = cfg.bgp;
-    const out: { key: string; value: unknown }[] = [];
-    if (b.asNumber !== DEFAULT_AS_NUMBER) out.push({ key: "bgp.asNumber", value: b.asNumber });
-    if (b.logSeverity !== "Info") out.push({ key: "bgp.logSeverity", value: b.logSeverity });
-    if (!b.nodeToNodeMesh) out.push({ key: "bgp.nodeToNodeMesh", value: false });
-    if (b.peers.length > 0) out.push({ key: "bgp.peers", value: b.peers.map((p) => p.name) });
-    if (b.serviceClusterIPs.length > 0) out.push({ key: "bgp.serviceClusterIPs", value: b.serviceClusterIPs });
-    if (b.serviceExternalIPs.length > 0) out.push({ key: "bgp.serviceExternalIPs", value: b.serviceExternalIPs });
-    cfg.nodes.forEach((n, i) => {
-        const id = n.routeReflectorClusterId;
-        if (id !== undefined) out.push({ key: `${itemKey("nodes", n, i)}.routeReflectorClusterId`, value: id });
-    });
-    for (const [k, v] of Object.entries(cfg.felix)) if (v !== undefined) out.push({ key: `felix.${k}`, value: v });
-    return out;
+/** Reflector cluster IDs: on etcd they belong to Calico's Node resources, which calico-node creates itself. */
+function etcdReflectors(cfg: ParsedConfig): { key: string; value: string }[] {
+    return cfg.nodes.flatMap((n, i) =>
+        n.routeReflectorClusterId !== undefined
+            ? [{ key: `${itemKey("nodes", n, i)}.routeReflectorClusterId`, value: n.routeReflectorClusterId }]
+            : [],
+    );
 }
 
 /**
- * The datastore: etcd needs https endpoints and the client TLS material, and excludes Typha, the CRDs and
- * the settings this program can only write as Kubernetes custom resources.
+ * The datastore: etcd needs https endpoints and the client TLS material, and excludes Typha and route
+ * reflectors. Pools, BGP and Felix settings work on both: with etcd a calicoctl Job applies them.
  */
 export function datastoreRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
     const out: Problem[] = [];
@@ -123,12 +113,12 @@ export function datastoreRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[
             ),
         );
     }
-    for (const s of kubernetesOnlySettings(cfg)) {
+    for (const r of etcdReflectors(cfg)) {
         out.push(
             problem(
-                s.key,
-                s.value,
-                "is written as a Calico custom resource through the Kubernetes API, which the etcd datastore does not read; use datastore.type kubernetes, or remove it and apply it with calicoctl (see the calicoctlConfig output).",
+                r.key,
+                r.value,
+                "is not supported with the etcd datastore: the cluster ID belongs on Calico's Node resource, which calico-node creates in etcd; remove it and run `calicoctl patch node` once the node is up (see the calicoctlConfig output), or use datastore.type kubernetes.",
             ),
         );
     }
