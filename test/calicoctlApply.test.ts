@@ -52,7 +52,13 @@ function pool(name: string, cidr: string, extra: Partial<PoolConfig> = {}): Pool
 function inputs(over: Partial<CalicoResourceInputs> = {}): CalicoResourceInputs {
     return {
         pools: [pool("pool-b", "10.244.64.0/18"), pool("pool-a", "10.244.0.0/18", { nodeSelector: "rack == 'a'" })],
-        bgp: { asNumber: 63400, nodeToNodeMesh: false, logSeverity: "Warning", serviceClusterIPs: ["10.96.0.0/12"], serviceExternalIPs: [] },
+        bgp: {
+            asNumber: 63400,
+            nodeToNodeMesh: false,
+            logSeverity: "Warning",
+            serviceClusterIPs: ["10.96.0.0/12"],
+            serviceExternalIPs: [],
+        },
         peers: [{ name: "tor", peerIP: "172.16.0.254", asNumber: 64513 }],
         reflectors: [],
         felix: { logSeverity: "Debug", ipipMtu: 1480 },
@@ -158,7 +164,10 @@ describe("the Job", () => {
     test("runs calicoctl on the host network before any node is ready, on etcdv3", () => {
         expect(pod.hostNetwork).toBe(true);
         expect(pod.tolerations).toEqual(
-            expect.arrayContaining([{ key: "CriticalAddonsOnly", operator: "Exists" }, { operator: "Exists", effect: "NoSchedule" }]),
+            expect.arrayContaining([
+                { key: "CriticalAddonsOnly", operator: "Exists" },
+                { operator: "Exists", effect: "NoSchedule" },
+            ]),
         );
         expect(pod.restartPolicy).toBe("Never");
         expect(pod.initContainers).toEqual([]);
@@ -247,7 +256,9 @@ describe("with the etcd datastore, under mocks", () => {
     });
 
     test("creates no crd.projectcalico.org object at all", () => {
-        expect(recorded.filter((r) => r.type.includes("crd.projectcalico.org") || /projectcalico/.test(String(r.inputs.apiVersion)))).toEqual([]);
+        expect(
+            recorded.filter((r) => r.type.includes("crd.projectcalico.org") || /projectcalico/.test(String(r.inputs.apiVersion))),
+        ).toEqual([]);
         expect(recordedOpts.some((o) => o.type === "calico:index:IpPools" || o.type === "calico:index:Bgp")).toBe(false);
     });
 
@@ -256,7 +267,9 @@ describe("with the etcd datastore, under mocks", () => {
         expect(cm.inputs.metadata.namespace).toBe("kube-system");
         const docs = parseAllDocuments(String(cm.inputs.data[RESOURCES_KEY])).map((d) => d.toJS());
         expect(docs.map((d) => `${d.apiVersion} ${d.kind}/${d.metadata.name}`)).toEqual([
-            ...labRaw().pools!.map((p) => `projectcalico.org/v3 IPPool/${p.name}`).sort(),
+            ...labRaw()
+                .pools!.map((p) => `projectcalico.org/v3 IPPool/${p.name}`)
+                .sort(),
             "projectcalico.org/v3 BGPPeer/tor",
             "projectcalico.org/v3 BGPConfiguration/default",
             "projectcalico.org/v3 FelixConfiguration/default",
@@ -269,7 +282,9 @@ describe("with the etcd datastore, under mocks", () => {
         expect(jobName()).toMatch(/^calicoctl-apply-[0-9a-f]{10}$/);
         expect(jobs[0]!.inputs.metadata.namespace).toBe("kube-system");
         expect(jobs[0]!.inputs.spec.template.spec.containers[0].image).toBe("quay.io/calico/ctl:v3.32.1");
-        expect(recordedOpts.find((o) => o.type === JOB)?.dependsOn.sort()).toEqual([CALICO_CONFIG, ETCD_SECRET, RESOURCES_CONFIGMAP].sort());
+        expect(recordedOpts.find((o) => o.type === JOB)?.dependsOn.sort()).toEqual(
+            [CALICO_CONFIG, ETCD_SECRET, RESOURCES_CONFIGMAP].sort(),
+        );
         expect(recordedOpts.find((o) => o.type === JOB)?.parent).toBe("calicoctl-apply");
     });
 
@@ -286,7 +301,9 @@ describe("with the etcd datastore, under mocks", () => {
 
     test("exports the names it applied, for the next run", async () => {
         expect(await valueOf(calico.outputs[APPLIED_OUTPUT] as never)).toEqual({
-            ipPools: labRaw().pools!.map((p) => p.name).sort(),
+            ipPools: labRaw()
+                .pools!.map((p) => p.name)
+                .sort(),
             bgpPeers: ["tor"],
         });
     });

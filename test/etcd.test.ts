@@ -268,7 +268,10 @@ describe("etcd validation", () => {
     test.each<[string, Mutate]>([
         ["BGP AS", (r) => (r.bgp = { asNumber: 63400, logSeverity: "Warning" })],
         ["BGP peers", (r) => (r.bgp = { peers: [{ name: "tor", peerIP: "172.16.0.254", asNumber: 64513 }] })],
-        ["mesh off with a peer", (r) => (r.bgp = { nodeToNodeMesh: false, peers: [{ name: "tor", peerIP: "172.16.0.254", asNumber: 64513 }] })],
+        [
+            "mesh off with a peer",
+            (r) => (r.bgp = { nodeToNodeMesh: false, peers: [{ name: "tor", peerIP: "172.16.0.254", asNumber: 64513 }] }),
+        ],
         ["service advertisement", (r) => (r.bgp = { serviceClusterIPs: ["10.96.0.0/12"], serviceExternalIPs: ["192.0.2.0/24"] })],
         ["Felix knobs", (r) => (r.felix = { logSeverity: "Debug", prometheusMetricsEnabled: true })],
     ])("%s with etcd is valid", (_name, mutate) => {

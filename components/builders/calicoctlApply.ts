@@ -68,7 +68,10 @@ export function renderResourceStream(docs: Record<string, unknown>[]): string {
 
 export function appliedNames(docs: Record<string, unknown>[]): AppliedNames {
     const named = (kind: string) =>
-        docs.filter((d) => d.kind === kind).map((d) => (d.metadata as ObjectMeta).name).sort();
+        docs
+            .filter((d) => d.kind === kind)
+            .map((d) => (d.metadata as ObjectMeta).name)
+            .sort();
     return { ipPools: named("IPPool"), bgpPeers: named("BGPPeer") };
 }
 
@@ -96,7 +99,12 @@ export function nextApplied(previous: AppliedNames, current: AppliedNames): Appl
 
 /** Short hash of what the Job does; part of its name, so a change runs a new Job and `preview` shows it. */
 export function contentHash(stream: string, prune: AppliedNames): string {
-    return createHash("sha256").update(stream).update("\0").update(JSON.stringify(sortKeys(prune))).digest("hex").slice(0, 10);
+    return createHash("sha256")
+        .update(stream)
+        .update("\0")
+        .update(JSON.stringify(sortKeys(prune)))
+        .digest("hex")
+        .slice(0, 10);
 }
 
 export function buildResourcesConfigMap(stream: string): ConfigMapOf<string> {
@@ -160,9 +168,7 @@ function step(name: string, image: string, args: string[]): Container {
  */
 export function buildCalicoctlJob(p: CalicoctlJobParams): Job {
     const labels = { "k8s-app": CALICOCTL_JOB };
-    const steps: Container[] = [
-        step("apply", p.image, ["apply", "-f", fileIn(RESOURCES_DIR, RESOURCES_KEY), ALLOW_MISMATCH]),
-    ];
+    const steps: Container[] = [step("apply", p.image, ["apply", "-f", fileIn(RESOURCES_DIR, RESOURCES_KEY), ALLOW_MISMATCH])];
     if (p.prune.bgpPeers.length > 0) {
         steps.push(step("prune-bgppeers", p.image, ["delete", "bgppeer", ...p.prune.bgpPeers, "--skip-not-exists", ALLOW_MISMATCH]));
     }
@@ -189,10 +195,7 @@ export function buildCalicoctlJob(p: CalicoctlJobParams): Job {
                     priorityClassName: "system-cluster-critical",
                     initContainers: steps.slice(0, -1),
                     containers: steps.slice(-1),
-                    volumes: [
-                        etcdVolume(0o400),
-                        { name: RESOURCES_VOLUME, configMap: { name: RESOURCES_CONFIGMAP } },
-                    ],
+                    volumes: [etcdVolume(0o400), { name: RESOURCES_VOLUME, configMap: { name: RESOURCES_CONFIGMAP } }],
                 },
             },
         },
