@@ -336,8 +336,14 @@ check9() {
 }
 
 check10() {
-  LABEL=destroy; timed destroy p destroy --yes --skip-preview || { plog 40; die "pulumi destroy failed"; }
-  ok "pulumi destroy ($(cat "$E/time.destroy")s)"
+  local drc=0
+  LABEL=destroy; timed destroy p destroy --yes --skip-preview || drc=$?
+  if [[ $drc == 0 ]]; then ok "pulumi destroy ($(cat "$E/time.destroy")s)"
+  else
+    echo "pulumi destroy FAILED (rc $drc, $(cat "$E/time.destroy")s): $(grep -E '^ +[-+~]? *[0-9]+ (deleted|errored)' "$E/logs/destroy.log" | xargs)"
+    grep -B1 -E '^    error: ' "$E/logs/destroy.log" | grep -vE 'update failed|^--$|pulumi:pulumi:Stack' | sed 's/^/  /'
+    echo "  (checking what is left anyway)"
+  fi
   local left=0 rc
   while IFS=$'\t' read -r av kind ns name; do
     exists "$av" "$kind" "$ns" "$name"; rc=$?
@@ -351,6 +357,7 @@ check10() {
     [[ -z "$files" ]] || die "files left on $n: $files"
   done
   ok "no host file left in any node's tree (opt/cni, etc/cni, tmp)"
+  [[ $drc == 0 ]] || die "pulumi destroy failed (above)"
   [[ $(sbx_pulumi_nocfg stack export | jq '.deployment.resources // [] | length') == 0 ]] || die "the state still holds resources"
 }
 
