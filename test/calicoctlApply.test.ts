@@ -294,6 +294,13 @@ describe("with the etcd datastore, under mocks", () => {
         expect(deps).toContain(calico.calicoctlApply);
     });
 
+    test("the component's state holds its config, not the previous run's record (or every later run would show an update)", () => {
+        const inputs = find("calico:index:CalicoctlApply", "calicoctl-apply").inputs;
+        expect(Object.keys(inputs)).toEqual(expect.arrayContaining(["pools", "peers", "image"]));
+        expect(inputs).not.toHaveProperty("previous");
+        expect(inputs).not.toHaveProperty("etcdObjects");
+    });
+
     test("no etcd key material in the Job or the ConfigMap: the Job mounts the Secret", () => {
         const text = JSON.stringify([byType(JOB)[0]!.inputs, find(CONFIGMAP, RESOURCES_CONFIGMAP).inputs]);
         expect(text).not.toContain("BEGIN");

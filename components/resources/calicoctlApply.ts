@@ -59,8 +59,9 @@ export class CalicoctlApply extends pulumi.ComponentResource {
 
     constructor(name: string, args: CalicoctlApplyArgs, opts?: pulumi.ComponentResourceOptions) {
         // etcdObjects are children of CalicoNode, whose DaemonSet waits for this component: registering
-        // them as inputs would make each registration wait for the other.
-        super("calico:index:CalicoctlApply", name, { ...args, etcdObjects: undefined }, opts);
+        // them as inputs would make each registration wait for the other. previous is history, not
+        // intent: registered, it would show every run after a change as an update of this component.
+        super("calico:index:CalicoctlApply", name, { ...args, etcdObjects: undefined, previous: undefined }, opts);
         const image = args.image ?? calicoImages(CALICO_VERSION, DEFAULT_REGISTRY).ctl;
         const docs = calicoResourceDocuments({
             pools: args.pools ?? [],
