@@ -306,6 +306,11 @@ describe("with the etcd datastore, under mocks", () => {
         expect(text).not.toContain("BEGIN");
     });
 
+    test("reads the record back from this very stack, fully qualified", () => {
+        const refs = byType("pulumi:pulumi:StackReference");
+        expect(refs.map((r) => r.inputs.name)).toEqual(["organization/calico-hard-way/test"]);
+    });
+
     test("exports the names it applied, for the next run", async () => {
         expect(await valueOf(calico.outputs[APPLIED_OUTPUT] as never)).toEqual({
             ipPools: labRaw()

@@ -96,6 +96,7 @@ void pulumi.runtime.setMocks(
     "calico-hard-way",
     "test",
     false,
+    "organization",
 );
 
 function resourceName(r: unknown): string {

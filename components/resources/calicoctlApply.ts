@@ -105,6 +105,8 @@ export class CalicoctlApply extends pulumi.ComponentResource {
  * Read through a StackReference to the current stack; a stack that never exported it prunes nothing.
  */
 export function previousApplied(parent: pulumi.Resource): pulumi.Output<AppliedNames> {
-    const self = new pulumi.StackReference(`${APPLIED_OUTPUT}-previous`, { name: pulumi.getStack() }, { parent });
+    // Fully qualified: a bare stack name would resolve against the user's default organization.
+    const name = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+    const self = new pulumi.StackReference(`${APPLIED_OUTPUT}-previous`, { name }, { parent });
     return self.getOutput(APPLIED_OUTPUT).apply(asAppliedNames);
 }
