@@ -53,9 +53,11 @@ function toV3(crd: Record<string, unknown>): Record<string, unknown> {
  * FelixConfiguration only when a knob is set.
  */
 export function calicoResourceDocuments(inp: CalicoResourceInputs): Record<string, unknown>[] {
-    const pools = [...inp.pools].sort((a, b) => a.name.localeCompare(b.name)).map((p) => toV3(buildIpPool(p)));
+    // Code-unit order, not the locale's: the bytes feed the Job's name.
+    const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    const pools = [...inp.pools].sort((a, b) => byName(a.name, b.name)).map((p) => toV3(buildIpPool(p)));
     const peers = Object.entries(buildBgpPeers(inp.peers, inp.reflectors))
-        .sort(([a], [b]) => a.localeCompare(b))
+        .sort(([a], [b]) => byName(a, b))
         .map(([, p]) => toV3(p));
     const felix = buildFelixConfiguration(inp.felix);
     return [...pools, ...peers, toV3(buildBgpConfiguration(inp.bgp)), ...(felix ? [toV3(felix)] : [])];
