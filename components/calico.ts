@@ -1,22 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
-import { felixSettings, routeReflectors } from "./builders/bgp";
+import { routedNodes } from "./builders/aliyunRoutes";
+import { bgpSettings, routeReflectors } from "./builders/bgp";
 import { renderCalicoctlConfig } from "./builders/calicoctl";
 import { APPLIED_OUTPUT } from "./builders/calicoctlApply";
 import { calicoctlDatastore, cniEtcdDatastore, etcdHostFiles } from "./builders/etcdHost";
 import { poolSummary } from "./builders/ippool";
 import type { CalicoConfig } from "./config/types";
+import { after } from "./resources/after";
+import { AliyunRoutes } from "./resources/aliyunRoutes";
 import { Bgp } from "./resources/bgp";
 import { CalicoctlApply, previousApplied } from "./resources/calicoctlApply";
 import { Cni } from "./resources/cni";
 import { clusterCa } from "./resources/clusterCa";
-import { after } from "./resources/after";
 import { Datastore } from "./resources/datastore";
 import { IpPools } from "./resources/ipPools";
 import { CalicoPki } from "./resources/pki";
 import { Spiderpool } from "./resources/spiderpool";
 import { Workloads, calicoWorkloads } from "./resources/workloads";
-import { AliyunRoutes } from "./resources/aliyunRoutes";
-import { routedNodes } from "./builders/aliyunRoutes";
 
 /** kubeadm's admin kubeconfig on a control-plane node, where calicoctl usually runs. */
 export const CALICOCTL_KUBECONFIG = "/etc/kubernetes/admin.conf";
@@ -36,7 +36,7 @@ export class Calico extends pulumi.ComponentResource {
     /** IPPool custom resources; on the Kubernetes datastore only (with etcd they are in calicoctlApply). */
     public readonly ipPools?: IpPools;
     public readonly cni: Cni;
-    /** BGP topology and Felix knobs; on the Kubernetes datastore only (see rules/datastore.ts). */
+    /** BGP topology and Felix knobs as custom resources; on the Kubernetes datastore only. */
     public readonly bgp?: Bgp;
     /** With etcd: pools, BGP and Felix settings applied to etcd by a calicoctl Job. */
     public readonly calicoctlApply?: CalicoctlApply;
@@ -66,15 +66,19 @@ export class Calico extends pulumi.ComponentResource {
             { parent: this },
         );
         const kdd = cfg.datastore.type === "kubernetes";
+        const bgp = bgpSettings(cfg);
+
+        // Kubernetes datastore: CRDs first; pools and BGP settings are custom resources that wait for them.
+        // etcd datastore: no CRDs; pools and BGP settings reach etcd through a calicoctl Job instead.
         if (kdd) {
             this.datastore = new Datastore("datastore", { calicoVersion: cfg.calicoVersion, crdsFile: cfg.datastore.crdsFile }, { parent: this });
         }
-        /** Calico custom resources and workloads wait for the CRDs. */
         const afterCrds: pulumi.Resource[] = this.datastore ? [this.datastore] : [];
-
         if (kdd) {
             this.ipPools = new IpPools("ip-pools", { pools: cfg.pools }, { parent: this, ...after(afterCrds) });
+            this.bgp = new Bgp("bgp", { ...bgp, routeReflectors: routeReflectors(cfg.nodes) }, { parent: this, ...after(afterCrds) });
         }
+
         // With etcd the CNI plugin reaches etcd itself, through client files written next to its config.
         const etcd = cfg.datastore.type === "etcd" ? cfg.secrets.etcd : undefined;
         this.cni = new Cni(
@@ -89,33 +93,12 @@ export class Calico extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-
-        // --- BGP, Felix and IPAM modes (issue 5). ---
-        if (kdd) {
-            this.bgp = new Bgp(
-                "bgp",
-                {
-                    asNumber: cfg.bgp.asNumber,
-                    nodeToNodeMesh: cfg.bgp.nodeToNodeMesh,
-                    logSeverity: cfg.bgp.logSeverity,
-                    serviceClusterIPs: cfg.bgp.serviceClusterIPs,
-                    serviceExternalIPs: cfg.bgp.serviceExternalIPs,
-                    peers: cfg.bgp.peers,
-                    routeReflectors: routeReflectors(cfg.nodes),
-                    felix: felixSettings(cfg),
-                },
-                { parent: this, ...after(afterCrds) },
-            );
-        }
         if (cfg.cni.ipam === "spiderpool") {
             const nodes = cfg.nodes.flatMap((n) => (n.podCidr !== undefined ? [{ name: n.name, podCidr: n.podCidr }] : []));
             this.spiderpool = new Spiderpool("spiderpool", { nodes, clusterPodCidr: cfg.cluster.podCidr }, { parent: this });
         }
-        // --- end BGP, Felix and IPAM modes ---
-
-        // --- Alibaba Cloud non-tunnel mode (issue 6): a VPC route per node's pod CIDR. ---
-        const a = cfg.aliyun;
-        if (a.enabled) {
+        if (cfg.aliyun.enabled) {
+            const a = cfg.aliyun;
             this.aliyunRoutes = new AliyunRoutes(
                 "aliyun-routes",
                 {
@@ -129,41 +112,30 @@ export class Calico extends pulumi.ComponentResource {
                 { parent: this },
             );
         }
-        const aliyunOutputs = this.aliyunRoutes
-            ? { aliyunRouteTableId: this.aliyunRoutes.routeTableId, aliyunRoutes: this.aliyunRoutes.routes }
-            : {};
-        // --- end Alibaba Cloud ---
 
-        // --- Workloads (issue 3): Typha, calico/node, kube-controllers, after the CRDs and the CNI hosts. ---
-        // With etcd, calico-node waits for the calicoctl Job (pools first), which needs calico-node's etcd Secret.
-        let applied: (r: pulumi.Resource) => void = () => undefined;
-        const calicoNodeWaitsFor = kdd ? undefined : new Promise<pulumi.Resource>((resolve) => (applied = resolve));
-        this.workloads = calicoWorkloads(this, cfg, this.pki, { crds: afterCrds, cni: [this.cni], calicoNodeWaitsFor });
-        // --- end workloads ---
-
-        // --- etcd datastore (issue 5): no CRDs, so pools, BGP and Felix settings reach etcd through calicoctl. ---
+        // calico-node starts once its pools exist, or it would create Calico's default pool. With etcd the
+        // Job that writes them needs calico-node's etcd Secret, so that wait is resolved once the Job exists.
+        let poolsApplied: (r: pulumi.Resource) => void = () => undefined;
+        const pools: pulumi.Input<pulumi.Resource> | undefined = this.ipPools ?? new Promise<pulumi.Resource>((resolve) => (poolsApplied = resolve));
+        this.workloads = calicoWorkloads(this, cfg, this.pki, { crds: afterCrds, cni: [this.cni], calicoNodeWaitsFor: pools });
         if (!kdd) {
             this.calicoctlApply = new CalicoctlApply(
                 "calicoctl-apply",
                 {
+                    ...bgp,
                     image: cfg.images.ctl,
                     pools: cfg.pools,
-                    asNumber: cfg.bgp.asNumber,
-                    nodeToNodeMesh: cfg.bgp.nodeToNodeMesh,
-                    logSeverity: cfg.bgp.logSeverity,
-                    serviceClusterIPs: cfg.bgp.serviceClusterIPs,
-                    serviceExternalIPs: cfg.bgp.serviceExternalIPs,
-                    peers: cfg.bgp.peers,
-                    felix: felixSettings(cfg),
                     previous: previousApplied(this),
                     etcdObjects: this.workloads.calicoNode.etcdObjects,
                 },
                 { parent: this },
             );
-            applied(this.calicoctlApply);
+            poolsApplied(this.calicoctlApply);
         }
+        const aliyunOutputs = this.aliyunRoutes
+            ? { aliyunRouteTableId: this.aliyunRoutes.routeTableId, aliyunRoutes: this.aliyunRoutes.routes }
+            : {};
         const etcdOutputs = this.calicoctlApply ? { [APPLIED_OUTPUT]: this.calicoctlApply.applied } : {};
-        // --- end etcd datastore ---
 
         this.outputs = {
             calicoVersion: cfg.calicoVersion,

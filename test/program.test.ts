@@ -80,6 +80,14 @@ describe("the lab under mocks", () => {
         }
     });
 
+    test("calico-node starts after its pools and never creates Calico's default pool", () => {
+        const ds = recordedOpts.find((o) => o.type === "kubernetes:apps/v1:DaemonSet" && o.name === "calico-node");
+        expect(ds?.dependsOn).toContain("ip-pools");
+        const env = find("kubernetes:apps/v1:DaemonSet", "calico-node").inputs.spec.template.spec.containers[0].env;
+        expect(env).toContainEqual({ name: "NO_DEFAULT_POOLS", value: "true" });
+        expect(env.map((e: any) => e.name)).not.toContain("CALICO_IPV4POOL_CIDR");
+    });
+
     test("binds the CNI role to the user named by the CNI cert's CN", () => {
         const binding = find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "calico-cni-plugin");
         expect(binding.inputs.subjects).toEqual([{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: CERT_SPECS.cni.commonName }]);

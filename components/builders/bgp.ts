@@ -156,3 +156,27 @@ export function routeReflectors(nodes: { name: string; routeReflectorClusterId?:
         n.routeReflectorClusterId !== undefined ? [{ nodeName: n.name, clusterId: n.routeReflectorClusterId }] : [],
     );
 }
+
+/** Cluster-wide BGP and Felix settings, the same on either datastore (CRD patches, or the calicoctl Job). */
+export interface BgpSettingsArgs {
+    /** AS number of every node. Defaults to 64512. */
+    asNumber?: number;
+    /** Whether every node peers with every other node. Defaults to true. */
+    nodeToNodeMesh?: boolean;
+    /** BIRD's log level. Defaults to Info. */
+    logSeverity?: string;
+    /** Service cluster IP ranges advertised to BGP peers. Defaults to none. */
+    serviceClusterIPs?: string[];
+    /** Service external IP ranges advertised to BGP peers. Defaults to none. */
+    serviceExternalIPs?: string[];
+    /** Routers outside the cluster. Defaults to none. */
+    peers?: BgpPeerConfig[];
+    /** Felix knobs for the default FelixConfiguration. Defaults to none, leaving Calico's defaults. */
+    felix?: FelixSettings;
+}
+
+/** The settings above from the validated config. */
+export function bgpSettings(c: FelixInputs & { bgp: Required<Omit<BgpSettingsArgs, "felix">> }): BgpSettingsArgs {
+    const { asNumber, nodeToNodeMesh, logSeverity, serviceClusterIPs, serviceExternalIPs, peers } = c.bgp;
+    return { asNumber, nodeToNodeMesh, logSeverity, serviceClusterIPs, serviceExternalIPs, peers, felix: felixSettings(c) };
+}

@@ -133,6 +133,8 @@ export function calicoNodeEnv(p: CalicoNodeParams): EnvVar[] {
         ...(p.usePodCidr ? [literal("USE_POD_CIDR", "true")] : []),
         // The program writes the CNI config and kubeconfig on the hosts; calico-node must not replace them.
         literal("CALICO_MANAGE_CNI", "false"),
+        // Pools come only from config: calico-node must not create its 192.168.0.0/16 default pool.
+        literal("NO_DEFAULT_POOLS", "true"),
         literal("FELIX_IPINIPMTU", mtu),
         literal("FELIX_VXLANMTU", mtu),
         literal("FELIX_WIREGUARDMTU", mtu),

@@ -1,33 +1,18 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
+    BgpSettingsArgs,
     DEFAULT_AS_NUMBER,
-    FelixSettings,
     RouteReflector,
     buildBgpConfiguration,
     buildBgpPeers,
     buildFelixConfiguration,
     buildRouteReflectorNodePatch,
 } from "../builders/bgp";
-import type { BgpPeerConfig } from "../config/schema";
 
-export interface BgpArgs {
-    /** AS number of every node. Defaults to 64512. */
-    asNumber?: number;
-    /** Whether every node peers with every other node. Defaults to true. */
-    nodeToNodeMesh?: boolean;
-    /** BIRD's log level. Defaults to Info. */
-    logSeverity?: string;
-    /** Service cluster IP ranges advertised to BGP peers. Defaults to none. */
-    serviceClusterIPs?: string[];
-    /** Service external IP ranges advertised to BGP peers. Defaults to none. */
-    serviceExternalIPs?: string[];
-    /** Routers outside the cluster. Defaults to none. */
-    peers?: BgpPeerConfig[];
+export interface BgpArgs extends BgpSettingsArgs {
     /** Nodes that reflect routes, with their cluster IDs. Defaults to none. */
     routeReflectors?: RouteReflector[];
-    /** Felix knobs for the default FelixConfiguration. Defaults to none, leaving Calico's defaults. */
-    felix?: FelixSettings;
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_AS_NUMBER, FelixSettings } from "../builders/bgp";
+import { BgpSettingsArgs, DEFAULT_AS_NUMBER } from "../builders/bgp";
 import {
     APPLIED_OUTPUT,
     AppliedNames,
@@ -15,28 +15,14 @@ import {
     pruneTargets,
     renderResourceStream,
 } from "../builders/calicoctlApply";
-import type { BgpPeerConfig, PoolConfig } from "../config/schema";
+import type { PoolConfig } from "../config/schema";
 import { CALICO_VERSION, DEFAULT_REGISTRY, calicoImages } from "../versions";
 
-export interface CalicoctlApplyArgs {
+export interface CalicoctlApplyArgs extends BgpSettingsArgs {
     /** calico/ctl image. Defaults to quay.io/calico/ctl at the pinned Calico version. */
     image?: string;
     /** IP pools, one IPPool each, named from the pool name. Defaults to none. */
     pools?: PoolConfig[];
-    /** AS number of every node. Defaults to 64512. */
-    asNumber?: number;
-    /** Whether every node peers with every other node. Defaults to true. */
-    nodeToNodeMesh?: boolean;
-    /** BIRD's log level. Defaults to Info. */
-    logSeverity?: string;
-    /** Service cluster IP ranges advertised to BGP peers. Defaults to none. */
-    serviceClusterIPs?: string[];
-    /** Service external IP ranges advertised to BGP peers. Defaults to none. */
-    serviceExternalIPs?: string[];
-    /** Routers outside the cluster. Defaults to none. */
-    peers?: BgpPeerConfig[];
-    /** Felix knobs for the default FelixConfiguration. Defaults to none, leaving Calico's defaults. */
-    felix?: FelixSettings;
     /** IPPool and BGPPeer names this stack applied before (see previousApplied). Defaults to none: nothing is pruned. */
     previous?: pulumi.Input<AppliedNames>;
     /** The etcd client Secret and `calico-config` ConfigMap the Job mounts (CalicoNode.etcdObjects). Defaults to none. */
