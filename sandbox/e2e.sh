@@ -315,7 +315,7 @@ check7() {
   LABEL=up-node; p up --yes --skip-preview || { plog; die "up failed"; }
   local t left
   t="$(tree "$REMOVED_NODE")"
-  left=$(cd "$t" && find opt/cni etc/cni -type f 2>/dev/null)
+  left=$(cd "$t" && find opt/cni etc/cni -type f 2>/dev/null || true)
   [[ -z "$left" ]] || die "files left on $REMOVED_NODE: $left"
   ok "after up, $REMOVED_NODE's tree has no CNI files (opt/cni, etc/cni empty)"
   for n in "${NODES[@]}"; do [[ $n == "$REMOVED_NODE" ]] || node_files_ok "$n" 1400; done
@@ -341,19 +341,19 @@ check10() {
   if [[ $drc == 0 ]]; then ok "pulumi destroy ($(cat "$E/time.destroy")s)"
   else
     echo "pulumi destroy FAILED (rc $drc, $(cat "$E/time.destroy")s): $(grep -E '^ +[-+~]? *[0-9]+ (deleted|errored)' "$E/logs/destroy.log" | xargs)"
-    grep -B1 -E '^    error: ' "$E/logs/destroy.log" | grep -vE 'update failed|^--$|pulumi:pulumi:Stack' | sed 's/^/  /'
+    awk '/^Diagnostics:/ { d = 1 } d && /^  [^ ]/ { h = $0 } d && /^    error: / && h !~ /pulumi:pulumi:Stack/ { print "  " h $0 }' "$E/logs/destroy.log"
     echo "  (checking what is left anyway)"
   fi
   local left=0 rc
   while IFS=$'\t' read -r av kind ns name; do
-    exists "$av" "$kind" "$ns" "$name"; rc=$?
+    rc=0; exists "$av" "$kind" "$ns" "$name" || rc=$?
     [[ $rc == 1 ]] || { echo "still there: $kind $ns/$name"; left=$((left + 1)); }
   done <"$E/objects.tsv"
   [[ $left == 0 ]] || die "$left Calico objects left in the API server"
   ok "none of the $(wc -l <"$E/objects.tsv") Calico objects is left in the API server"
   local n files
   for n in "${NODES[@]}"; do
-    files=$(cd "$(tree "$n")" && find opt/cni etc/cni tmp var/tmp -type f 2>/dev/null)
+    files=$(cd "$(tree "$n")" && find opt/cni etc/cni tmp var/tmp -type f 2>/dev/null || true)
     [[ -z "$files" ]] || die "files left on $n: $files"
   done
   ok "no host file left in any node's tree (opt/cni, etc/cni, tmp)"
