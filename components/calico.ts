@@ -71,7 +71,11 @@ export class Calico extends pulumi.ComponentResource {
         // Kubernetes datastore: CRDs first; pools and BGP settings are custom resources that wait for them.
         // etcd datastore: no CRDs; pools and BGP settings reach etcd through a calicoctl Job instead.
         if (kdd) {
-            this.datastore = new Datastore("datastore", { calicoVersion: cfg.calicoVersion, crdsFile: cfg.datastore.crdsFile }, { parent: this });
+            this.datastore = new Datastore(
+                "datastore",
+                { calicoVersion: cfg.calicoVersion, crdsFile: cfg.datastore.crdsFile },
+                { parent: this },
+            );
         }
         const afterCrds: pulumi.Resource[] = this.datastore ? [this.datastore] : [];
         if (kdd) {
@@ -116,7 +120,8 @@ export class Calico extends pulumi.ComponentResource {
         // calico-node starts once its pools exist, or it would create Calico's default pool. With etcd the
         // Job that writes them needs calico-node's etcd Secret, so that wait is resolved once the Job exists.
         let poolsApplied: (r: pulumi.Resource) => void = () => undefined;
-        const pools: pulumi.Input<pulumi.Resource> | undefined = this.ipPools ?? new Promise<pulumi.Resource>((resolve) => (poolsApplied = resolve));
+        const pools: pulumi.Input<pulumi.Resource> | undefined =
+            this.ipPools ?? new Promise<pulumi.Resource>((resolve) => (poolsApplied = resolve));
         this.workloads = calicoWorkloads(this, cfg, this.pki, { crds: afterCrds, cni: [this.cni], calicoNodeWaitsFor: pools });
         if (!kdd) {
             this.calicoctlApply = new CalicoctlApply(

@@ -65,10 +65,18 @@ describe("conflist", () => {
     });
 
     test("etcd datastore sets the etcd endpoints and client files", () => {
-        const calico = (buildConflist({
-            ...base,
-            datastore: { type: "etcd", endpoints: ["https://10.0.0.1:2379", "https://10.0.0.2:2379"], caFile: "/a", certFile: "/b", keyFile: "/c" },
-        }).plugins as any[])[0];
+        const calico = (
+            buildConflist({
+                ...base,
+                datastore: {
+                    type: "etcd",
+                    endpoints: ["https://10.0.0.1:2379", "https://10.0.0.2:2379"],
+                    caFile: "/a",
+                    certFile: "/b",
+                    keyFile: "/c",
+                },
+            }).plugins as any[]
+        )[0];
         expect(calico).toMatchObject({
             datastore_type: "etcdv3",
             etcd_endpoints: "https://10.0.0.1:2379,https://10.0.0.2:2379",
@@ -82,7 +90,15 @@ describe("conflist", () => {
 describe("kubeconfig", () => {
     test("embeds the CA, cert and key with context cni@kubernetes", () => {
         const kc = parse(
-            renderClientKubeconfig({ server: "https://api:6443", caPem: "CA", certPem: "CERT", keyPem: "KEY", user: "calico-cni", cluster: "kubernetes", context: "cni@kubernetes" }),
+            renderClientKubeconfig({
+                server: "https://api:6443",
+                caPem: "CA",
+                certPem: "CERT",
+                keyPem: "KEY",
+                user: "calico-cni",
+                cluster: "kubernetes",
+                context: "cni@kubernetes",
+            }),
         );
         const b = (s: string) => Buffer.from(s, "base64").toString();
         expect(kc.kind).toBe("Config");
@@ -121,7 +137,11 @@ describe("IPPool specs", () => {
 describe("CNI RBAC", () => {
     // The reference manifest's calico-cni-plugin ClusterRole, as (group, resource, verb) triples.
     function triples(rules: any[]): string[] {
-        return rules.flatMap((r) => r.apiGroups.flatMap((g: string) => r.resources.flatMap((res: string) => r.verbs.map((v: string) => `${g}/${res}/${v}`)))).sort();
+        return rules
+            .flatMap((r) =>
+                r.apiGroups.flatMap((g: string) => r.resources.flatMap((res: string) => r.verbs.map((v: string) => `${g}/${res}/${v}`))),
+            )
+            .sort();
     }
     test("grants exactly what the pinned CNI plugin's role grants", () => {
         const docs = parseAllDocuments(fs.readFileSync(`${REFERENCE}/calico.yaml`, "utf8")).map((d) => d.toJS());

@@ -154,7 +154,13 @@ export function byType(type: string): Recorded[] {
 
 export function find(type: string, name: string): Recorded {
     const r = recorded.find((x) => x.type === type && x.name === name);
-    if (!r) throw new Error(`no ${type} named ${name}; have: ${recorded.filter((x) => x.type === type).map((x) => x.name).join(", ")}`);
+    if (!r)
+        throw new Error(
+            `no ${type} named ${name}; have: ${recorded
+                .filter((x) => x.type === type)
+                .map((x) => x.name)
+                .join(", ")}`,
+        );
     return r;
 }
 

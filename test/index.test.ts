@@ -6,7 +6,10 @@ import { CRDS_FILE, TEST_CERT_PEM, TEST_KEY_PEM } from "./fixtures";
 function setConfig(plain: Record<string, unknown>, secrets: Record<string, unknown>): void {
     const all: Record<string, string> = {};
     for (const [k, v] of Object.entries({ ...plain, ...secrets })) all[`calico:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
-    pulumi.runtime.setAllConfig(all, Object.keys(secrets).map((k) => `calico:${k}`));
+    pulumi.runtime.setAllConfig(
+        all,
+        Object.keys(secrets).map((k) => `calico:${k}`),
+    );
 }
 
 const plainConfig = {
@@ -18,7 +21,10 @@ const plainConfig = {
 };
 
 test("a bad config fails before any resource is registered, listing every problem", () => {
-    setConfig({ ...plainConfig, pools: [{ name: "p", cidr: "1.2.3.4/40" }], cni: { mtu: 10, localBinDir: "/nonexistent" } }, { clusterCaKey: TEST_KEY_PEM });
+    setConfig(
+        { ...plainConfig, pools: [{ name: "p", cidr: "1.2.3.4/40" }], cni: { mtu: 10, localBinDir: "/nonexistent" } },
+        { clusterCaKey: TEST_KEY_PEM },
+    );
     let message = "";
     jest.isolateModules(() => {
         try {

@@ -100,7 +100,9 @@ describe("IPAM modes under mocks", () => {
         // BGP advertises each node's podCIDR, as the operator sets it for host-local.
         const envOf = (type: string, name: string, container: string) =>
             Object.fromEntries(
-                find(type, name).inputs.spec.template.spec.containers.find((c: any) => c.name === container).env.map((e: any) => [e.name, e.value]),
+                find(type, name)
+                    .inputs.spec.template.spec.containers.find((c: any) => c.name === container)
+                    .env.map((e: any) => [e.name, e.value]),
             );
         expect(envOf("kubernetes:apps/v1:DaemonSet", "calico-node", "calico-node").USE_POD_CIDR).toBe("true");
         expect(envOf("kubernetes:apps/v1:Deployment", "calico-typha", "calico-typha").USE_POD_CIDR).toBe("true");

@@ -1,4 +1,17 @@
-import { byType, calls, find, plain, isSecretOutput, kubernetesObjects, recorded, recordOptions, recordedOpts, reset, settle, valueOf } from "./harness";
+import {
+    byType,
+    calls,
+    find,
+    plain,
+    isSecretOutput,
+    kubernetesObjects,
+    recorded,
+    recordOptions,
+    recordedOpts,
+    reset,
+    settle,
+    valueOf,
+} from "./harness";
 import { parse } from "yaml";
 import { Calico } from "../components/calico";
 import { CERT_SPECS } from "../components/builders/certs";
@@ -29,12 +42,11 @@ describe("the lab under mocks", () => {
             const cert = find("tls:index/locallySignedCert:LocallySignedCert", `pki-${spec.name}-cert`);
             expect(cert.inputs.allowedUses).toEqual(spec.allowedUses);
         }
-        expect(byType("tls:index/privateKey:PrivateKey").map((k) => k.name).sort()).toEqual([
-            "pki-cni-client-key",
-            "pki-node-client-key",
-            "pki-typha-ca-key",
-            "pki-typha-server-key",
-        ]);
+        expect(
+            byType("tls:index/privateKey:PrivateKey")
+                .map((k) => k.name)
+                .sort(),
+        ).toEqual(["pki-cni-client-key", "pki-node-client-key", "pki-typha-ca-key", "pki-typha-server-key"]);
     });
 
     test("signs the CNI cert with the cluster CA and the Typha certs with the Typha CA", () => {
@@ -51,12 +63,14 @@ describe("the lab under mocks", () => {
     });
 
     test("applies the CRDs, then the pools", () => {
-        expect(kubernetesObjects()).toEqual(expect.arrayContaining([
-            "ClusterRole//calico-cni-plugin",
-            "ClusterRoleBinding//calico-cni-plugin",
-            "IPPool//ipv4-ippool-1",
-            "IPPool//ipv4-ippool-2",
-        ]));
+        expect(kubernetesObjects()).toEqual(
+            expect.arrayContaining([
+                "ClusterRole//calico-cni-plugin",
+                "ClusterRoleBinding//calico-cni-plugin",
+                "IPPool//ipv4-ippool-1",
+                "IPPool//ipv4-ippool-2",
+            ]),
+        );
         const pools = recordedOpts.find((o) => o.name === "ip-pools");
         expect(pools?.dependsOn).toEqual(["datastore"]);
         // The pools themselves depend on the CRDs too, so destroy deletes them before the CRDs.
@@ -64,7 +78,9 @@ describe("the lab under mocks", () => {
             expect(recordedOpts.find((o) => o.name === pool)?.dependsOn).toContain("datastore");
         }
         const crds = byType("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition");
-        expect(crds.map((c) => c.inputs.metadata.name)).toEqual(expect.arrayContaining(["ippools.crd.projectcalico.org", "bgppeers.crd.projectcalico.org"]));
+        expect(crds.map((c) => c.inputs.metadata.name)).toEqual(
+            expect.arrayContaining(["ippools.crd.projectcalico.org", "bgppeers.crd.projectcalico.org"]),
+        );
     });
 
     test("every Calico custom resource and workload object depends on the CRDs itself", () => {
@@ -108,7 +124,9 @@ describe("the lab under mocks", () => {
             expect(kubeconfig.inputs.create).not.toContain("client-key-data");
             for (const bin of ["calico", "calico-ipam", "portmap", "loopback", "host-local"]) {
                 expect(find(CMD, `${node}-bin-${bin}`).inputs.create).toContain(`/opt/cni/bin/${bin}`);
-                expect(find("command:remote:CopyToRemote", `${node}-bin-${bin}-upload`).inputs.remotePath).toBe(`/opt/cni/bin/.${bin}.upload`);
+                expect(find("command:remote:CopyToRemote", `${node}-bin-${bin}-upload`).inputs.remotePath).toBe(
+                    `/opt/cni/bin/.${bin}.upload`,
+                );
             }
         }
     });
@@ -122,7 +140,14 @@ describe("the lab under mocks", () => {
 
     test("the conflist is written after the binaries and the kubeconfig", () => {
         const opts = recordedOpts.find((o) => o.name === "cka001-conflist")!;
-        expect(opts.dependsOn.sort()).toEqual(["cka001-bin-calico", "cka001-bin-calico-ipam", "cka001-bin-host-local", "cka001-bin-loopback", "cka001-bin-portmap", "cka001-kubeconfig"]);
+        expect(opts.dependsOn.sort()).toEqual([
+            "cka001-bin-calico",
+            "cka001-bin-calico-ipam",
+            "cka001-bin-host-local",
+            "cka001-bin-loopback",
+            "cka001-bin-portmap",
+            "cka001-kubeconfig",
+        ]);
     });
 
     test("the CNI kubeconfig uses the cluster CA, the API server and context cni@kubernetes", async () => {
@@ -157,13 +182,19 @@ describe("the cluster CA read from a node", () => {
         expect(find(CMD, "cka001-cluster-ca-cert").inputs.create).toContain("/etc/kubernetes/pki/ca.crt");
         expect(find(CMD, "cka001-cluster-ca-key").inputs.create).toContain("/etc/kubernetes/pki/ca.key");
         expect(recordedOpts.find((o) => o.name === "cka001-cluster-ca-key")?.additionalSecretOutputs).toContain("stdout");
-        expect(find("tls:index/locallySignedCert:LocallySignedCert", "pki-cni-client-cert").inputs.caCertPem).toContain("read by cka001-cluster-ca-cert");
+        expect(find("tls:index/locallySignedCert:LocallySignedCert", "pki-cni-client-cert").inputs.caCertPem).toContain(
+            "read by cka001-cluster-ca-cert",
+        );
     });
 });
 
 describe("stable identity", () => {
     // Custom resources only: components carry no state of their own.
-    const snapshot = () => recorded.filter((r) => !r.type.startsWith("calico:index:")).map((r) => `${r.type}::${r.name}::${JSON.stringify(r.inputs)}`).sort();
+    const snapshot = () =>
+        recorded
+            .filter((r) => !r.type.startsWith("calico:index:"))
+            .map((r) => `${r.type}::${r.name}::${JSON.stringify(r.inputs)}`)
+            .sort();
 
     test("reordering nodes and pools changes nothing", async () => {
         await build(validConfig());

@@ -19,7 +19,14 @@ import { Typha } from "../components/resources/typha";
 import { envOf, referenceObject, ruleTuples, unresolvedEnvPaths } from "./workloadChecks";
 
 const IMAGE = "quay.io/calico/typha:v3.32.1";
-const params = { image: IMAGE, replicas: 2, certHash: "abc", tolerateControlPlane: false, usePodCidr: false, serviceAccountName: "calico-typha" };
+const params = {
+    image: IMAGE,
+    replicas: 2,
+    certHash: "abc",
+    tolerateControlPlane: false,
+    usePodCidr: false,
+    serviceAccountName: "calico-typha",
+};
 const deployment = buildTyphaDeployment(params);
 const pod = deployment.spec.template.spec;
 const container = pod.containers[0]!;

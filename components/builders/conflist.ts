@@ -3,8 +3,7 @@ import { stableJson } from "./json";
 
 /** CNI datastore settings: the Kubernetes API (default) or etcd with client TLS files on the host. */
 export type CniDatastore =
-    | { type: "kubernetes" }
-    | { type: "etcd"; endpoints: string[]; caFile: string; certFile: string; keyFile: string };
+    { type: "kubernetes" } | { type: "etcd"; endpoints: string[]; caFile: string; certFile: string; keyFile: string };
 
 export interface ConflistOptions {
     /** Kubernetes node name; Calico must not guess it from the host name, which may differ. */

@@ -4,14 +4,7 @@ import { isIp, parseCidr } from "./cidr";
  * IP_AUTODETECTION_METHOD values that calico/node understands. A wrong autodetected IP is the most common
  * cause of "BGP not established", so the syntax is checked before anything is installed.
  */
-export const AutodetectKinds = [
-    "first-found",
-    "kubernetes-internal-ip",
-    "can-reach",
-    "interface",
-    "skip-interface",
-    "cidr",
-] as const;
+export const AutodetectKinds = ["first-found", "kubernetes-internal-ip", "can-reach", "interface", "skip-interface", "cidr"] as const;
 export type AutodetectKind = (typeof AutodetectKinds)[number];
 
 export type AutodetectMethod =
@@ -50,7 +43,9 @@ export function parseAutodetect(text: string): AutodetectParse {
     }
     const kind = kindText as AutodetectKind;
     if (!needsArgument[kind]) {
-        return arg === undefined ? { ok: true, method: { kind } as AutodetectMethod } : { ok: false, reason: `${kind} takes no argument; write just "${kind}"` };
+        return arg === undefined
+            ? { ok: true, method: { kind } as AutodetectMethod }
+            : { ok: false, reason: `${kind} takes no argument; write just "${kind}"` };
     }
     if (!arg) return { ok: false, reason: `${kind} needs an argument after "="; ${USAGE}` };
     switch (kind) {

@@ -23,10 +23,7 @@ export function parseCidr(text: string): CidrParse {
     const [addr, prefix] = parsed;
     const kind = addr.kind();
     const bits = kind === "ipv4" ? 32 : 128;
-    const network =
-        kind === "ipv4"
-            ? ipaddr.IPv4.networkAddressFromCIDR(text)
-            : ipaddr.IPv6.networkAddressFromCIDR(text);
+    const network = kind === "ipv4" ? ipaddr.IPv4.networkAddressFromCIDR(text) : ipaddr.IPv6.networkAddressFromCIDR(text);
     if (network.toString() !== addr.toString()) {
         return {
             ok: false,

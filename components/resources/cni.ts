@@ -34,15 +34,22 @@ export class Cni extends pulumi.ComponentResource {
         super("calico:index:Cni", name, {}, opts);
         const cfg = args.config;
         const role = new k8s.rbac.v1.ClusterRole(CNI_RBAC_NAME, cniClusterRole(CNI_RBAC_NAME), { parent: this });
-        new k8s.rbac.v1.ClusterRoleBinding(
-            CNI_RBAC_NAME,
-            cniClusterRoleBinding(CNI_RBAC_NAME, CNI_RBAC_NAME),
-            { parent: this, dependsOn: [role] },
-        );
+        new k8s.rbac.v1.ClusterRoleBinding(CNI_RBAC_NAME, cniClusterRoleBinding(CNI_RBAC_NAME, CNI_RBAC_NAME), {
+            parent: this,
+            dependsOn: [role],
+        });
 
         this.kubeconfig = pulumi.secret(
             pulumi.all([args.clusterCaCertPem, args.cniCertPem, args.cniKeyPem]).apply(([caPem, certPem, keyPem]) =>
-                renderClientKubeconfig({ server: cfg.cluster.apiServer, caPem, certPem, keyPem, user: CNI_USER, cluster: CNI_CLUSTER, context: CNI_CONTEXT }),
+                renderClientKubeconfig({
+                    server: cfg.cluster.apiServer,
+                    caPem,
+                    certPem,
+                    keyPem,
+                    user: CNI_USER,
+                    cluster: CNI_CLUSTER,
+                    context: CNI_CONTEXT,
+                }),
             ),
         );
 

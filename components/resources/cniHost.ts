@@ -90,7 +90,12 @@ export class CniHost extends pulumi.ComponentResource {
             { parent: this },
         );
         const extras = (args.extraFiles ?? []).map(
-            (f) => new RemoteFile(`${name}-${f.name}`, { connection, user, path: f.path, content: f.content, mode: f.mode, secret: f.secret }, { parent: this }),
+            (f) =>
+                new RemoteFile(
+                    `${name}-${f.name}`,
+                    { connection, user, path: f.path, content: f.content, mode: f.mode, secret: f.secret },
+                    { parent: this },
+                ),
         );
         new RemoteFile(
             `${name}-conflist`,

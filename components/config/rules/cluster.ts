@@ -16,35 +16,63 @@ export function clusterRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] 
         url = undefined;
     }
     if (!url || url.protocol !== "https:" || url.hostname === "") {
-        out.push(problem("cluster.apiServer", c.apiServer, "is not an https URL; give the API server URL the nodes reach, e.g. https://10.0.0.10:6443."));
+        out.push(
+            problem(
+                "cluster.apiServer",
+                c.apiServer,
+                "is not an https URL; give the API server URL the nodes reach, e.g. https://10.0.0.10:6443.",
+            ),
+        );
     }
 
     const fromNode = c.caFromNode !== undefined;
     const given = c.caCert !== undefined || secrets.clusterCaKey !== undefined;
     if (fromNode && given) {
-        out.push(problem("cluster.caFromNode", c.caFromNode, "and cluster.caCert/calico:clusterCaKey are both set; keep one source of the cluster CA."));
+        out.push(
+            problem(
+                "cluster.caFromNode",
+                c.caFromNode,
+                "and cluster.caCert/calico:clusterCaKey are both set; keep one source of the cluster CA.",
+            ),
+        );
     } else if (fromNode) {
         if (!cfg.nodes.some((n) => n.name === c.caFromNode)) {
-            out.push(problem("cluster.caFromNode", c.caFromNode, "names no node in calico:nodes; name the control-plane node that holds /etc/kubernetes/pki/ca.key."));
+            out.push(
+                problem(
+                    "cluster.caFromNode",
+                    c.caFromNode,
+                    "names no node in calico:nodes; name the control-plane node that holds /etc/kubernetes/pki/ca.key.",
+                ),
+            );
         }
     } else {
         if (c.caCert === undefined) {
             out.push(
-                problem("cluster.caCert", undefined, "the cluster CA is missing; set cluster.caCert (PEM of /etc/kubernetes/pki/ca.crt) and the secret calico:clusterCaKey, or set cluster.caFromNode to read both over SSH."),
+                problem(
+                    "cluster.caCert",
+                    undefined,
+                    "the cluster CA is missing; set cluster.caCert (PEM of /etc/kubernetes/pki/ca.crt) and the secret calico:clusterCaKey, or set cluster.caFromNode to read both over SSH.",
+                ),
             );
         } else if (!PEM_CERT.test(c.caCert)) {
             out.push(problem("cluster.caCert", "(not PEM)", "is not a PEM certificate; paste the content of /etc/kubernetes/pki/ca.crt."));
         }
         if (secrets.clusterCaKey === undefined) {
             out.push(
-                problem("clusterCaKey", undefined, "the cluster CA key is missing; run `pulumi config set --secret calico:clusterCaKey < /etc/kubernetes/pki/ca.key`, or set cluster.caFromNode."),
+                problem(
+                    "clusterCaKey",
+                    undefined,
+                    "the cluster CA key is missing; run `pulumi config set --secret calico:clusterCaKey < /etc/kubernetes/pki/ca.key`, or set cluster.caFromNode.",
+                ),
             );
         } else if (!PEM_KEY.test(secrets.clusterCaKey)) {
             out.push(problem("clusterCaKey", SECRET_VALUE, "is not a PEM private key; set it from /etc/kubernetes/pki/ca.key."));
         }
     }
     if (c.networkMtu < 576 || c.networkMtu > 9216) {
-        out.push(problem("cluster.networkMtu", c.networkMtu, "is out of range; use the hosts' interface MTU, 576-9216 (1500 on most networks)."));
+        out.push(
+            problem("cluster.networkMtu", c.networkMtu, "is out of range; use the hosts' interface MTU, 576-9216 (1500 on most networks)."),
+        );
     }
 
     const pki = cfg.pki;
@@ -52,10 +80,18 @@ export function clusterRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] 
         out.push(problem("pki.rsaBits", pki.rsaBits, "use 2048, 3072 or 4096."));
     }
     if (pki.validityHours < 24) {
-        out.push(problem("pki.validityHours", pki.validityHours, "certificates would expire within a day; use at least 24 (8760 is one year)."));
+        out.push(
+            problem("pki.validityHours", pki.validityHours, "certificates would expire within a day; use at least 24 (8760 is one year)."),
+        );
     }
     if (pki.earlyRenewalHours < 0 || pki.earlyRenewalHours >= pki.validityHours) {
-        out.push(problem("pki.earlyRenewalHours", pki.earlyRenewalHours, `must be at least 0 and below pki.validityHours (${pki.validityHours}).`));
+        out.push(
+            problem(
+                "pki.earlyRenewalHours",
+                pki.earlyRenewalHours,
+                `must be at least 0 and below pki.validityHours (${pki.validityHours}).`,
+            ),
+        );
     }
 
     if (!/^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(cfg.calicoVersion)) {

@@ -21,7 +21,11 @@ export function networkRules(cfg: ParsedConfig): Problem[] {
         }
         if (pool.ipipMode !== "Never" && pool.vxlanMode !== "Never") {
             out.push(
-                problem(`${key}.ipipMode`, pool.ipipMode, `IPIP and VXLAN (vxlanMode ${pool.vxlanMode}) are both on; set one of them to Never.`),
+                problem(
+                    `${key}.ipipMode`,
+                    pool.ipipMode,
+                    `IPIP and VXLAN (vxlanMode ${pool.vxlanMode}) are both on; set one of them to Never.`,
+                ),
             );
         }
         const c = parseCidr(pool.cidr);
@@ -32,10 +36,20 @@ export function networkRules(cfg: ParsedConfig): Problem[] {
         const cidr = c.cidr;
         const [minBlock, maxBlock] = cidr.kind === "ipv4" ? [20, 32] : [116, 128];
         if (pool.blockSize < minBlock || pool.blockSize > maxBlock) {
-            out.push(problem(`${key}.blockSize`, pool.blockSize, `must be ${minBlock}-${maxBlock} for an ${cidr.kind} pool; 26 is the usual choice.`));
+            out.push(
+                problem(
+                    `${key}.blockSize`,
+                    pool.blockSize,
+                    `must be ${minBlock}-${maxBlock} for an ${cidr.kind} pool; 26 is the usual choice.`,
+                ),
+            );
         } else if (cidr.prefix > pool.blockSize) {
             out.push(
-                problem(`${key}.cidr`, pool.cidr, `is smaller than one /${pool.blockSize} block; widen the pool or raise blockSize to at least ${cidr.prefix}.`),
+                problem(
+                    `${key}.cidr`,
+                    pool.cidr,
+                    `is smaller than one /${pool.blockSize} block; widen the pool or raise blockSize to at least ${cidr.prefix}.`,
+                ),
             );
         }
         if (pod.ok && !contains(pod.cidr, cidr)) {
@@ -43,7 +57,9 @@ export function networkRules(cfg: ParsedConfig): Problem[] {
         }
         for (const other of parsed) {
             if (overlaps(other.cidr, cidr)) {
-                out.push(problem(`${key}.cidr`, pool.cidr, `overlaps ${other.key}.cidr ${other.cidr.text}; pools must not share addresses.`));
+                out.push(
+                    problem(`${key}.cidr`, pool.cidr, `overlaps ${other.key}.cidr ${other.cidr.text}; pools must not share addresses.`),
+                );
             }
         }
         parsed.push({ key, cidr });
@@ -52,7 +68,13 @@ export function networkRules(cfg: ParsedConfig): Problem[] {
         if (count > 1) out.push(problem("pools", name, `pool name "${name}" is used ${count} times; give each pool its own name.`));
     }
     if (cfg.pools.length > 0 && cfg.pools.every((p) => p.disabled)) {
-        out.push(problem("pools", cfg.pools.map((p) => p.name), "every pool is disabled, so pods get no address; enable at least one."));
+        out.push(
+            problem(
+                "pools",
+                cfg.pools.map((p) => p.name),
+                "every pool is disabled, so pods get no address; enable at least one.",
+            ),
+        );
     }
     return out;
 }

@@ -21,7 +21,9 @@ export function nodeRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
             out.push(problem(`${key}.name`, node.name, "is not a Kubernetes node name; use the name `kubectl get nodes` shows."));
         }
         if (node.address.trim() === "") {
-            out.push(problem(`${key}.address`, node.address, "is empty; give the IP or host name the program reaches this node at over SSH."));
+            out.push(
+                problem(`${key}.address`, node.address, "is empty; give the IP or host name the program reaches this node at over SSH."),
+            );
         }
         const port = node.port ?? cfg.ssh.port;
         if (port < 1 || port > 65535) {
@@ -43,11 +45,23 @@ export function nodeRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
                 out.push(problem(`${key}.podCidr`, node.podCidr, `${c.reason}.`));
             } else {
                 if (pod.ok && !contains(pod.cidr, c.cidr)) {
-                    out.push(problem(`${key}.podCidr`, node.podCidr, `is outside cluster.podCidr ${cfg.cluster.podCidr}; use the podCIDR Kubernetes gave this node.`));
+                    out.push(
+                        problem(
+                            `${key}.podCidr`,
+                            node.podCidr,
+                            `is outside cluster.podCidr ${cfg.cluster.podCidr}; use the podCIDR Kubernetes gave this node.`,
+                        ),
+                    );
                 }
                 for (const other of podCidrs) {
                     if (overlaps(other.cidr, c.cidr)) {
-                        out.push(problem(`${key}.podCidr`, node.podCidr, `overlaps ${other.key}.podCidr ${other.cidr.text}; each node needs its own range.`));
+                        out.push(
+                            problem(
+                                `${key}.podCidr`,
+                                node.podCidr,
+                                `overlaps ${other.key}.podCidr ${other.cidr.text}; each node needs its own range.`,
+                            ),
+                        );
                     }
                 }
                 podCidrs.push({ key, cidr: c.cidr });
