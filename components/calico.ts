@@ -77,7 +77,7 @@ export class Calico extends pulumi.ComponentResource {
                 { parent: this },
             );
         }
-        const afterCrds: pulumi.Resource[] = this.datastore ? [this.datastore] : [];
+        const afterCrds: pulumi.Input<pulumi.Resource[]> = this.datastore ? this.datastore.crdResources : [];
         if (kdd) {
             this.ipPools = new IpPools("ip-pools", { pools: cfg.pools }, { parent: this, ...after(afterCrds) });
             this.bgp = new Bgp("bgp", { ...bgp, routeReflectors: routeReflectors(cfg.nodes) }, { parent: this, ...after(afterCrds) });

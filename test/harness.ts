@@ -105,16 +105,27 @@ function resourceName(r: unknown): string {
 
 /** A transformation on the top-level component: it sees every child's options (parent, dependsOn). */
 export const recordOptions: pulumi.ResourceTransformation = (args) => {
-    const dependsOn = args.opts.dependsOn;
-    const list = Array.isArray(dependsOn) ? dependsOn : dependsOn ? [dependsOn] : [];
+    const names: string[] = [];
     recordedOpts.push({
         type: args.type,
         name: args.name,
         parent: args.opts.parent ? resourceName(args.opts.parent) : undefined,
-        dependsOn: (list as unknown[]).map(resourceName),
+        dependsOn: names,
         deleteBeforeReplace: (args.opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
         additionalSecretOutputs: (args.opts as pulumi.CustomResourceOptions).additionalSecretOutputs,
     });
+    // dependsOn may be an Output of resources (e.g. the CRDs once parsed): its names arrive before settle() ends.
+    const add = (deps: unknown) => {
+        const list = Array.isArray(deps) ? deps : deps ? [deps] : [];
+        for (const d of list) {
+            if (pulumi.Output.isInstance(d) || d instanceof Promise) later(d);
+            else if (!names.includes(resourceName(d))) names.push(resourceName(d));
+        }
+    };
+    const dependsOn = args.opts.dependsOn;
+    const later = (d: unknown) => void (pulumi.output(d) as pulumi.Output<unknown>).apply(add);
+    if (pulumi.Output.isInstance(dependsOn) || dependsOn instanceof Promise) later(dependsOn);
+    else add(dependsOn);
     return undefined;
 };
 
@@ -169,6 +180,11 @@ export function kubernetesObjects(): string[] {
     return recorded
         .filter((r) => isKubernetes(r.type))
         .map((r) => `${r.type.split(":").pop()}/${r.inputs.metadata?.namespace ?? ""}/${r.inputs.metadata?.name ?? r.name}`);
+}
+
+/** dependsOn names without the CRDs (every Calico custom resource depends on all of them). */
+export function withoutCrds(names: string[] | undefined): string[] {
+    return (names ?? []).filter((n) => !/\.(crd\.projectcalico\.org|policy\.networking\.k8s\.io)$/.test(n));
 }
 
 /** Unwraps a secret-marked value as the mock monitor records it. */

@@ -32,7 +32,7 @@ describe("workloads in the lab program", () => {
 
     test("workloads wait for the CRDs; calico-node for Typha; kube-controllers for calico-node and the CNI hosts", () => {
         for (const c of ["calico:index:Typha", "calico:index:CalicoNode", "calico:index:KubeControllers"]) {
-            expect(recordedOpts.find((o) => o.type === c)?.dependsOn).toContain("datastore");
+            expect(recordedOpts.find((o) => o.type === c)?.dependsOn).toContain("felixconfigurations.crd.projectcalico.org");
         }
         expect(depsOf(DAEMONSET, "calico-node")).toContain("calico-typha");
         expect(depsOf("calico:index:KubeControllers", "kube-controllers")).toEqual(expect.arrayContaining(["cni", "calico-node"]));

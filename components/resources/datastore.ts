@@ -15,12 +15,18 @@ export interface DatastoreArgs {
  */
 export class Datastore extends pulumi.ComponentResource {
     public readonly crds: k8s.yaml.ConfigFile;
+    /**
+     * The CRD resources themselves, known once the manifest is parsed. Depend on these rather than on this
+     * component: the manifest's CRDs register asynchronously, after a dependent may have expanded it.
+     */
+    public readonly crdResources: pulumi.Output<pulumi.Resource[]>;
     public readonly source: string;
 
     constructor(name: string, args: DatastoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("calico:index:Datastore", name, args, opts);
         this.source = args.crdsFile ?? calicoCrdsUrl(args.calicoVersion);
         this.crds = new k8s.yaml.ConfigFile(`${name}-crds`, { file: this.source }, { parent: this });
+        this.crdResources = this.crds.resources.apply((r) => Object.values(r) as pulumi.Resource[]);
         this.registerOutputs({ source: this.source });
     }
 }

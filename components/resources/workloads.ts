@@ -17,7 +17,7 @@ export interface Workloads {
 
 export interface WorkloadDeps {
     /** The CRDs (Kubernetes datastore): every workload reads Calico resources at start. */
-    crds: pulumi.Resource[];
+    crds: pulumi.Input<pulumi.Resource[]>;
     /** The CNI plugin on the hosts: kube-controllers is the first pod that needs pod networking. */
     cni: pulumi.Resource[];
     /** What calico-node waits for besides those: with etcd, the Job that writes the pools (resources/calicoctlApply.ts). */
@@ -75,7 +75,12 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
         ? new KubeControllers(
               "kube-controllers",
               { image: cfg.images["kube-controllers"], datastore, etcdCertHash: calicoNode.etcdCertHash },
-              { parent, ...after([...deps.crds, ...deps.cni, calicoNode.daemonSet, ...calicoNode.etcdObjects]) },
+              {
+                  parent,
+                  ...after(
+                      pulumi.output(deps.crds).apply((crds) => [...crds, ...deps.cni, calicoNode.daemonSet, ...calicoNode.etcdObjects]),
+                  ),
+              },
           )
         : undefined;
 
