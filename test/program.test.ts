@@ -106,6 +106,14 @@ describe("the lab under mocks", () => {
         expect(env.map((e: any) => e.name)).not.toContain("CALICO_IPV4POOL_CIDR");
     });
 
+    test("components that only group children register no inputs, so a change shows once in preview", () => {
+        for (const type of ["calico:index:IpPools", "calico:index:CniHost", "calico:index:Bgp"]) {
+            const comps = recorded.filter((r) => r.type === type);
+            expect(comps.length).toBeGreaterThan(0);
+            for (const c of comps) expect(c.inputs).toEqual({});
+        }
+    });
+
     test("binds the CNI role to the user named by the CNI cert's CN", () => {
         const binding = find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "calico-cni-plugin");
         expect(binding.inputs.subjects).toEqual([{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: CERT_SPECS.cni.commonName }]);

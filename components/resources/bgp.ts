@@ -27,7 +27,8 @@ export class Bgp extends pulumi.ComponentResource {
     public readonly felixConfiguration?: k8s.apiextensions.CustomResourcePatch;
 
     constructor(name: string, args: BgpArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("calico:index:Bgp", name, args, opts);
+        // Inputs stay on the children: registered here they would show every change twice in `pulumi preview`.
+        super("calico:index:Bgp", name, {}, opts);
         const reflectors = args.routeReflectors ?? [];
 
         for (const rr of reflectors) {

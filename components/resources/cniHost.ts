@@ -35,7 +35,8 @@ export class CniHost extends pulumi.ComponentResource {
     public readonly kubeconfigPath: string;
 
     constructor(name: string, args: CniHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("calico:index:CniHost", name, args, opts);
+        // Inputs stay on the children: registered here they would show every change twice in `pulumi preview`.
+        super("calico:index:CniHost", name, {}, opts);
         const user = args.user ?? "root";
         const binDir = args.binDir ?? "/opt/cni/bin";
         const confDir = args.confDir ?? "/etc/cni/net.d";

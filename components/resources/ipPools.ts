@@ -12,7 +12,8 @@ export class IpPools extends pulumi.ComponentResource {
     public readonly pools: Record<string, k8s.apiextensions.CustomResource> = {};
 
     constructor(name: string, args: IpPoolsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("calico:index:IpPools", name, args, opts);
+        // Inputs stay on the children: registered here they would show every change twice in `pulumi preview`.
+        super("calico:index:IpPools", name, {}, opts);
         for (const pool of args.pools) {
             const obj = buildIpPool(pool) as k8s.apiextensions.CustomResourceArgs;
             this.pools[pool.name] = new k8s.apiextensions.CustomResource(`ippool-${pool.name}`, obj, { parent: this });

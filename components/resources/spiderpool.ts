@@ -17,7 +17,8 @@ export class Spiderpool extends pulumi.ComponentResource {
     public readonly pools: Record<string, k8s.apiextensions.CustomResource> = {};
 
     constructor(name: string, args: SpiderpoolArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("calico:index:Spiderpool", name, args, opts);
+        // Inputs stay on the children: registered here they would show every change twice in `pulumi preview`.
+        super("calico:index:Spiderpool", name, {}, opts);
         for (const node of args.nodes) {
             this.pools[node.name] = new k8s.apiextensions.CustomResource(
                 `${node.name}-spiderippool`,
