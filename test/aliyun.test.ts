@@ -6,7 +6,7 @@ import { formatProblem } from "../components/config/problems";
 import type { RawSecrets } from "../components/config/types";
 import { validateConfig } from "../components/config/validate";
 import { routeTableOfVpc } from "../components/resources/aliyunRoutes";
-import { fakeEnv, labRaw, labSecrets, validConfig } from "./fixtures";
+import { fakeEnv, labRaw, labSecrets, runProgram, validConfig } from "./fixtures";
 
 const ROUTE = "alicloud:vpc/routeEntry:RouteEntry";
 const PROVIDER = "pulumi:providers:alicloud";
@@ -391,22 +391,18 @@ describe("alicloud credentials through the entry point", () => {
     // As `pulumi up` hands config over: alicloud:secretKey set without --secret is refused by name.
     test("a plaintext alicloud:secretKey fails before any resource is registered", () => {
         const raw = aliyunRaw();
-        const all: Record<string, string> = {};
-        for (const [k, v] of Object.entries(raw)) all[`calico:${k}`] = JSON.stringify(v);
-        all["calico:clusterCaKey"] = labSecrets().clusterCaKey!;
-        all["calico:sshPrivateKey"] = labSecrets().sshPrivateKey!;
-        all["alicloud:accessKey"] = "LTAI-test-id";
-        all["alicloud:secretKey"] = "plaintext-secret-value";
-        pulumi.runtime.setAllConfig(all, ["calico:clusterCaKey", "calico:sshPrivateKey"]);
         reset();
-        let message = "";
-        jest.isolateModules(() => {
-            try {
-                require("../index");
-            } catch (e) {
-                message = (e as Error).message;
-            }
-        });
+        const message =
+            runProgram(
+                {
+                    ...raw,
+                    clusterCaKey: labSecrets().clusterCaKey,
+                    sshPrivateKey: labSecrets().sshPrivateKey,
+                    "alicloud:accessKey": "LTAI-test-id",
+                    "alicloud:secretKey": "plaintext-secret-value",
+                },
+                ["calico:clusterCaKey", "calico:sshPrivateKey"],
+            ).error ?? "";
         expect(message).toContain(
             "alicloud:secretKey = <secret>: is stored in plaintext; set it again with `pulumi config set --secret alicloud:secretKey`.",
         );

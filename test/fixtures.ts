@@ -86,3 +86,23 @@ export function stackFiles(): StackFile[] {
             return { file, raw, secrets: secrets as RawSecrets };
         });
 }
+
+/**
+ * Sets the stack config as `pulumi up` hands it to the program (values JSON-encoded, `secretKeys` marked
+ * secret) and loads index.ts afresh. Returns its exports, or the message it threw.
+ */
+export function runProgram(config: Record<string, unknown>, secretKeys: string[]): { exports?: any; error?: string } {
+    const all: Record<string, string> = {};
+    for (const [k, v] of Object.entries(config)) all[k.includes(":") ? k : `calico:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    // Imported here so fixtures stays usable before the mocks are set.
+    require("@pulumi/pulumi").runtime.setAllConfig(all, secretKeys);
+    const out: { exports?: any; error?: string } = {};
+    jest.isolateModules(() => {
+        try {
+            out.exports = require("../index");
+        } catch (e) {
+            out.error = (e as Error).message;
+        }
+    });
+    return out;
+}

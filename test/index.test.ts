@@ -1,17 +1,8 @@
 import { recorded, settle, valueOf } from "./harness";
 import * as pulumi from "@pulumi/pulumi";
-import { CRDS_FILE, TEST_CERT_PEM, TEST_KEY_PEM } from "./fixtures";
+import { CRDS_FILE, TEST_CERT_PEM, TEST_KEY_PEM, runProgram } from "./fixtures";
 
 // The real entry point: config goes through pulumi.Config exactly as `pulumi up` hands it over.
-function setConfig(plain: Record<string, unknown>, secrets: Record<string, unknown>): void {
-    const all: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ ...plain, ...secrets })) all[`calico:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
-    pulumi.runtime.setAllConfig(
-        all,
-        Object.keys(secrets).map((k) => `calico:${k}`),
-    );
-}
-
 const plainConfig = {
     cluster: { podCidr: "10.244.0.0/16", apiServer: "https://10.0.0.10:6443", caCert: TEST_CERT_PEM },
     nodes: [{ name: "n1", address: "10.0.0.11" }],
@@ -21,18 +12,16 @@ const plainConfig = {
 };
 
 test("a bad config fails before any resource is registered, listing every problem", () => {
-    setConfig(
-        { ...plainConfig, pools: [{ name: "p", cidr: "1.2.3.4/40" }], cni: { mtu: 10, localBinDir: "/nonexistent" } },
-        { clusterCaKey: TEST_KEY_PEM },
-    );
-    let message = "";
-    jest.isolateModules(() => {
-        try {
-            require("../index");
-        } catch (e) {
-            message = (e as Error).message;
-        }
-    });
+    const message =
+        runProgram(
+            {
+                ...plainConfig,
+                pools: [{ name: "p", cidr: "1.2.3.4/40" }],
+                cni: { mtu: 10, localBinDir: "/nonexistent" },
+                clusterCaKey: TEST_KEY_PEM,
+            },
+            ["calico:clusterCaKey"],
+        ).error ?? "";
     expect(message).toMatch(/^The calico stack config has \d+ problems:/);
     expect(message).toContain('calico:pools[p].cidr = "1.2.3.4/40"');
     expect(message).toContain("calico:cni.mtu = 10");
@@ -43,19 +32,8 @@ test("a bad config fails before any resource is registered, listing every proble
 });
 
 test("a secret key set in plaintext is refused", () => {
-    const all: Record<string, string> = {};
-    for (const [k, v] of Object.entries(plainConfig)) all[`calico:${k}`] = JSON.stringify(v);
-    all["calico:clusterCaKey"] = TEST_KEY_PEM;
-    all["calico:sshPrivateKey"] = TEST_KEY_PEM;
-    pulumi.runtime.setAllConfig(all, ["calico:sshPrivateKey"]);
-    let message = "";
-    jest.isolateModules(() => {
-        try {
-            require("../index");
-        } catch (e) {
-            message = (e as Error).message;
-        }
-    });
+    const message =
+        runProgram({ ...plainConfig, clusterCaKey: TEST_KEY_PEM, sshPrivateKey: TEST_KEY_PEM }, ["calico:sshPrivateKey"]).error ?? "";
     expect(message).toContain("calico:clusterCaKey = <secret>: is stored in plaintext");
 });
 
@@ -64,11 +42,12 @@ test("a valid config builds and exports its outputs, secrets as secrets", async 
     const fs = await import("fs");
     const dir = fs.mkdtempSync(`${require("os").tmpdir()}/bins-`);
     for (const b of ["calico", "calico-ipam", "portmap", "loopback", "host-local"]) fs.writeFileSync(`${dir}/${b}`, b);
-    setConfig({ ...plainConfig, cni: { localBinDir: dir } }, { clusterCaKey: TEST_KEY_PEM, sshPrivateKey: TEST_KEY_PEM });
-    let mod: any;
-    jest.isolateModules(() => {
-        mod = require("../index");
-    });
+    const run = runProgram({ ...plainConfig, cni: { localBinDir: dir }, clusterCaKey: TEST_KEY_PEM, sshPrivateKey: TEST_KEY_PEM }, [
+        "calico:clusterCaKey",
+        "calico:sshPrivateKey",
+    ]);
+    expect(run.error).toBeUndefined();
+    const mod = run.exports;
     await settle();
     expect(recorded.length).toBeGreaterThan(20);
     expect(await valueOf(mod.pools)).toEqual([
