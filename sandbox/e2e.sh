@@ -3,7 +3,8 @@
 #
 # Fully automatic and idempotent: starts the cluster when it is not running (never builds the toolchain:
 # sandbox/toolchain-ready.sh must pass), removes any previous `sandbox` stack and its host files, then runs
-# the program's whole lifecycle with the real engine and providers and checks the ten points of issue 4.
+# the program's whole lifecycle with the real engine and providers and checks the ten points of issue 4, then
+# (check 11) the route-reflector stack of issue 5 through sandbox/e2e-rr.sh.
 # The committed Pulumi.sandbox.yaml is never modified: config changes go to the working copy
 # $S/stack/Pulumi.sandbox.yaml (see stack.sh), which is reset at the start and at the end.
 # Every wait is bounded; all traffic goes to 127.0.0.1. Logs: $S/e2e/. Ends with `e2e: N passed, M failed`
@@ -361,6 +362,12 @@ check10() {
   [[ $(sbx_pulumi_nocfg stack export | jq '.deployment.resources // [] | length') == 0 ]] || die "the state still holds resources"
 }
 
+# Route reflectors (issue 5): sandbox/e2e-rr.sh runs its own stack `sandbox-rr` (needs the sandbox stack
+# destroyed, so this runs after check 10) and prints its own table.
+check11() {
+  bash "$SANDBOX_DIR/e2e-rr.sh" || die "e2e-rr.sh failed (logs in $S/e2e-rr/logs)"
+}
+
 # ----------------------------------------------------------------------------------------------- main
 TITLES=(
   [1]="up from scratch; every Calico object live; Typha, calico-node Ready"
@@ -373,12 +380,13 @@ TITLES=(
   [8]="fault: $FAULT_NODE sshd down + mtu change; named; converges"
   [9]="stack export: no plaintext private key or kubeconfig"
   [10]="destroy removes every Calico object and host file"
+  [11]="route reflectors: live BGP objects, node marks, mesh off after peers"
 )
-ORDER=(1 2 3 4 5 6 8 7 9 10)   # 8 before 7: the fault test runs with all three nodes
+ORDER=(1 2 3 4 5 6 8 7 9 10 11)   # 8 before 7: the fault test runs with all three nodes
 
 command -v jq >/dev/null && command -v openssl >/dev/null && command -v python3 >/dev/null \
-  || { echo "e2e needs jq, openssl and python3"; echo "e2e: 0 passed, 10 failed"; exit 1; }
-bash "$SANDBOX_DIR/toolchain-ready.sh" || { echo "e2e: toolchain not built (run sandbox/build-toolchain.sh)"; echo "e2e: 0 passed, 10 failed"; exit 1; }
+  || { echo "e2e needs jq, openssl and python3"; echo "e2e: 0 passed, 11 failed"; exit 1; }
+bash "$SANDBOX_DIR/toolchain-ready.sh" || { echo "e2e: toolchain not built (run sandbox/build-toolchain.sh)"; echo "e2e: 0 passed, 11 failed"; exit 1; }
 [[ -d "$REPO/node_modules/@pulumi/pulumi" ]] || (cd "$REPO" && npm ci --no-audit --no-fund)
 rm -rf "$E"; mkdir -p "$E/logs"
 T0=$(now)
@@ -386,7 +394,7 @@ T0=$(now)
 STARTED_CLUSTER=0
 pid_alive kube-apiserver || STARTED_CLUSTER=1
 echo "==> sandbox cluster (sandbox/up.sh --no-build)"
-timeout 300 "$SANDBOX_DIR/up.sh" --no-build >"$E/logs/up-sh.log" 2>&1 || { tail -20 "$E/logs/up-sh.log"; echo "e2e: 0 passed, 10 failed"; exit 1; }
+timeout 300 "$SANDBOX_DIR/up.sh" --no-build >"$E/logs/up-sh.log" 2>&1 || { tail -20 "$E/logs/up-sh.log"; echo "e2e: 0 passed, 11 failed"; exit 1; }
 sbx_link_cni_bin
 
 echo "==> clean start: previous $STACK stack, host files, reference objects"
@@ -404,11 +412,11 @@ if [[ -s "$REFERENCE_MANIFEST" ]]; then
     tail -5 "$E/logs/reference-apply.log"
   fi
   timeout 300 $KUBECTL delete -f "$REFERENCE_MANIFEST" --ignore-not-found --wait --timeout=240s >"$E/logs/reference-delete.log" 2>&1 \
-    || { tail -5 "$E/logs/reference-delete.log"; echo "e2e: 0 passed, 10 failed"; exit 1; }
+    || { tail -5 "$E/logs/reference-delete.log"; echo "e2e: 0 passed, 11 failed"; exit 1; }
 else
   echo "no $REFERENCE_MANIFEST; skipping the reference timing"
 fi
-sbx_stack_prepare >"$E/logs/stack-init.log" 2>&1 || { cat "$E/logs/stack-init.log"; echo "e2e: 0 passed, 10 failed"; exit 1; }
+sbx_stack_prepare >"$E/logs/stack-init.log" 2>&1 || { cat "$E/logs/stack-init.log"; echo "e2e: 0 passed, 11 failed"; exit 1; }
 
 declare -A RESULT TIME
 stop_after=""
@@ -438,7 +446,7 @@ t() { cat "$E/time.$1" 2>/dev/null || echo "-"; }
   echo
   echo "| # | check | result | time (s) |"
   echo "|---|---|---|---|"
-  for i in 1 2 3 4 5 6 7 8 9 10; do
+  for i in 1 2 3 4 5 6 7 8 9 10 11; do
     echo "| $i | ${TITLES[$i]} | ${RESULT[$i]} | ${TIME[$i]} |"
     if [[ ${RESULT[$i]} == pass ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
   done
@@ -456,6 +464,6 @@ t() { cat "$E/time.$1" 2>/dev/null || echo "-"; }
   echo
   echo "total $(secs "$T0" "$(now)")s, run order ${ORDER[*]}, logs in $E/logs"
 } | tee "$E/table.md"
-pass=$(grep -c '| pass |' "$E/table.md"); fail=$((10 - pass))
+pass=$(grep -c '| pass |' "$E/table.md"); fail=$((11 - pass))
 echo "e2e: $pass passed, $fail failed"
 [[ $fail == 0 ]]
