@@ -9,11 +9,9 @@ import {
     routeReflectors,
 } from "../components/builders/bgp";
 import { Calico } from "../components/calico";
-import { formatProblem } from "../components/config/problems";
-import type { CalicoConfig, RawSecrets } from "../components/config/types";
-import { validateConfig } from "../components/config/validate";
+import type { CalicoConfig } from "../components/config/types";
 import { schemaErrors, unknownSpecKeys } from "./crdSchema";
-import { fakeEnv, labRaw, labSecrets, validConfig } from "./fixtures";
+import { Mutate, labRaw, problemsOf, validConfig } from "./fixtures";
 
 const defaults = { asNumber: 64512, nodeToNodeMesh: true, logSeverity: "Info", serviceClusterIPs: [], serviceExternalIPs: [] };
 const tor = { name: "rack1-tor", peerIP: "172.16.0.254", asNumber: 64513 };
@@ -233,16 +231,6 @@ describe("the lab under mocks", () => {
         expect(byType(CR("FelixConfigurationPatch"))).toEqual([]);
     });
 });
-
-type Mutate = (raw: any, secrets: RawSecrets) => void;
-
-function problemsOf(mutate: Mutate): string[] {
-    const raw: any = labRaw();
-    const secrets = labSecrets();
-    mutate(raw, secrets);
-    const v = validateConfig(raw, secrets, fakeEnv);
-    return v.ok ? [] : v.problems.map(formatProblem);
-}
 
 const cases: [string, Mutate, string][] = [
     [

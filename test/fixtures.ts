@@ -4,6 +4,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import type { RawConfig } from "../components/config/schema";
 import type { CalicoConfig, ConfigEnv, RawSecrets } from "../components/config/types";
+import { formatProblem } from "../components/config/problems";
 import { validateConfig } from "../components/config/validate";
 
 export const ROOT = path.resolve(__dirname, "..");
@@ -105,4 +106,16 @@ export function runProgram(config: Record<string, unknown>, secretKeys: string[]
         }
     });
     return out;
+}
+
+/** Changes a config (and its secrets) in place, for validation table tests. */
+export type Mutate = (raw: any, secrets: RawSecrets) => void;
+
+/** The formatted problems of a config built from `start` (the lab by default) after `mutate`. */
+export function problemsOf(mutate: Mutate, opts: { start?: () => any; secrets?: () => RawSecrets; env?: ConfigEnv } = {}): string[] {
+    const raw = (opts.start ?? labRaw)();
+    const secrets = (opts.secrets ?? labSecrets)();
+    mutate(raw, secrets);
+    const v = validateConfig(raw, secrets, opts.env ?? fakeEnv);
+    return v.ok ? [] : v.problems.map((p) => formatProblem(p));
 }

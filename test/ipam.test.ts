@@ -2,10 +2,8 @@ import { byType, find, recordOptions, reset, settle } from "./harness";
 import { buildConflist } from "../components/builders/conflist";
 import { buildSpiderIpPool, usableRange } from "../components/builders/spiderpool";
 import { Calico } from "../components/calico";
-import { formatProblem } from "../components/config/problems";
-import type { CalicoConfig, RawSecrets } from "../components/config/types";
-import { validateConfig } from "../components/config/validate";
-import { fakeEnv, labRaw, labSecrets, validConfig } from "./fixtures";
+import type { CalicoConfig } from "../components/config/types";
+import { Mutate, labRaw, problemsOf, validConfig } from "./fixtures";
 
 const CMD = "command:remote:Command";
 const SPIDER = "kubernetes:spiderpool.spidernet.io/v2beta1:SpiderIPPool";
@@ -136,16 +134,6 @@ describe("IPAM modes under mocks", () => {
         });
     });
 });
-
-type Mutate = (raw: any, secrets: RawSecrets) => void;
-
-function problemsOf(mutate: Mutate): string[] {
-    const raw: any = labRaw();
-    const secrets = labSecrets();
-    mutate(raw, secrets);
-    const v = validateConfig(raw, secrets, fakeEnv);
-    return v.ok ? [] : v.problems.map(formatProblem);
-}
 
 const cases: [string, Mutate, string][] = [
     [

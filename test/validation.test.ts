@@ -1,18 +1,5 @@
-import { formatProblem } from "../components/config/problems";
-import { RawConfig } from "../components/config/schema";
-import type { RawSecrets } from "../components/config/types";
 import { validateConfig } from "../components/config/validate";
-import { TEST_KEY_PEM, fakeEnv, labRaw, labSecrets } from "./fixtures";
-
-type Mutate = (raw: any, secrets: RawSecrets) => void;
-
-function problemsOf(mutate: Mutate, env = fakeEnv): string[] {
-    const raw: any = labRaw();
-    const secrets = labSecrets();
-    mutate(raw, secrets);
-    const v = validateConfig(raw as RawConfig, secrets, env);
-    return v.ok ? [] : v.problems.map(formatProblem);
-}
+import { Mutate, TEST_KEY_PEM, fakeEnv, labRaw, labSecrets, problemsOf } from "./fixtures";
 
 describe("the lab config", () => {
     test("is valid and gets defaults", () => {
@@ -201,7 +188,7 @@ describe("validation", () => {
     });
 
     test("a secret set in plaintext is refused and never echoed", () => {
-        const msgs = problemsOf(() => undefined, { ...fakeEnv, plaintextSecretKeys: ["sshPrivateKey"] });
+        const msgs = problemsOf(() => undefined, { env: { ...fakeEnv, plaintextSecretKeys: ["sshPrivateKey"] } });
         expect(msgs).toEqual([
             "calico:sshPrivateKey = <secret>: is stored in plaintext; set it again with `pulumi config set --secret calico:sshPrivateKey`.",
         ]);
@@ -209,7 +196,9 @@ describe("validation", () => {
     });
 
     test("a missing local binary names the file", () => {
-        const msgs = problemsOf(() => undefined, { ...fakeEnv, fileSha256: (p) => (p.endsWith("/portmap") ? undefined : "0".repeat(64)) });
+        const msgs = problemsOf(() => undefined, {
+            env: { ...fakeEnv, fileSha256: (p) => (p.endsWith("/portmap") ? undefined : "0".repeat(64)) },
+        });
         expect(msgs).toEqual([
             'calico:cni.localBinDir = "./cni-bin": has no file portmap (./cni-bin/portmap); put the binary there or add cni.downloads.portmap.',
         ]);
