@@ -122,7 +122,12 @@ export class Calico extends pulumi.ComponentResource {
         let poolsApplied: (r: pulumi.Resource) => void = () => undefined;
         const pools: pulumi.Input<pulumi.Resource> | undefined =
             this.ipPools ?? new Promise<pulumi.Resource>((resolve) => (poolsApplied = resolve));
-        this.workloads = calicoWorkloads(this, cfg, this.pki, { crds: afterCrds, cni: [this.cni], calicoNodeWaitsFor: pools });
+        this.workloads = calicoWorkloads(this, cfg, this.pki, {
+            crds: afterCrds,
+            cni: [this.cni],
+            hostCleanups: this.cni.dataplanes,
+            calicoNodeWaitsFor: pools,
+        });
         if (!kdd) {
             this.calicoctlApply = new CalicoctlApply(
                 "calicoctl-apply",

@@ -8,7 +8,7 @@
 #
 # Usage: sandbox/build-toolchain.sh [tool ...]   (default: all)
 #   tools: pulumi pulumi-language-nodejs kubernetes-provider tls-provider
-#          command-provider etcd kubernetes kwok calico-cni kubectl
+#          command-provider etcd kubernetes kwok calico sbx-kubelet kubectl
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -183,14 +183,95 @@ build_kubectl() {
   stamp_set kubectl "$v"
 }
 
-build_calico_cni() {
-  # github.com/projectcalico/calico is not served by the Go module proxy
-  # reachable here, so calico/calico-ipam cannot be built. The sandbox uses
-  # stand-in files instead (see sandbox/README.md).
-  log "skip calico-cni: github.com/projectcalico/calico is not served by the Go module proxy; the sandbox uses stand-in files"
+# Calico itself, from the source tarball of the pinned tag in ../shared/upstream (never from the repo).
+# The version comes from components/versions.ts, the program's one pin.
+CALICO_VERSION="$(sed -n 's/^export const CALICO_VERSION = "\(v[^"]*\)";/\1/p' "$HERE/../components/versions.ts")"
+CALICO_TARBALL="${CALICO_TARBALL:-$HERE/../../shared/upstream/calico-$CALICO_VERSION.tar.gz}"
+# calico-typha built with Go 1.26 crashes (makeslice) once a pod has an address; the tag's go.mod says 1.25.11.
+CALICO_GO="${CALICO_GO:-go1.25.11}"
+# Image roots: what each calico/* image holds, laid out as in its Dockerfile (binaries + the image's own files).
+IMAGES="$TOOLCHAIN/images"
+
+calico_src() { # -> extracted source dir (checked against the tarball's sha256 first)
+  local dst="$BUILD/calico-$CALICO_VERSION"
+  if [[ ! -f "$dst/.extracted" ]]; then
+    [[ -f "$CALICO_TARBALL" ]] || { echo "missing $CALICO_TARBALL" >&2; return 1; }
+    (cd "$(dirname "$CALICO_TARBALL")" && sha256sum -c --quiet "$(basename "$CALICO_TARBALL").sha256") >&2
+    rm -rf "$dst"; mkdir -p "$dst"
+    tar xzf "$CALICO_TARBALL" -C "$dst" --strip-components=1
+    touch "$dst/.extracted"
+  fi
+  echo "$dst"
 }
 
-ALL=(pulumi pulumi-language-nodejs kubernetes-provider tls-provider command-provider etcd kubernetes kwok calico-cni kubectl)
+build_calico() {
+  local v="$CALICO_VERSION+$CALICO_GO+nocgo"
+  local out=(calico calico-ipam calico-node calico-typha kube-controllers check-status calicoctl install)
+  up_to_date calico "$v" "${out[@]}" && [[ -x "$IMAGES/node/usr/bin/calico-node" ]] && { log "skip calico $v (built)"; return; }
+  local src; src="$(calico_src)"
+  local ld="-X github.com/projectcalico/calico/pkg/buildinfo.Version=$CALICO_VERSION"
+  ld+=" -X github.com/projectcalico/calico/pkg/buildinfo.GitRevision=$CALICO_VERSION -X github.com/projectcalico/calico/pkg/buildinfo.BuildDate=1970-01-01T00:00:00Z"
+  local cniv="-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$CALICO_VERSION"
+  # Without CGO: no libbpf 1.6 in Debian bookworm, and the sandbox runs the iptables/nftables dataplanes
+  # only (see sandbox/README.md for the one Felix setting this costs).
+  local pkg b
+  for b in "calico-node:./node/cmd/calico-node" "calico-typha:./typha/cmd/calico-typha" \
+    "kube-controllers:./kube-controllers/cmd/kube-controllers" "check-status:./kube-controllers/cmd/check-status" \
+    "kc-wrapper:./kube-controllers/cmd/wrapper" "calicoctl:./calicoctl/calicoctl" \
+    "calico:./cni-plugin/cmd/calico" "install:./cni-plugin/cmd/install"; do
+    pkg="${b#*:}"; b="${b%%:*}"
+    log "  calico: $b"
+    local extra="$ld"; [[ "$b" == calico || "$b" == install ]] && extra="$ld $cniv"
+    (cd "$src" && GOTOOLCHAIN="$CALICO_GO" CGO_ENABLED=0 GOFLAGS=-mod=readonly \
+      go build -trimpath -buildvcs=false -ldflags "-s -w $extra" -o "$BIN/$b.tmp" "$pkg")
+    mv "$BIN/$b.tmp" "$BIN/$b"
+  done
+  # One binary, two roles: it picks calico or calico-ipam from its own file name.
+  cp "$BIN/calico" "$BIN/calico-ipam.tmp" && mv "$BIN/calico-ipam.tmp" "$BIN/calico-ipam"
+  build_calico_images "$src"
+  stamp_set calico "$v"
+}
+
+build_calico_images() { # SRC: the files of calico/node, typha, kube-controllers and cni, per their Dockerfiles
+  local src="$1" r
+  rm -rf "$IMAGES.tmp"; mkdir -p "$IMAGES.tmp"
+  r="$IMAGES.tmp/node"
+  # Merged /usr as on Debian: the image's /bin/calico-node is /usr/bin/calico-node.
+  mkdir -p "$r/usr/bin" "$r/usr/sbin" "$r/etc/calico/confd/config"
+  cp -a "$src/node/filesystem/etc/." "$r/etc/"
+  cp -a "$src/node/filesystem/sbin/." "$r/usr/sbin/"
+  cp -a "$src/confd/etc/calico/confd/conf.d" "$src/confd/etc/calico/confd/templates" "$r/etc/calico/confd/"
+  cp "$BIN/calico-node" "$r/usr/bin/calico-node"
+  # FELIX_DebugSkipCTLBCleanup: a build without CGO has no libbpf, and Felix's connect-time
+  # load-balancer cleanup panics on the stub at start; the one Calico setting the sandbox adds.
+  echo '{"cmd":["start_runit"],"env":["SVDIR=/etc/service/enabled","FELIX_DebugSkipCTLBCleanup=true"]}' >"$r/.image.json"
+  r="$IMAGES.tmp/typha"
+  mkdir -p "$r/usr/bin" "$r/etc/calico"
+  cp "$BIN/calico-typha" "$r/usr/bin/"; cp "$src/typha/docker-image/typha.cfg" "$r/etc/calico/"
+  echo '{"cmd":["/usr/bin/calico-typha"]}' >"$r/.image.json"
+  r="$IMAGES.tmp/kube-controllers"
+  mkdir -p "$r/usr/bin" "$r/status" "$r/profiles"
+  cp "$BIN/kube-controllers" "$BIN/check-status" "$r/usr/bin/"; cp "$BIN/kc-wrapper" "$r/usr/bin/wrapper"
+  echo '{"entrypoint":["/usr/bin/wrapper","/usr/bin/kube-controllers"]}' >"$r/.image.json"
+  r="$IMAGES.tmp/cni"
+  mkdir -p "$r/opt/cni/bin"
+  cp "$BIN/calico" "$BIN/calico-ipam" "$BIN/install" "$r/opt/cni/bin/"
+  for f in bandwidth host-local loopback portmap tuning; do
+    [[ -x /usr/lib/cni/$f ]] && cp /usr/lib/cni/$f "$r/opt/cni/bin/"
+  done
+  echo '{"cmd":["/opt/cni/bin/install"]}' >"$r/.image.json"
+  echo "$CALICO_VERSION" >"$IMAGES.tmp/VERSION"
+  rm -rf "$IMAGES"; mv "$IMAGES.tmp" "$IMAGES"
+}
+
+build_kubelet() { # our own kubelet stand-in (toolchain/kubelet), which runs the pods of real Calico
+  local v; v="$(cd "$WRAPPERS/kubelet" && cat go.mod go.sum *.go | sha256sum | cut -c1-16)"
+  up_to_date sbx-kubelet "$v" sbx-kubelet && { log "skip sbx-kubelet $v (built)"; return; }
+  gobuild "$(stage kubelet)" sbx-kubelet .
+  stamp_set sbx-kubelet "$v"
+}
+
+ALL=(pulumi pulumi-language-nodejs kubernetes-provider tls-provider command-provider etcd kubernetes kwok calico sbx-kubelet kubectl)
 TOOLS=("$@")
 [[ ${#TOOLS[@]} -gt 0 ]] || TOOLS=("${ALL[@]}")
 
@@ -208,7 +289,8 @@ for t in "${TOOLS[@]}"; do
     etcd) build_etcd ;;
     kubernetes) build_kubernetes ;;
     kwok) build_kwok ;;
-    calico-cni) build_calico_cni ;;
+    calico) build_calico ;;
+    sbx-kubelet) build_kubelet ;;
     kubectl) build_kubectl ;;
     *) echo "unknown tool: $t (known: ${ALL[*]})" >&2; exit 2 ;;
   esac

@@ -12,10 +12,13 @@ for a in "$@"; do
   esac
 done
 
-# Reverse order of start.
+# Reverse order of start. The kubelets first: they stop their pods' processes and tear down
+# their network namespaces (CNI DEL) on the way out.
+"$SANDBOX_DIR/kubelets.sh" stop
 stop ssh-agent
 rm -f "$S/ssh/agent.sock"
 "$SANDBOX_DIR/ssh-nodes.sh" stop
+"$SANDBOX_DIR/netns.sh" down
 stop kwok
 stop kube-scheduler
 stop kube-controller-manager

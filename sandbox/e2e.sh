@@ -4,7 +4,9 @@
 # Fully automatic and idempotent: starts the cluster when it is not running (never builds the toolchain:
 # sandbox/toolchain-ready.sh must pass), removes any previous `sandbox` stack and its host files, then runs
 # the program's whole lifecycle with the real engine and providers and checks the ten points of issue 4, then
-# (check 11) the route-reflector stack of issue 5 through sandbox/e2e-rr.sh.
+# (check 11) the route-reflector stack of issue 5 through sandbox/e2e-rr.sh. Checks 12-15 (issue 9,
+# sandbox/e2e-calico.sh) prove real Calico: calico-node, Typha and kube-controllers run as processes from
+# the objects `pulumi up` applied, and pods on different nodes ping each other.
 # The committed Pulumi.sandbox.yaml is never modified: config changes go to the working copy
 # $S/stack/Pulumi.sandbox.yaml (see stack.sh), which is reset at the start and at the end.
 # Every wait is bounded; all traffic goes to 127.0.0.1. Logs: $S/e2e/. Ends with `e2e: N passed, M failed`
@@ -13,6 +15,7 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$SANDBOX_DIR/env.sh"
 source "$SANDBOX_DIR/stack.sh"
+source "$SANDBOX_DIR/e2e-calico.sh"
 
 E="$S/e2e"
 export SBX_PULUMI_TIMEOUT="${E2E_PULUMI_TIMEOUT:-600}"   # seconds, per pulumi command (stack.sh)
@@ -83,7 +86,7 @@ check1() {
   local ready
   ready=$($KUBECTL -n $NS get ds calico-node -o jsonpath='{.status.numberReady}/{.status.desiredNumberScheduled}')
   [[ "$ready" == "${#NODES[@]}/${#NODES[@]}" ]] || die "calico-node Ready $ready"
-  ok "Typha $($KUBECTL -n $NS get deploy calico-typha -o jsonpath='{.status.readyReplicas}/{.spec.replicas}') Ready, calico-node $ready Ready, kube-controllers Ready (kwok)"
+  ok "Typha $($KUBECTL -n $NS get deploy calico-typha -o jsonpath='{.status.readyReplicas}/{.spec.replicas}') Ready, calico-node $ready Ready, kube-controllers Ready (sbx-kubelet: real processes, real readiness probes)"
 }
 
 # node_files_ok NODE MTU : binaries, kubeconfig and conflist on NODE's tree
@@ -302,6 +305,8 @@ check8() {
 
 check7() {
   local idx
+  # Drained first, as a user would before taking a node out of Calico: its pods' CNI DEL needs its files.
+  $KUBECTL -n $PT_NS delete pod --field-selector "spec.nodeName=$REMOVED_NODE" --wait=true --timeout=60s >/dev/null 2>&1 || true
   idx=$(yq_index nodes "$REMOVED_NODE")
   cfg_rm --path "calico:nodes[$idx]"
   LABEL=preview-node; p preview --json || { plog; die "preview failed"; }
@@ -321,6 +326,13 @@ check7() {
   ok "after up, $REMOVED_NODE's tree has no CNI files (opt/cni, etc/cni empty)"
   for n in "${NODES[@]}"; do [[ $n == "$REMOVED_NODE" ]] || node_files_ok "$n" 1400; done
   ok "the remaining nodes keep all their files"
+  # Back in config: the next up delivers its files again, and destroy (check 10) cleans all three nodes.
+  sbx_config_reset
+  cfg_set --path calico:cni.mtu 1400
+  idx=$(yq_index pools ipv4-ippool-2); cfg_set --path "calico:pools[$idx].disabled" false
+  LABEL=up-readd; p up --yes --skip-preview || { plog; die "up re-adding $REMOVED_NODE failed"; }
+  node_files_ok "$REMOVED_NODE" 1400
+  ok "$REMOVED_NODE re-added to config: its files are delivered again ($(grep -E '^\s+\+ [0-9]+ created' "$E/logs/up-readd.log" | xargs))"
 }
 
 check9() {
@@ -338,6 +350,8 @@ check9() {
 
 check10() {
   local drc=0
+  # Workloads go before the network does: their CNI DEL needs the plugin's files and calico-node.
+  $KUBECTL delete namespace $PT_NS --wait=true --timeout=120s >/dev/null 2>&1 || true
   LABEL=destroy; timed destroy p destroy --yes --skip-preview || drc=$?
   if [[ $drc == 0 ]]; then ok "pulumi destroy ($(cat "$E/time.destroy")s)"
   else
@@ -358,6 +372,11 @@ check10() {
     [[ -z "$files" ]] || die "files left on $n: $files"
   done
   ok "no host file left in any node's tree (opt/cni, etc/cni, tmp)"
+  local left_pods
+  left_pods=$($KUBECTL -n $NS get pods -l 'k8s-app in (calico-node,calico-typha,calico-kube-controllers)' -o name 2>/dev/null)
+  [[ -z "$left_pods" ]] || die "Calico pods left after destroy: $left_pods"
+  calico_leftovers || die "Calico dataplane left behind after destroy (above)"
+  ok "no Calico process, interface (cali*, tunl0, vxlan.calico), route (proto bird/80, blackhole), iptables-legacy/nft rule, nft table or ipset left in any node's namespace"
   [[ $drc == 0 ]] || die "pulumi destroy failed (above)"
   [[ $(sbx_pulumi_nocfg stack export | jq '.deployment.resources // [] | length') == 0 ]] || die "the state still holds resources"
 }
@@ -381,12 +400,17 @@ TITLES=(
   [9]="stack export: no plaintext private key or kubeconfig"
   [10]="destroy removes every Calico object and host file"
   [11]="route reflectors: live BGP objects, node marks, mesh off after peers"
+  [12]="real calico-node Ready by its probe; every Felix on Typha over TLS; wrong-CN client refused"
+  [13]="BGP: every BIRD Established with every other node (full mesh)"
+  [14]="pods: pool-1 addresses, cross-node and node-to-pod ping, route, MTU, NetworkPolicy, IPAM release"
+  [15]="second pool: a pod in ipv4-ippool-2 is reachable from another node (the lab's failed step)"
 )
-ORDER=(1 2 3 4 5 6 8 7 9 10 11)   # 8 before 7: the fault test runs with all three nodes
+# 8 before 7: the fault test runs with all three nodes; 12-14 on the first install, 15 once check 6 enabled pool 2.
+ORDER=(1 2 3 4 5 12 13 14 6 15 8 7 9 10 11)
 
 command -v jq >/dev/null && command -v openssl >/dev/null && command -v python3 >/dev/null \
-  || { echo "e2e needs jq, openssl and python3"; echo "e2e: 0 passed, 11 failed"; exit 1; }
-bash "$SANDBOX_DIR/toolchain-ready.sh" || { echo "e2e: toolchain not built (run sandbox/build-toolchain.sh)"; echo "e2e: 0 passed, 11 failed"; exit 1; }
+  || { echo "e2e needs jq, openssl and python3"; echo "e2e: 0 passed, 15 failed"; exit 1; }
+bash "$SANDBOX_DIR/toolchain-ready.sh" || { echo "e2e: toolchain not built (run sandbox/build-toolchain.sh)"; echo "e2e: 0 passed, 15 failed"; exit 1; }
 [[ -d "$REPO/node_modules/@pulumi/pulumi" ]] || (cd "$REPO" && npm ci --no-audit --no-fund)
 rm -rf "$E"; mkdir -p "$E/logs"
 T0=$(now)
@@ -394,16 +418,20 @@ T0=$(now)
 STARTED_CLUSTER=0
 pid_alive kube-apiserver || STARTED_CLUSTER=1
 echo "==> sandbox cluster (sandbox/up.sh --no-build)"
-timeout 300 "$SANDBOX_DIR/up.sh" --no-build >"$E/logs/up-sh.log" 2>&1 || { tail -20 "$E/logs/up-sh.log"; echo "e2e: 0 passed, 11 failed"; exit 1; }
+timeout 300 "$SANDBOX_DIR/up.sh" --no-build >"$E/logs/up-sh.log" 2>&1 || { tail -20 "$E/logs/up-sh.log"; echo "e2e: 0 passed, 15 failed"; exit 1; }
 sbx_link_cni_bin
 
 echo "==> clean start: previous $STACK stack, host files, reference objects"
+$KUBECTL delete namespace $PT_NS --wait=true --timeout=120s >/dev/null 2>&1 || true
 sbx_stack_remove
 for n in "${NODES[@]}"; do (cd "$(tree "$n")" && rm -rf opt/cni etc/cni && find tmp var/tmp -mindepth 1 -delete 2>/dev/null); done
 
 echo "==> reference: kubectl apply --server-side of the official manifest (then deleted)"
 REF_TIME=""
 if [[ -s "$REFERENCE_MANIFEST" ]]; then
+  # Only the API objects are timed: with the kubelets running, the reference calico-node would start
+  # and its install-cni would write into the node trees.
+  "$SANDBOX_DIR/kubelets.sh" stop >/dev/null
   t0=$(now)
   if timeout 300 $KUBECTL apply --server-side --force-conflicts -f "$REFERENCE_MANIFEST" >"$E/logs/reference-apply.log" 2>&1; then
     REF_TIME=$(secs "$t0" "$(now)")
@@ -414,17 +442,20 @@ if [[ -s "$REFERENCE_MANIFEST" ]]; then
   # CRD deletion can take minutes on a loaded 2-core machine (each CRD's cleanup finalizer): wait for it
   # separately, bounded, instead of failing on kubectl's own short wait.
   timeout 300 $KUBECTL delete -f "$REFERENCE_MANIFEST" --ignore-not-found --wait=false >"$E/logs/reference-delete.log" 2>&1 \
-    || { tail -5 "$E/logs/reference-delete.log"; echo "e2e: 0 passed, 11 failed"; exit 1; }
+    || { tail -5 "$E/logs/reference-delete.log"; echo "e2e: 0 passed, 15 failed"; exit 1; }
   for _ in $(seq 1 120); do
     left=$($KUBECTL get crd -o name 2>/dev/null | grep -c 'projectcalico.org' || true)
     [[ "$left" == 0 ]] && break
     sleep 5
   done
-  [[ "$left" == 0 ]] || { echo "reference CRDs still terminating after 10 min"; echo "e2e: 0 passed, 11 failed"; exit 1; }
+  [[ "$left" == 0 ]] || { echo "reference CRDs still terminating after 10 min"; echo "e2e: 0 passed, 15 failed"; exit 1; }
+  # Its pods never ran: nothing to stop, so nothing to wait for.
+  $KUBECTL -n $NS delete pods -l 'k8s-app in (calico-node,calico-typha,calico-kube-controllers)' --force --grace-period=0 >/dev/null 2>&1 || true
+  "$SANDBOX_DIR/kubelets.sh" start >/dev/null
 else
   echo "no $REFERENCE_MANIFEST; skipping the reference timing"
 fi
-sbx_stack_prepare >"$E/logs/stack-init.log" 2>&1 || { cat "$E/logs/stack-init.log"; echo "e2e: 0 passed, 11 failed"; exit 1; }
+sbx_stack_prepare >"$E/logs/stack-init.log" 2>&1 || { cat "$E/logs/stack-init.log"; echo "e2e: 0 passed, 15 failed"; exit 1; }
 
 declare -A RESULT TIME
 stop_after=""
@@ -454,7 +485,7 @@ t() { cat "$E/time.$1" 2>/dev/null || echo "-"; }
   echo
   echo "| # | check | result | time (s) |"
   echo "|---|---|---|---|"
-  for i in 1 2 3 4 5 6 7 8 9 10 11; do
+  for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
     echo "| $i | ${TITLES[$i]} | ${RESULT[$i]} | ${TIME[$i]} |"
     if [[ ${RESULT[$i]} == pass ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
   done

@@ -20,6 +20,10 @@ APISERVER_PORT="${APISERVER_PORT:-6443}"
 CONTROLLER_MANAGER_PORT="${CONTROLLER_MANAGER_PORT:-10257}"
 SCHEDULER_PORT="${SCHEDULER_PORT:-10259}"
 KWOK_PORT="${KWOK_PORT:-10247}"
+# The nodes' own network (netns.sh): a bridge in the namespace SANDBOX_NET_NS, node i (from 0) at
+# $SANDBOX_NODE_NET.<11+i>. Only the sandbox's namespaces have these addresses.
+SANDBOX_NET_NS="${SANDBOX_NET_NS:-sbx-net}"
+SANDBOX_NODE_NET="${SANDBOX_NODE_NET:-172.30.0}"
 
 sbx_log() { printf '%s sandbox: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
@@ -28,6 +32,16 @@ node_port() {
   local i=0 n
   for n in $SANDBOX_NODES; do
     if [[ "$n" == "$1" ]]; then echo $((SANDBOX_SSH_PORT_BASE + i)); return; fi
+    i=$((i + 1))
+  done
+  return 1
+}
+
+# node_ip NODE -> its address on the sandbox bridge
+node_ip() {
+  local i=0 n
+  for n in $SANDBOX_NODES; do
+    if [[ "$n" == "$1" ]]; then echo "$SANDBOX_NODE_NET.$((11 + i))"; return; fi
     i=$((i + 1))
   done
   return 1
@@ -44,14 +58,16 @@ pid_alive() {
   [[ -z "$exe" ]] || tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$exe"
 }
 
-# start NAME CMD... : run in the background, log to $S/logs/NAME.log, record pid
+# start NAME CMD... : run in the background, log to $S/logs/NAME.log, record pid. The pid is later
+# recognised by CMD's first word in its command line, or by $START_MATCH when CMD execs another
+# program (ip netns exec ...).
 start() {
   local name="$1"; shift
   if pid_alive "$name"; then sbx_log "$name already running (pid $(cat "$S/run/$name.pid"))"; return; fi
   sbx_log "starting $name"
   nohup setsid "$@" >>"$S/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$S/run/$name.pid"
-  echo "$1" >"$S/run/$name.cmd"
+  echo "${START_MATCH:-$1}" >"$S/run/$name.cmd"
 }
 
 # wait_for WHAT SECONDS CMD... : poll until CMD succeeds
@@ -66,7 +82,7 @@ wait_for() {
 }
 
 
-# stop NAME : stop a recorded process by pid (TERM, then KILL after 10s)
+# stop NAME : stop a recorded process by pid (TERM, then KILL after $STOP_WAIT s, default 10)
 stop() {
   local name="$1" f="$S/run/$1.pid" pid i
   [[ -s "$f" ]] || return 0
@@ -74,7 +90,7 @@ stop() {
   if pid_alive "$name"; then
     sbx_log "stopping $name (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 40; i++)); do
+    for ((i = 0; i < ${STOP_WAIT:-10} * 4; i++)); do
       [[ -d "/proc/$pid" ]] || break
       sleep 0.25
     done

@@ -6,12 +6,14 @@ set -uo pipefail
 TOOLCHAIN="${CALICO_HW_TOOLCHAIN:-$HOME/.cache/calico-hardway}"
 missing=()
 for b in pulumi pulumi-language-nodejs pulumi-resource-kubernetes pulumi-resource-tls pulumi-resource-command \
-  etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+  etcd kube-apiserver kube-controller-manager kube-scheduler kwok \
+  calico calico-ipam calico-node calico-typha kube-controllers calicoctl install sbx-kubelet; do
   [[ -x "$TOOLCHAIN/bin/$b" ]] || missing+=("$b")
 done
-for t in pulumi pulumi-language-nodejs kubernetes-provider tls-provider command-provider etcd kubernetes kwok; do
+for t in pulumi pulumi-language-nodejs kubernetes-provider tls-provider command-provider etcd kubernetes kwok calico sbx-kubelet; do
   grep -q "^$t " "$TOOLCHAIN/versions" 2>/dev/null || missing+=("versions:$t")
 done
+[[ -s "$TOOLCHAIN/images/VERSION" && -x "$TOOLCHAIN/images/node/usr/bin/calico-node" ]] || missing+=("images (calico/* image roots)")
 command -v kubectl >/dev/null || [[ -x "$TOOLCHAIN/bin/kubectl" ]] || missing+=(kubectl)
 [[ "$(id -u)" == 0 ]] || missing+=("root (sshd with ChrootDirectory)")
 if [[ ${#missing[@]} -gt 0 ]]; then

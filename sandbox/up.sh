@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Starts the local sandbox cluster (idempotent: what already runs is kept):
 #   etcd, kube-apiserver (own CA), kube-controller-manager (allocates node
-#   pod CIDRs), kube-scheduler, kwok with fake nodes sbx-node-1..3, and one
-#   OpenSSH server per node on 127.0.0.1, chrooted into that node's own tree.
+#   pod CIDRs), kube-scheduler, kwok (Node objects and their heartbeats only) with
+#   nodes sbx-node-1..3, each with its own network namespace on a sandbox-only
+#   bridge (netns.sh), an SSH host on 127.0.0.1 that lands in that namespace
+#   and in the node's own tree (ssh-nodes.sh), and sbx-kubelet, which runs the
+#   pods scheduled to the node (real Calico processes; sandbox/README.md).
 # All state lives in ${CALICO_HW_SANDBOX:-$HOME/.cache/calico-hardway/sandbox};
 # every process binds to 127.0.0.1 and is recorded by pid in $S/run.
 # Stop with sandbox/down.sh. Use with: source sandbox/env.sh
@@ -24,9 +27,9 @@ done
 # ------------------------------------------------------------------ toolchain
 if [[ $BUILD == 1 ]]; then
   "$SANDBOX_DIR/build-toolchain.sh" etcd kubernetes kwok pulumi pulumi-language-nodejs \
-    kubernetes-provider tls-provider command-provider calico-cni
+    kubernetes-provider tls-provider command-provider calico
 fi
-for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok sbx-kubelet calico calico-ipam; do
   [[ -x "$TOOLBIN/$b" ]] || { echo "missing $TOOLBIN/$b: run sandbox/build-toolchain.sh" >&2; exit 1; }
 done
 command -v kubectl >/dev/null || { echo "kubectl not found on PATH" >&2; exit 1; }
@@ -38,10 +41,20 @@ need=()
 [[ -x /usr/lib/cni/portmap ]] || need+=(containernetworking-plugins)
 command -v openssl >/dev/null || need+=(openssl)
 command -v ssh >/dev/null || need+=(openssh-client)
+# What the calico/node image and a node's host have: BIRD 1.x (confd's templates), runit (the
+# image's runsvdir), iptables (legacy and nft), ipset, nftables, iproute2; plus socat for the
+# sandbox's relays, curl for httpGet probes, ping for the e2e.
+for pkg in bird:/usr/sbin/bird runit:/usr/bin/runsvdir iptables:/usr/sbin/xtables-nft-multi ipset:/usr/sbin/ipset \
+  nftables:/usr/sbin/nft iproute2:/usr/bin/ip socat:/usr/bin/socat curl:/usr/bin/curl iputils-ping:/usr/bin/ping; do
+  [[ -x "${pkg#*:}" ]] || need+=("${pkg%%:*}")
+done
 if [[ ${#need[@]} -gt 0 ]]; then
   sbx_log "installing Debian packages: ${need[*]}"
   apt-get update -qq
+  # No service may start from a package install (bird's would run in this machine's own namespace).
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
 fi
 
 umask 022
@@ -82,6 +95,8 @@ issue admin admin system:masters "$CLIENT_EXT"
 issue controller-manager system:kube-controller-manager "" "$CLIENT_EXT"
 issue scheduler system:kube-scheduler "" "$CLIENT_EXT"
 issue kwok kwok system:masters "$CLIENT_EXT"
+# sbx-kubelet authenticates as each node, as a kubelet does (Node authorizer).
+for n in $SANDBOX_NODES; do issue "kubelet-$n" "system:node:$n" system:nodes "$CLIENT_EXT"; done
 issue kwok-serving kwok "" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
@@ -104,6 +119,7 @@ kubeconfig admin admin
 kubeconfig controller-manager controller-manager
 kubeconfig scheduler scheduler
 kubeconfig kwok kwok
+for n in $SANDBOX_NODES; do kubeconfig "kubelet-$n" "kubelet-$n"; done
 
 # ------------------------------------------------------------------ processes
 start etcd "$TOOLBIN/etcd" --name sandbox --data-dir "$S/etcd" \
@@ -141,12 +157,12 @@ start kube-scheduler "$TOOLBIN/kube-scheduler" \
   --authorization-kubeconfig="$S/scheduler.kubeconfig" \
   --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false --profiling=false
 
-# kwok: stages for fast node readiness with leases and fast pod readiness.
+# kwok: node stages only (initialise, heartbeat with leases). Pods are run by sbx-kubelet, so
+# kwok must not touch them (it would write its own pod IPs and readiness).
 KWOK_CFG="$S/kwok/kwok.yaml"
-if [[ ! -s "$KWOK_CFG" ]]; then
-  stages="$CALICO_HW_TOOLCHAIN/share/kwok/stages"
-  [[ -d "$stages" ]] || { echo "missing $stages: run sandbox/build-toolchain.sh kwok" >&2; exit 1; }
-  {
+stages="$CALICO_HW_TOOLCHAIN/share/kwok/stages"
+[[ -d "$stages" ]] || { echo "missing $stages: run sandbox/build-toolchain.sh kwok" >&2; exit 1; }
+{
     echo "apiVersion: config.kwok.x-k8s.io/v1alpha1"
     echo "kind: KwokConfiguration"
     # Explicit options: kwok does not default them when a config file is given.
@@ -163,8 +179,13 @@ options:
   enableContentionProfiling: false
   enableProfilingHandler: false
 EOO
-    for f in "$stages"/*.yaml; do echo "---"; grep -v '^---$' "$f"; done
-  } >"$KWOK_CFG"
+    for f in "$stages"/node-*.yaml; do echo "---"; grep -v '^---$' "$f"; done
+} >"$KWOK_CFG.new"
+if ! cmp -s "$KWOK_CFG.new" "$KWOK_CFG"; then
+  stop kwok
+  mv "$KWOK_CFG.new" "$KWOK_CFG"
+else
+  rm -f "$KWOK_CFG.new"
 fi
 start kwok "$TOOLBIN/kwok" --config "$KWOK_CFG" --kubeconfig "$S/kwok.kubeconfig" \
   --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
@@ -189,9 +210,13 @@ metadata:
     type: kwok
     calico-sandbox: "true"
 EOF
+  # The node's address on the sandbox bridge is its InternalIP (kwok keeps addresses it finds).
+  kubectl patch node "$n" --subresource=status --type=merge -p \
+    "{\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"$(node_ip "$n")\"},{\"type\":\"Hostname\",\"address\":\"$n\"}]}}" >/dev/null
 done
 
-# ------------------------------------------------------------------ SSH hosts
+# ------------------------------------------------------------------ node networks and SSH hosts
+"$SANDBOX_DIR/netns.sh" up
 "$SANDBOX_DIR/ssh-nodes.sh" start
 
 # An ssh-agent holding the sandbox key, on a fixed socket ($S/ssh/agent.sock,
@@ -206,22 +231,15 @@ SSH_AUTH_SOCK="$AGENT_SOCK" ssh-add -q "$S/ssh/id_ed25519"
 # ------------------------------------------------------------------ CNI sources
 # $S/cni-bin holds every CNI binary the program copies over SSH (for
 # cni.localBinDir): the standard plugins from Debian's containernetworking-
-# plugins (/usr/lib/cni), and calico / calico-ipam. github.com/projectcalico/
-# calico is not served by the Go module proxy reachable here, so those two are
-# STAND-IN files that only test delivery (they are not the Calico CNI plugin),
-# unless real binaries sit in the toolchain bin directory.
+# plugins (/usr/lib/cni), and calico / calico-ipam built from the Calico
+# source tarball (build-toolchain.sh calico).
 mkdir -p "$S/cni-bin"
 for f in /usr/lib/cni/*; do
   [[ -f "$f" ]] && cp -p "$f" "$S/cni-bin/"
 done
 for b in calico calico-ipam; do
-  f="$S/cni-bin/$b"
-  if [[ -x "$CALICO_HW_TOOLCHAIN/bin/$b" ]]; then
-    cp "$CALICO_HW_TOOLCHAIN/bin/$b" "$f"
-  else
-    printf '#!/bin/sh\n# calico-sandbox STAND-IN for the %s CNI binary (delivery test only).\necho "calico-sandbox stand-in %s: not the real Calico CNI plugin" >&2\nexit 1\n' "$b" "$b" >"$f"
-  fi
-  chmod 755 "$f"
+  cp "$TOOLBIN/$b" "$S/cni-bin/$b"
+  chmod 755 "$S/cni-bin/$b"
 done
 (cd "$S/cni-bin" && sha256sum -- * | grep -v ' SHA256SUMS$' >"$S/cni-bin.sha256" && mv "$S/cni-bin.sha256" SHA256SUMS)
 # Pulumi.sandbox.yaml names the repo-relative link sandbox/.state/cni-bin (gitignored).
@@ -231,6 +249,9 @@ ln -sfn "$S/cni-bin" "$SANDBOX_DIR/.state/cni-bin"
 # ------------------------------------------------------------------ readiness
 wait_for "3 Ready nodes" 120 bash -c \
   "[[ \$(kubectl get nodes -l calico-sandbox=true -o jsonpath='{range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\" \"}{.spec.podCIDR}{\"\\n\"}{end}' | grep -c '^True 10\.') -ge $(wc -w <<<"$SANDBOX_NODES") ]]"
+
+# ------------------------------------------------------------------ kubelets
+"$SANDBOX_DIR/kubelets.sh" start
 
 # Facts for writing the sandbox stack file.
 {
@@ -244,7 +265,7 @@ wait_for "3 Ready nodes" 120 bash -c \
   echo "podCidr=$SANDBOX_POD_CIDR"
   echo "cniLocalBinDir=$S/cni-bin"
   for n in $SANDBOX_NODES; do
-    echo "node.$n=127.0.0.1:$(node_port "$n") tree=$S/nodes/$n"
+    echo "node.$n=127.0.0.1:$(node_port "$n") tree=$S/nodes/$n ip=$(node_ip "$n") netns=$n"
   done
 } >"$S/sandbox.facts"
 

@@ -17,6 +17,8 @@ import { Calico } from "../components/calico";
 import { CERT_SPECS } from "../components/builders/certs";
 import type { CalicoConfig } from "../components/config/types";
 import { TEST_CERT_PEM, labRaw, validConfig } from "./fixtures";
+import { dataplaneCleanupScript } from "../components/builders/dataplaneCleanup";
+import { asRoot } from "../components/builders/hostScripts";
 
 async function build(config: CalicoConfig): Promise<Calico> {
     reset();
@@ -104,6 +106,22 @@ describe("the lab under mocks", () => {
         const env = find("kubernetes:apps/v1:DaemonSet", "calico-node").inputs.spec.template.spec.containers[0].env;
         expect(env).toContainEqual({ name: "NO_DEFAULT_POOLS", value: "true" });
         expect(env.map((e: any) => e.name)).not.toContain("CALICO_IPV4POOL_CIDR");
+    });
+
+    test("each node's dataplane cleanup runs on delete only, after calico-node is gone", () => {
+        for (const node of ["cka001", "cka002", "cka003"]) {
+            const cleanup = find(CMD, `${node}-dataplane`);
+            expect(cleanup.inputs.create).toBe("true");
+            expect(cleanup.inputs.delete).toBe(asRoot(dataplaneCleanupScript(), "root"));
+        }
+        // calico-node depends on every cleanup (so destroy removes the DaemonSet first), and on no host file:
+        // a node that is down must not hold up a DaemonSet update.
+        const ds = recordedOpts.find((o) => o.type === "kubernetes:apps/v1:DaemonSet" && o.name === "calico-node")!;
+        expect(ds.dependsOn.filter((d) => d.startsWith("cka")).sort()).toEqual([
+            "cka001-dataplane",
+            "cka002-dataplane",
+            "cka003-dataplane",
+        ]);
     });
 
     test("components that only group children register no inputs, so a change shows once in preview", () => {

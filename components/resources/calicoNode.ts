@@ -38,6 +38,8 @@ export interface CalicoNodeArgs {
     typha?: Typha;
     /** Something the DaemonSet waits for, e.g. the Job that writes the IP pools to etcd. Defaults to none. */
     waitFor?: pulumi.Input<pulumi.Resource>;
+    /** Per-host dataplane cleanups (CniHost.dataplane): on destroy they run once the DaemonSet is gone. */
+    hostCleanups?: pulumi.Resource[];
 }
 
 /** calico/node on every node: RBAC, the DaemonSet and, with etcd, the client Secret and ConfigMap. */
@@ -113,7 +115,7 @@ export class CalicoNode extends pulumi.ComponentResource {
         this.daemonSet = new k8s.apps.v1.DaemonSet(
             CALICO_NODE,
             { ...ds, spec: { ...ds.spec, template } },
-            { parent: this, dependsOn: [...dependsOn, ...(args.waitFor ? [args.waitFor] : [])] },
+            { parent: this, dependsOn: [...dependsOn, ...(args.hostCleanups ?? []), ...(args.waitFor ? [args.waitFor] : [])] },
         );
 
         this.image = pulumi.output(image);

@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { CniBinary } from "../config/types";
 import { asRoot, downloadScript, installStagedScript, prepareStagingScript, removeFileScript, stagingPath } from "../builders/hostScripts";
+import { dataplaneCleanupScript } from "../builders/dataplaneCleanup";
 import { RemoteFile } from "./remoteFile";
 
 export interface CniHostArgs {
@@ -33,6 +34,8 @@ export const KUBECONFIG_NAME = "calico-kubeconfig";
 export class CniHost extends pulumi.ComponentResource {
     public readonly conflistPath: string;
     public readonly kubeconfigPath: string;
+    /** Clears Calico's dataplane from the host when deleted; calico-node's DaemonSet depends on it. */
+    public readonly dataplane: command.remote.Command;
 
     constructor(name: string, args: CniHostArgs, opts?: pulumi.ComponentResourceOptions) {
         // Inputs stay on the children: registered here they would show every change twice in `pulumi preview`.
@@ -102,6 +105,14 @@ export class CniHost extends pulumi.ComponentResource {
             `${name}-conflist`,
             { connection, user, path: this.conflistPath, content: args.conflist, mode: "0644" },
             { parent: this, dependsOn: [...installed, kubeconfig, ...extras] },
+        );
+        // Nothing to create: on delete it clears what calico-node left in the host's network. The DaemonSet
+        // depends on it (not on the files, so a node that is down does not hold up a DaemonSet update),
+        // so on destroy calico-node and its pods go first.
+        this.dataplane = new command.remote.Command(
+            `${name}-dataplane`,
+            { connection, create: "true", delete: asRoot(dataplaneCleanupScript(), user), logging: "stderr" },
+            { parent: this },
         );
         this.registerOutputs({ conflistPath: this.conflistPath, kubeconfigPath: this.kubeconfigPath });
     }

@@ -20,6 +20,8 @@ export interface WorkloadDeps {
     crds: pulumi.Input<pulumi.Resource[]>;
     /** The CNI plugin on the hosts: kube-controllers is the first pod that needs pod networking. */
     cni: pulumi.Resource[];
+    /** Per-host dataplane cleanups, which calico-node's DaemonSet depends on (see CniHost.dataplane). */
+    hostCleanups: pulumi.Resource[];
     /** What calico-node waits for besides those: with etcd, the Job that writes the pools (resources/calicoctlApply.ts). */
     calicoNodeWaitsFor?: pulumi.Input<pulumi.Resource>;
 }
@@ -68,6 +70,7 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
             etcdTls: cfg.secrets.etcd,
             typha,
             waitFor: deps.calicoNodeWaitsFor,
+            hostCleanups: deps.hostCleanups,
         },
         afterCrds,
     );
