@@ -1,12 +1,13 @@
 import { byType, callHandlers, calls, find, recordOptions, recorded, recordedOpts, reset, settle, valueOf } from "./harness";
 import * as pulumi from "@pulumi/pulumi";
 import { Calico } from "../components/calico";
-import { buildRouteEntries, pickRouteTable, routeSummary } from "../components/builders/aliyunRoutes";
+import { buildRouteEntries, routeSummary } from "../components/builders/aliyunRoutes";
+import { pickRouteTable } from "../components/config/rules/aliyun";
 import { formatProblem } from "../components/config/problems";
 import type { RawSecrets } from "../components/config/types";
-import { validateConfig } from "../components/config/validate";
+import { resolveConfig } from "../components/config/resolve";
 import { routeTableOfVpc } from "../components/resources/aliyunRoutes";
-import { fakeEnv, labRaw, labSecrets, runProgram, validConfig } from "./fixtures";
+import { Mutate, fakeEnv, labRaw, labSecrets, problemsOf, runProgram, resolvedConfig } from "./fixtures";
 
 const ROUTE = "alicloud:vpc/routeEntry:RouteEntry";
 const PROVIDER = "pulumi:providers:alicloud";
@@ -25,7 +26,7 @@ function aliyunRaw(): any {
 
 async function build(raw: unknown, secrets: RawSecrets = labSecrets()): Promise<Calico> {
     reset();
-    const calico = new Calico("calico", { config: validConfig(raw, secrets) }, { transformations: [recordOptions] });
+    const calico = new Calico("calico", { config: resolvedConfig(raw, secrets) }, { transformations: [recordOptions] });
     await settle();
     return calico;
 }
@@ -174,10 +175,10 @@ describe("routes under mocks", () => {
         const calico = await build(aliyunRaw(), secrets);
         const provider = find(PROVIDER, "aliyun-routes-provider");
         expect(JSON.stringify(provider.inputs)).toContain("test-secret");
-        expect(calico.aliyunRoutes).toBeDefined();
+        expect(Object.keys(calico.aliyunRoutes?.entries ?? {}).sort()).toEqual(Object.keys(INSTANCES).sort());
         // The program wraps them with pulumi.secret; the builder fixture passes them through as given.
-        const v = validateConfig(aliyunRaw(), secrets, fakeEnv, (s) => pulumi.secret(s));
-        expect(v.ok && (await pulumi.isSecret(pulumi.output(v.config.secrets.alicloud!.secretKey!)))).toBe(true);
+        const v = resolveConfig(aliyunRaw(), secrets, fakeEnv, (s) => pulumi.secret(s));
+        expect(v.ok && (await pulumi.isSecret(pulumi.output(v.config.aliyun?.secretKey)))).toBe(true);
     });
 });
 
@@ -235,16 +236,10 @@ describe("route table look-up from aliyun.vpcId", () => {
     });
 });
 
-type Mutate = (raw: any) => void;
+/** Problems of the non-tunnel lab after `mutate`. */
+const aliyunProblems = (mutate: Mutate) => problemsOf(mutate, { start: aliyunRaw });
 
-function problemsOf(mutate: Mutate, env = fakeEnv): string[] {
-    const raw = aliyunRaw();
-    mutate(raw);
-    const v = validateConfig(raw, labSecrets(), env);
-    return v.ok ? [] : v.problems.map(formatProblem);
-}
-
-const cases: [string, Mutate, string][] = [
+const cases: [string, Mutate, string | string[]][] = [
     [
         "missing region",
         (r) => delete r.aliyun.region,
@@ -313,7 +308,10 @@ const cases: [string, Mutate, string][] = [
             r.cni.ipam = "calico-ipam";
             delete r.nodes[1].podCidr;
         },
-        "calico:nodes[cka002].podCidr = (unset): is the destination of node cka002's VPC route; set it to the node's spec.podCIDR (kubectl get node cka002 -o jsonpath='{.spec.podCIDR}').",
+        [
+            "calico:cni.ipam = \"calico-ipam\": calico-ipam hands out addresses in blocks that are not tied to one node, so one VPC route per node can't cover them; set cni.ipam to host-local or spiderpool, which take each node's pods from its podCidr.",
+            "calico:nodes[cka002].podCidr = (unset): is the destination of node cka002's VPC route; set it to the node's spec.podCIDR (kubectl get node cka002 -o jsonpath='{.spec.podCIDR}').",
+        ],
     ],
     [
         "node without an instance id",
@@ -334,15 +332,15 @@ const cases: [string, Mutate, string][] = [
 
 describe("aliyun validation", () => {
     test("the non-tunnel lab is valid", () => {
-        expect(problemsOf(() => undefined)).toEqual([]);
+        expect(aliyunProblems(() => undefined)).toEqual([]);
     });
 
     test.each(cases)("%s", (_name, mutate, message) => {
-        expect(problemsOf(mutate)).toContain(message);
+        expect(aliyunProblems(mutate)).toEqual([message].flat());
     });
 
     test("with host-local, a missing pod CIDR and a VXLAN pool are reported once, by the IPAM rules", () => {
-        const msgs = problemsOf((r) => {
+        const msgs = aliyunProblems((r) => {
             delete r.nodes[1].podCidr;
             r.pools[0].vxlanMode = "Always";
         });
@@ -351,14 +349,14 @@ describe("aliyun validation", () => {
     });
 
     test("node pod CIDR overlap is reported once, by the node rules", () => {
-        const msgs = problemsOf((r) => (r.nodes[1].podCidr = "10.244.0.0/23"));
+        const msgs = aliyunProblems((r) => (r.nodes[1].podCidr = "10.244.0.0/23"));
         expect(msgs.filter((m) => m.includes("podCidr"))).toEqual([
             'calico:nodes[cka002].podCidr = "10.244.0.0/23": overlaps nodes[cka001].podCidr 10.244.0.0/24; each node needs its own range.',
         ]);
     });
 
     test("reports every route problem at once", () => {
-        const msgs = problemsOf((r) => {
+        const msgs = aliyunProblems((r) => {
             delete r.aliyun.region;
             r.pools[0].ipipMode = "Always";
             r.cni.ipam = "calico-ipam";
@@ -375,12 +373,12 @@ describe("aliyun validation", () => {
     });
 
     test("with aliyun.enabled false none of the route rules apply", () => {
-        const v = validateConfig({ ...labRaw(), aliyun: { enabled: false } }, labSecrets(), fakeEnv);
+        const v = resolveConfig({ ...labRaw(), aliyun: { enabled: false } }, labSecrets(), fakeEnv);
         expect(v.ok).toBe(true);
     });
 
     test("alicloud:secretKey set in plaintext is refused and never echoed", () => {
-        const msgs = problemsOf(() => undefined, { ...fakeEnv, plaintextSecretKeys: ["alicloud:secretKey"] });
+        const msgs = problemsOf(() => undefined, { start: aliyunRaw, env: { ...fakeEnv, plaintextSecretKeys: ["alicloud:secretKey"] } });
         expect(msgs).toEqual([
             "alicloud:secretKey = <secret>: is stored in plaintext; set it again with `pulumi config set --secret alicloud:secretKey`.",
         ]);

@@ -7,9 +7,9 @@ import { buildConflist, renderConflist } from "../components/builders/conflist";
 import { buildIpPool } from "../components/builders/ippool";
 import { stableJson } from "../components/builders/json";
 import { renderClientKubeconfig } from "../components/builders/kubeconfig";
-import { parseCidr } from "../components/config/cidr";
+import { parseCidr } from "../components/facts/cidr";
 import { calicoImages } from "../components/versions";
-import { CRDS_FILE, REFERENCE, validConfig } from "./fixtures";
+import { CRDS_FILE, REFERENCE, resolvedConfig } from "./fixtures";
 
 const base = {
     nodeName: "cka002",
@@ -119,7 +119,7 @@ describe("IPPool specs", () => {
     ajv.addFormat("cidr", (c: string) => parseCidr(c).ok);
     const validate = ajv.compile(schema);
 
-    test.each(validConfig().pools.map((p) => [p.name, p]))("%s validates against the pinned IPPool CRD schema", (_n, pool) => {
+    test.each(resolvedConfig().pools.map((p) => [p.name, p]))("%s validates against the pinned IPPool CRD schema", (_n, pool) => {
         const obj = buildIpPool(pool);
         const ok = validate(obj);
         expect(validate.errors ?? []).toEqual([]);
@@ -128,7 +128,7 @@ describe("IPPool specs", () => {
     });
 
     test("the schema check can fail", () => {
-        const obj: any = buildIpPool(validConfig().pools[0]);
+        const obj: any = buildIpPool(resolvedConfig().pools[0]);
         obj.spec.ipipMode = "Sometimes";
         expect(validate(obj)).toBe(false);
     });

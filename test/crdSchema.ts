@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import Ajv, { ValidateFunction } from "ajv";
-import { isIp } from "../components/config/cidr";
-import { parseCidr } from "../components/config/cidr";
+import { isIp } from "../components/facts/cidr";
+import { parseCidr } from "../components/facts/cidr";
 import { parseAllDocuments } from "yaml";
 import { CRDS_FILE } from "./fixtures";
 

@@ -16,7 +16,7 @@ import { parse } from "yaml";
 import { Calico } from "../components/calico";
 import { CERT_SPECS } from "../components/builders/certs";
 import type { CalicoConfig } from "../components/config/types";
-import { TEST_CERT_PEM, labRaw, validConfig } from "./fixtures";
+import { TEST_CERT_PEM, labRaw, resolvedConfig } from "./fixtures";
 
 async function build(config: CalicoConfig): Promise<Calico> {
     reset();
@@ -30,7 +30,7 @@ const CMD = "command:remote:Command";
 describe("the lab under mocks", () => {
     let calico: Calico;
     beforeAll(async () => {
-        calico = await build(validConfig());
+        calico = await build(resolvedConfig());
     });
 
     test("creates the PKI: Typha CA, Typha server, node client and CNI client certs", () => {
@@ -188,7 +188,7 @@ describe("the cluster CA read from a node", () => {
         const raw: any = labRaw();
         delete raw.cluster.caCert;
         raw.cluster.caFromNode = "cka001";
-        await build(validConfig(raw, { sshPrivateKey: "-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----" }));
+        await build(resolvedConfig(raw, { sshPrivateKey: "-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----" }));
         expect(find(CMD, "cka001-cluster-ca-cert").inputs.create).toContain("/etc/kubernetes/pki/ca.crt");
         expect(find(CMD, "cka001-cluster-ca-key").inputs.create).toContain("/etc/kubernetes/pki/ca.key");
         expect(recordedOpts.find((o) => o.name === "cka001-cluster-ca-key")?.additionalSecretOutputs).toContain("stdout");
@@ -207,21 +207,21 @@ describe("stable identity", () => {
             .sort();
 
     test("reordering nodes and pools changes nothing", async () => {
-        await build(validConfig());
+        await build(resolvedConfig());
         const first = snapshot();
         const raw: any = labRaw();
         raw.nodes.reverse();
         raw.pools.reverse();
-        await build(validConfig(raw));
+        await build(resolvedConfig(raw));
         expect(snapshot()).toEqual(first);
     });
 
     test("removing one node removes only that node's resources", async () => {
-        await build(validConfig());
+        await build(resolvedConfig());
         const all = snapshot();
         const raw: any = labRaw();
         raw.nodes = raw.nodes.filter((n: any) => n.name !== "cka002");
-        await build(validConfig(raw));
+        await build(resolvedConfig(raw));
         // Typha's replica count follows the node count by design (issue 3), so its Deployment may change too.
         const typha = (r: string) => r.startsWith("kubernetes:apps/v1:Deployment::calico-typha::");
         const fewer = snapshot().filter((r) => !typha(r));

@@ -2,7 +2,7 @@ import { byType, find, recordOptions, recorded, recordedOpts, reset, settle, wit
 import { Calico } from "../components/calico";
 import { formatProblem } from "../components/config/problems";
 import type { CalicoConfig } from "../components/config/types";
-import { validateConfig } from "../components/config/validate";
+import { resolveConfig } from "../components/config/resolve";
 import { schemaErrors, unknownSpecKeys } from "./crdSchema";
 import { CRDS_FILE, fakeEnv, stackFiles } from "./fixtures";
 
@@ -13,7 +13,7 @@ function stackConfig(file: string): CalicoConfig {
     if (!stack) throw new Error(`no ${file}`);
     const raw: any = { ...stack.raw };
     if (raw.datastore?.type !== "etcd") raw.datastore = { ...raw.datastore, crdsFile: CRDS_FILE };
-    const v = validateConfig(raw, stack.secrets, fakeEnv);
+    const v = resolveConfig(raw, stack.secrets, fakeEnv);
     if (!v.ok) throw new Error(v.problems.map(formatProblem).join("\n"));
     return v.config;
 }

@@ -1,8 +1,8 @@
-import { KUBE_SYSTEM, MANAGED_BY_LABELS } from "./names";
+import { KUBE_SYSTEM, MANAGED_BY_LABELS } from "../facts/names";
 import type { ClusterRole, ClusterRoleBinding, PolicyRule, ServiceAccount, WorkloadDatastore } from "./workloadTypes";
 
 /**
- * ClusterRole rules of the Calico workloads for v3.32.1. The kubernetes-datastore rules follow the
+ * ClusterRole rules of the Calico workloads for the pinned release. The kubernetes-datastore rules follow the
  * calico-typha.yaml manifest, the etcd ones calico-etcd.yaml; test/calicoNode.test.ts compares them with
  * the reference rule by rule, so a version bump that changes RBAC shows up as a failing test.
  */
