@@ -1,30 +1,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { buildCalicoNodeDaemonSet } from "../builders/calicoNode";
+import { type CalicoNodeParams, buildCalicoNodeDaemonSet } from "../builders/calicoNode";
 import { NODE_CERTS, TYPHA_CA } from "../builders/pod";
 import { buildRbac, calicoNodeRules } from "../builders/workloadRbac";
-import type { WorkloadDatastore } from "../builders/workloadTypes";
-import type { Backend } from "../config/schema";
 import { CALICO_NODE, TYPHA } from "../facts/names";
 import { certHashOutput, withCertHash } from "./certHash";
 import type { EtcdClient } from "./etcdClient";
 import type { Typha } from "./typha";
 
-export interface CalicoNodeArgs {
-    /** calico/node image. */
-    image: string;
-    /** Networking backend (`calico:calicoNode.backend`). */
-    backend: Backend;
-    /** IP_AUTODETECTION_METHOD, as the config rules have checked it. */
-    ipAutodetectionMethod: string;
-    /** Enable IPv6 in Felix and autodetect an IPv6 address. */
-    ipv6: boolean;
-    /** Per-node podCIDR IPAM (host-local, Spiderpool): sets USE_POD_CIDR. */
-    usePodCidr: boolean;
-    /** Pod MTU, also used for the tunnel devices. */
-    mtu: number;
-    /** Datastore Felix and confd use. */
-    datastore: WorkloadDatastore;
+/** The DaemonSet's settings as the builder takes them; Typha's name, the hash and the account come from here. */
+export interface CalicoNodeArgs extends Omit<CalicoNodeParams, "typhaServiceName" | "certHash" | "serviceAccountName"> {
     /** With etcd: the client Secret and ConfigMap the pods mount. */
     etcd?: EtcdClient;
     /** Typha to connect through with mutual TLS; the DaemonSet waits for it to be ready. Unset: Felix talks to the datastore directly. */
@@ -42,7 +27,8 @@ export class CalicoNode extends pulumi.ComponentResource {
     constructor(name: string, args: CalicoNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         // No inputs registered (see Calico).
         super("calico:index:CalicoNode", name, {}, opts);
-        const { datastore, typha, etcd } = args;
+        const { etcd, typha, waitFor, ...params } = args;
+        const datastore = params.datastore;
         if (datastore.type === "etcd" && typha) throw new Error("CalicoNode: Typha is not used with the etcd datastore");
         if (datastore.type === "etcd" && !etcd) throw new Error("CalicoNode: the etcd datastore needs its EtcdClient");
         const parent = { parent: this };
@@ -66,13 +52,7 @@ export class CalicoNode extends pulumi.ComponentResource {
         }
 
         const ds = buildCalicoNodeDaemonSet({
-            image: args.image,
-            backend: args.backend,
-            ipAutodetectionMethod: args.ipAutodetectionMethod,
-            ipv6: args.ipv6,
-            usePodCidr: args.usePodCidr,
-            mtu: args.mtu,
-            datastore,
+            ...params,
             typhaServiceName: typha ? TYPHA : undefined,
             certHash: "",
             serviceAccountName: rbac.serviceAccount.metadata.name,
@@ -81,7 +61,7 @@ export class CalicoNode extends pulumi.ComponentResource {
         this.daemonSet = new k8s.apps.v1.DaemonSet(
             CALICO_NODE,
             { ...ds, spec: { ...ds.spec, template } },
-            { parent: this, dependsOn: [...dependsOn, ...(args.waitFor ? [args.waitFor] : [])] },
+            { parent: this, dependsOn: [...dependsOn, ...(waitFor ? [waitFor] : [])] },
         );
 
         this.image = pulumi.output(args.image);
