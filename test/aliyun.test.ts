@@ -1,10 +1,8 @@
-import { byType, callHandlers, calls, find, recordOptions, recorded, recordedOpts, reset, settle, valueOf } from "./harness";
+import { buildProgram, byType, callHandlers, calls, find, recorded, recordedOpts, reset, valueOf } from "./harness";
 import * as pulumi from "@pulumi/pulumi";
-import { Calico } from "../components/calico";
 import { buildRouteEntries, routeSummary } from "../components/builders/aliyunRoutes";
 import { pickRouteTable } from "../components/config/rules/aliyun";
 import { formatProblem } from "../components/config/problems";
-import type { RawSecrets } from "../components/config/types";
 import { resolveConfig } from "../components/config/resolve";
 import { routeTableOfVpc } from "../components/resources/aliyunRoutes";
 import { Mutate, fakeEnv, labRaw, labSecrets, problemsOf, runProgram, resolvedConfig } from "./fixtures";
@@ -22,13 +20,6 @@ function aliyunRaw(): any {
     raw.cni.ipam = "host-local";
     raw.aliyun = { enabled: true, region: "cn-hangzhou", routeTableId: "vtb-bp1table" };
     return raw;
-}
-
-async function build(raw: unknown, secrets: RawSecrets = labSecrets()): Promise<Calico> {
-    reset();
-    const calico = new Calico("calico", { config: resolvedConfig(raw, secrets) }, { transformations: [recordOptions] });
-    await settle();
-    return calico;
 }
 
 /** Rejection of an Output, which `apply` alone can't observe; every promise it holds is awaited so none goes unhandled. */
@@ -97,7 +88,7 @@ describe("route entry builder", () => {
 
 describe("routes under mocks", () => {
     test("one route entry per node with the exact fields, through an explicit provider in the region", async () => {
-        const calico = await build(aliyunRaw());
+        const calico = await buildProgram(resolvedConfig(aliyunRaw()));
         expect(
             byType(ROUTE)
                 .map((r) => r.name)
@@ -131,11 +122,11 @@ describe("routes under mocks", () => {
 
     test("removing a node removes only its route", async () => {
         const snapshot = () => recorded.map((r) => `${r.type}::${r.name}::${JSON.stringify(r.inputs)}`).sort();
-        await build(aliyunRaw());
+        await buildProgram(resolvedConfig(aliyunRaw()));
         const all = snapshot();
         const raw = aliyunRaw();
         raw.nodes = raw.nodes.filter((n: any) => n.name !== "cka002");
-        await build(raw);
+        await buildProgram(resolvedConfig(raw));
         const fewer = snapshot();
         const gone = all.filter((r) => !fewer.includes(r));
         // Exactly cka002's route goes; the provider and the other entries stay as they were. The rest of the
@@ -152,18 +143,18 @@ describe("routes under mocks", () => {
                 .filter((r) => r.type.includes("alicloud"))
                 .map((r) => `${r.type}::${r.name}::${JSON.stringify(r.inputs)}`)
                 .sort();
-        await build(aliyunRaw());
+        await buildProgram(resolvedConfig(aliyunRaw()));
         const first = alicloud();
         const raw = aliyunRaw();
         raw.nodes.reverse();
-        await build(raw);
+        await buildProgram(resolvedConfig(raw));
         expect(alicloud()).toEqual(first);
     });
 
     test("with aliyun.enabled false no alicloud resource or call is made", async () => {
         const raw = aliyunRaw();
         raw.aliyun.enabled = false;
-        const calico = await build(raw);
+        const calico = await buildProgram(resolvedConfig(raw));
         expect(recorded.filter((r) => r.type.includes("alicloud") || r.type === "calico:index:AliyunRoutes")).toEqual([]);
         expect(calls.filter((c) => c.token.includes("alicloud"))).toEqual([]);
         expect(calico.outputs.aliyunRoutes).toBeUndefined();
@@ -172,7 +163,7 @@ describe("routes under mocks", () => {
 
     test("credentials from alicloud: config reach the provider as secrets", async () => {
         const secrets = { ...labSecrets(), alicloudAccessKey: "LTAI-test-id", alicloudSecretKey: "test-secret" };
-        const calico = await build(aliyunRaw(), secrets);
+        const calico = await buildProgram(resolvedConfig(aliyunRaw(), secrets));
         const provider = find(PROVIDER, "aliyun-routes-provider");
         expect(JSON.stringify(provider.inputs)).toContain("test-secret");
         expect(Object.keys(calico.aliyunRoutes?.entries ?? {}).sort()).toEqual(Object.keys(INSTANCES).sort());
@@ -202,7 +193,7 @@ describe("route table look-up from aliyun.vpcId", () => {
             tables: [{ routeTableId: "vtb-only", id: "vtb-only" }],
             totalCount: 1,
         });
-        const calico = await build(vpcOnly());
+        const calico = await buildProgram(resolvedConfig(vpcOnly()));
         expect(calls.filter((c) => c.token === LOOKUP).map((c) => c.inputs.vpcId)).toEqual(["vpc-bp1main"]);
         expect(byType(ROUTE).map((r) => r.inputs.routeTableId)).toEqual(["vtb-only", "vtb-only", "vtb-only"]);
         expect(await valueOf(calico.outputs.aliyunRouteTableId)).toBe("vtb-only");

@@ -1,4 +1,4 @@
-import { byType, find, recordOptions, recorded, recordedOpts, reset, settle, withoutCrds } from "./harness";
+import { buildProgram, byType, find, recorded, recordedOpts, withoutCrds } from "./harness";
 import {
     RR_CLUSTER_ID_ANNOTATION,
     buildBgpConfiguration,
@@ -8,9 +8,7 @@ import {
     felixSettings,
     routeReflectors,
 } from "../components/builders/bgp";
-import { Calico } from "../components/calico";
 import { rawConfigSchema } from "../components/config/schema";
-import type { CalicoConfig } from "../components/config/types";
 import { schemaErrors, unknownSpecKeys } from "./crdSchema";
 import { Mutate, labRaw, problemsOf, resolvedConfig } from "./fixtures";
 
@@ -31,12 +29,6 @@ function rrRaw(): any {
     };
     raw.felix = { logSeverity: "Warning", prometheusMetricsEnabled: true, prometheusMetricsPort: 9091 };
     return raw;
-}
-
-async function build(config: CalicoConfig): Promise<void> {
-    reset();
-    new Calico("calico", { config }, { transformations: [recordOptions] });
-    await settle();
 }
 
 const CR = (kind: string) => `kubernetes:crd.projectcalico.org/v1:${kind}`;
@@ -126,7 +118,7 @@ describe("BGP objects against the pinned CRD schemas", () => {
 });
 
 describe("the route-reflector cluster under mocks", () => {
-    beforeAll(async () => build(resolvedConfig(rrRaw())));
+    beforeAll(async () => buildProgram(resolvedConfig(rrRaw())));
 
     test("marks the reflector Nodes with patches, not Node resources", () => {
         const patches = byType("kubernetes:core/v1:NodePatch");
@@ -195,22 +187,22 @@ describe("BGP resource identity follows names, not positions", () => {
     test("reordering nodes and peers changes nothing", async () => {
         const raw = rrRaw();
         raw.bgp.peers.push({ ...tor, name: "rack2-tor", peerIP: "172.16.0.253" });
-        await build(resolvedConfig(raw));
+        await buildProgram(resolvedConfig(raw));
         const first = snapshot();
         raw.nodes.reverse();
         raw.bgp.peers.reverse();
-        await build(resolvedConfig(raw));
+        await buildProgram(resolvedConfig(raw));
         expect(snapshot()).toEqual(first);
     });
 
     test("dropping one reflector or one peer removes only its own resource", async () => {
         const raw = rrRaw();
         raw.bgp.peers.push({ ...tor, name: "rack2-tor", peerIP: "172.16.0.253" });
-        await build(resolvedConfig(raw));
+        await buildProgram(resolvedConfig(raw));
         const all = snapshot();
         delete raw.nodes[1].routeReflectorClusterId;
         raw.bgp.peers = raw.bgp.peers.filter((p: any) => p.name !== "rack2-tor");
-        await build(resolvedConfig(raw));
+        await buildProgram(resolvedConfig(raw));
         const fewer = snapshot();
         const gone = all.filter((r) => !fewer.includes(r)).map((r) => r.split("::")[1]);
         const changed = fewer.filter((r) => !all.includes(r)).map((r) => r.split("::")[1]);
@@ -222,7 +214,7 @@ describe("BGP resource identity follows names, not positions", () => {
 
 describe("the lab under mocks", () => {
     test("gets a default BGPConfiguration with the mesh on, and no peers, patches or Felix changes", async () => {
-        await build(resolvedConfig());
+        await buildProgram(resolvedConfig());
         expect(find(CR("BGPConfigurationPatch"), "bgpconfiguration-default").inputs.spec).toEqual({
             asNumber: 64512,
             nodeToNodeMeshEnabled: true,

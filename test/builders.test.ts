@@ -1,5 +1,4 @@
 import * as fs from "fs";
-import Ajv from "ajv";
 import { parse, parseAllDocuments } from "yaml";
 import { buildCalicoctlConfig } from "../components/builders/calicoctl";
 import { cniClusterRoleRules } from "../components/builders/cniRbac";
@@ -7,9 +6,9 @@ import { buildConflist, renderConflist } from "../components/builders/conflist";
 import { buildIpPool } from "../components/builders/ippool";
 import { stableJson } from "../components/builders/json";
 import { renderClientKubeconfig } from "../components/builders/kubeconfig";
-import { parseCidr } from "../components/facts/cidr";
 import { calicoImages } from "../components/versions";
-import { CRDS_FILE, REFERENCE, resolvedConfig } from "./fixtures";
+import { calicoCrdValidator } from "./crdSchema";
+import { REFERENCE, resolvedConfig } from "./fixtures";
 
 const base = {
     nodeName: "cka002",
@@ -112,12 +111,7 @@ describe("kubeconfig", () => {
 });
 
 describe("IPPool specs", () => {
-    const crds = parseAllDocuments(fs.readFileSync(CRDS_FILE, "utf8")).map((d) => d.toJS());
-    const ippoolCrd = crds.find((d) => d?.metadata?.name === "ippools.crd.projectcalico.org");
-    const schema = ippoolCrd.spec.versions.find((v: any) => v.name === "v1").schema.openAPIV3Schema;
-    const ajv = new Ajv({ strict: false, allErrors: true });
-    ajv.addFormat("cidr", (c: string) => parseCidr(c).ok);
-    const validate = ajv.compile(schema);
+    const validate = calicoCrdValidator("IPPool");
 
     test.each(resolvedConfig().pools.map((p) => [p.name, p]))("%s validates against the pinned IPPool CRD schema", (_n, pool) => {
         const obj = buildIpPool(pool);

@@ -1,4 +1,4 @@
-import { byType, find, isSecretOutput, kubernetesObjects, plain, recordOptions, recordedOpts, reset, settle, valueOf } from "./harness";
+import { buildProgram, byType, find, isSecretOutput, kubernetesObjects, plain, recordedOpts, valueOf } from "./harness";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { buildConflist } from "../components/builders/conflist";
@@ -72,9 +72,7 @@ describe("etcd host-side builders", () => {
 describe("the etcd datastore under mocks", () => {
     let calico: Calico;
     beforeAll(async () => {
-        reset();
-        calico = new Calico("calico", { config: resolvedConfig(etcdRaw(), etcdSecrets()) }, { transformations: [recordOptions] });
-        await settle();
+        calico = await buildProgram(resolvedConfig(etcdRaw(), etcdSecrets()));
     });
 
     test("applies no CRDs and no BGP or Felix custom resources", () => {
@@ -128,7 +126,7 @@ describe("the etcd datastore under mocks", () => {
     });
 
     test("the calicoctl config uses etcd through the same host files", async () => {
-        const doc = parse(String(await valueOf(calico.outputs.calicoctlConfig as string)));
+        const doc = parse(String(await valueOf(calico.outputs.calicoctlConfig)));
         expect(doc).toEqual({
             apiVersion: "projectcalico.org/v3",
             kind: "CalicoAPIConfig",
@@ -147,9 +145,7 @@ describe("the etcd datastore under mocks", () => {
 
 describe("the Kubernetes datastore's calicoctl config", () => {
     test("uses the admin kubeconfig", async () => {
-        reset();
-        const calico = new Calico("calico", { config: resolvedConfig() }, { transformations: [recordOptions] });
-        await settle();
+        const calico = await buildProgram(resolvedConfig());
         const doc = parse(String(await valueOf(calico.outputs.calicoctlConfig as string)));
         expect(doc.spec).toEqual({ datastoreType: "kubernetes", kubeconfig: "/etc/kubernetes/admin.conf" });
     });

@@ -1,7 +1,6 @@
-import { recordOptions, recorded, reset, settle } from "./harness";
+import { buildProgram, recorded } from "./harness";
 import { parseAllDocuments } from "yaml";
 import { RESOURCES_CONFIGMAP, RESOURCES_KEY } from "../components/builders/calicoctlApply";
-import { Calico } from "../components/calico";
 import { formatProblem } from "../components/config/problems";
 import { resolveConfig } from "../components/config/resolve";
 import { CRDS_FILE, fakeEnv, stackFiles } from "./fixtures";
@@ -14,9 +13,7 @@ describe.each(stackFiles().map((s) => [s.file, s] as const))("%s", (_file, stack
         const v = resolveConfig(raw, stack.secrets, fakeEnv);
         expect(v.ok ? [] : v.problems.map(formatProblem)).toEqual([]);
         if (!v.ok) return;
-        reset();
-        new Calico("calico", { config: v.config }, { transformations: [recordOptions] });
-        await settle();
+        await buildProgram(v.config);
         for (const node of v.config.nodes) {
             expect(recorded.some((r) => r.name === `${node.name}-conflist`)).toBe(true);
         }
