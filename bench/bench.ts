@@ -23,7 +23,7 @@ interface Sample {
 /** Child: one build, one JSON line on stdout. Mocks load first, as in the tests. */
 async function measure(nodes: number): Promise<Sample> {
     const harness = await import("../test/harness");
-    const { labRaw, validConfig } = await import("../test/fixtures");
+    const { labRaw, resolvedConfig } = await import("../test/fixtures");
     const { Calico } = await import("../components/calico");
     const raw: any = labRaw();
     // Addresses from 10.0.0.0/16 onwards; names sort in node order.
@@ -33,7 +33,7 @@ async function measure(nodes: number): Promise<Sample> {
     }));
     const start = process.hrtime.bigint();
     const cpuStart = process.cpuUsage();
-    new Calico("calico", { config: validConfig(raw) });
+    new Calico("calico", { config: resolvedConfig(raw) });
     await harness.settle();
     const buildMs = Number(process.hrtime.bigint() - start) / 1e6;
     const cpu = process.cpuUsage(cpuStart);

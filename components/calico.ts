@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { routedNodes } from "./builders/aliyunRoutes";
-import { bgpSettings, routeReflectors } from "./builders/bgp";
+import type { RouteSummary } from "./builders/aliyunRoutes";
+import { felixSettings, routeReflectors } from "./builders/bgp";
 import { renderCalicoctlConfig } from "./builders/calicoctl";
-import { APPLIED_OUTPUT } from "./builders/calicoctlApply";
+import { APPLIED_OUTPUT, type AppliedNames } from "./builders/calicoctlApply";
 import { calicoctlDatastore, cniEtcdDatastore, etcdHostFiles } from "./builders/etcdHost";
 import { poolSummary } from "./builders/ippool";
 import type { CalicoConfig } from "./config/types";
@@ -13,22 +13,43 @@ import { CalicoctlApply, previousApplied } from "./resources/calicoctlApply";
 import { Cni } from "./resources/cni";
 import { clusterCa } from "./resources/clusterCa";
 import { Datastore } from "./resources/datastore";
+import { EtcdClient } from "./resources/etcdClient";
 import { IpPools } from "./resources/ipPools";
 import { CalicoPki } from "./resources/pki";
 import { Spiderpool } from "./resources/spiderpool";
-import { Workloads, calicoWorkloads } from "./resources/workloads";
+import { type WorkloadOutputs, Workloads, calicoWorkloads } from "./resources/workloads";
 
 /** kubeadm's admin kubeconfig on a control-plane node, where calicoctl usually runs. */
 export const CALICOCTL_KUBECONFIG = "/etc/kubernetes/admin.conf";
 
 export interface CalicoArgs {
-    /** Validated config (see components/config/load.ts). */
+    /** Resolved config (see components/config/load.ts). */
     config: CalicoConfig;
+}
+
+/** What the stack exports (index.ts); typed, so a misspelt output fails `tsc` instead of exporting undefined. */
+export interface CalicoOutputs extends WorkloadOutputs {
+    calicoVersion: string;
+    pools: ReturnType<typeof poolSummary>[];
+    nodes: { name: string; address: string }[];
+    /** Secret. */
+    cniKubeconfig: pulumi.Output<string>;
+    calicoctlConfig: string;
+    podMtu: number;
+    /** Set only when `calico:aliyun.enabled`. */
+    aliyunRouteTableId?: pulumi.Output<string>;
+    aliyunRoutes?: RouteSummary[];
+    /** Set only with the etcd datastore: every IPPool and BGPPeer name applied with calicoctl. */
+    [APPLIED_OUTPUT]?: pulumi.Output<AppliedNames>;
 }
 
 /**
  * The whole installation, in the hard way's order: certificates, datastore (CRDs), IP pools, the CNI
  * plugin on every host, then the workloads. Build it with `new Calico("calico", { config })`.
+ *
+ * One rule for every component here: it registers no inputs. Its children carry them; registered on
+ * the component too, each change would show twice in `pulumi preview`, and keys (the cluster CA's, the
+ * TLS identities') would sit in the component's state besides the child that needs them.
  */
 export class Calico extends pulumi.ComponentResource {
     public readonly pki: CalicoPki;
@@ -38,6 +59,8 @@ export class Calico extends pulumi.ComponentResource {
     public readonly cni: Cni;
     /** BGP topology and Felix knobs as custom resources; on the Kubernetes datastore only. */
     public readonly bgp?: Bgp;
+    /** With etcd: the client Secret and ConfigMap the Job, calico-node and kube-controllers mount. */
+    public readonly etcdClient?: EtcdClient;
     /** With etcd: pools, BGP and Felix settings applied to etcd by a calicoctl Job. */
     public readonly calicoctlApply?: CalicoctlApply;
     /** Per-node SpiderIPPools; set when cni.ipam is spiderpool. */
@@ -46,45 +69,44 @@ export class Calico extends pulumi.ComponentResource {
     public readonly workloads: Workloads;
     /** VPC route entries for non-tunnel mode on Alibaba Cloud; set when aliyun.enabled. */
     public readonly aliyunRoutes?: AliyunRoutes;
-    /** Outputs the stack exports. */
-    public readonly outputs: Record<string, pulumi.Input<unknown>>;
+    public readonly outputs: CalicoOutputs;
 
     constructor(name: string, args: CalicoArgs, opts?: pulumi.ComponentResourceOptions) {
-        // The config is not registered as component inputs: it would only duplicate the children's inputs in state.
         super("calico:index:Calico", name, {}, opts);
         const cfg = args.config;
-        const ca = clusterCa(cfg, this);
-        this.pki = new CalicoPki(
-            "pki",
-            {
-                clusterCaCertPem: ca.certPem,
-                clusterCaKeyPem: ca.keyPem,
-                rsaBits: cfg.pki.rsaBits,
-                validityHours: cfg.pki.validityHours,
-                earlyRenewalHours: cfg.pki.earlyRenewalHours,
-            },
-            { parent: this },
-        );
-        const kdd = cfg.datastore.type === "kubernetes";
-        const bgp = bgpSettings(cfg);
+        const parent = { parent: this };
+        const ca = clusterCa(cfg.clusterCa, this);
+        this.pki = new CalicoPki("pki", { clusterCaCertPem: ca.certPem, clusterCaKeyPem: ca.keyPem, ...cfg.pki }, parent);
+        const felix = felixSettings(cfg);
+        const ds = cfg.datastore;
 
         // Kubernetes datastore: CRDs first; pools and BGP settings are custom resources that wait for them.
         // etcd datastore: no CRDs; pools and BGP settings reach etcd through a calicoctl Job instead.
-        if (kdd) {
-            this.datastore = new Datastore(
-                "datastore",
-                { calicoVersion: cfg.calicoVersion, crdsFile: cfg.datastore.crdsFile },
-                { parent: this },
+        let afterCrds: pulumi.Input<pulumi.Resource[]> = [];
+        let pools: pulumi.Resource;
+        if (ds.type === "kubernetes") {
+            this.datastore = new Datastore("datastore", { crds: ds.crds }, parent);
+            afterCrds = this.datastore.crdResources;
+            this.ipPools = new IpPools("ip-pools", { pools: cfg.pools }, { ...parent, ...after(afterCrds) });
+            this.bgp = new Bgp(
+                "bgp",
+                { bgp: cfg.bgp, felix, routeReflectors: routeReflectors(cfg.nodes) },
+                { ...parent, ...after(afterCrds) },
             );
-        }
-        const afterCrds: pulumi.Input<pulumi.Resource[]> = this.datastore ? this.datastore.crdResources : [];
-        if (kdd) {
-            this.ipPools = new IpPools("ip-pools", { pools: cfg.pools }, { parent: this, ...after(afterCrds) });
-            this.bgp = new Bgp("bgp", { ...bgp, routeReflectors: routeReflectors(cfg.nodes) }, { parent: this, ...after(afterCrds) });
+            pools = this.ipPools;
+        } else {
+            // Before its three consumers: the calicoctl Job, calico-node and kube-controllers mount it.
+            this.etcdClient = new EtcdClient("etcd-client", { endpoints: ds.endpoints, tls: ds.tls }, parent);
+            this.calicoctlApply = new CalicoctlApply(
+                "calicoctl-apply",
+                { image: cfg.images.ctl, pools: cfg.pools, bgp: cfg.bgp, felix, previous: previousApplied(this), etcd: this.etcdClient },
+                parent,
+            );
+            pools = this.calicoctlApply;
         }
 
         // With etcd the CNI plugin reaches etcd itself, through client files written next to its config.
-        const etcd = cfg.datastore.type === "etcd" ? cfg.secrets.etcd : undefined;
+        const confDir = cfg.cni.confDir;
         this.cni = new Cni(
             "cni",
             {
@@ -92,71 +114,36 @@ export class Calico extends pulumi.ComponentResource {
                 clusterCaCertPem: ca.certPem,
                 cniCertPem: this.pki.cniCertPem,
                 cniKeyPem: this.pki.cniKeyPem,
-                datastore: etcd ? cniEtcdDatastore(cfg.cni.confDir, cfg.datastore.etcdEndpoints) : undefined,
-                extraHostFiles: etcd ? etcdHostFiles(cfg.cni.confDir, etcd) : undefined,
+                datastore: ds.type === "etcd" ? cniEtcdDatastore(confDir, ds.endpoints) : { type: "kubernetes" },
+                extraHostFiles: ds.type === "etcd" ? etcdHostFiles(confDir, ds.tls) : [],
             },
-            { parent: this },
+            parent,
         );
         if (cfg.cni.ipam === "spiderpool") {
             const nodes = cfg.nodes.flatMap((n) => (n.podCidr !== undefined ? [{ name: n.name, podCidr: n.podCidr }] : []));
-            this.spiderpool = new Spiderpool("spiderpool", { nodes, clusterPodCidr: cfg.cluster.podCidr }, { parent: this });
+            this.spiderpool = new Spiderpool("spiderpool", { nodes, clusterPodCidr: cfg.cluster.podCidr }, parent);
         }
-        if (cfg.aliyun.enabled) {
-            const a = cfg.aliyun;
-            this.aliyunRoutes = new AliyunRoutes(
-                "aliyun-routes",
-                {
-                    region: a.region ?? "",
-                    nodes: routedNodes(cfg.nodes),
-                    routeTableId: a.routeTableId,
-                    vpcId: a.vpcId,
-                    accessKey: cfg.secrets.alicloud?.accessKey,
-                    secretKey: cfg.secrets.alicloud?.secretKey,
-                },
-                { parent: this },
-            );
-        }
+        if (cfg.aliyun) this.aliyunRoutes = new AliyunRoutes("aliyun-routes", cfg.aliyun, parent);
 
-        // calico-node starts once its pools exist, or it would create Calico's default pool. With etcd the
-        // Job that writes them needs calico-node's etcd Secret, so that wait is resolved once the Job exists.
-        let poolsApplied: (r: pulumi.Resource) => void = () => undefined;
-        const pools: pulumi.Input<pulumi.Resource> | undefined =
-            this.ipPools ?? new Promise<pulumi.Resource>((resolve) => (poolsApplied = resolve));
+        // calico-node starts once its pools exist, or it would create Calico's default pool.
         this.workloads = calicoWorkloads(this, cfg, this.pki, {
             crds: afterCrds,
             cni: [this.cni],
             hostCleanups: this.cni.dataplanes,
-            calicoNodeWaitsFor: pools,
+            etcd: this.etcdClient,
+            pools,
         });
-        if (!kdd) {
-            this.calicoctlApply = new CalicoctlApply(
-                "calicoctl-apply",
-                {
-                    ...bgp,
-                    image: cfg.images.ctl,
-                    pools: cfg.pools,
-                    previous: previousApplied(this),
-                    etcdObjects: this.workloads.calicoNode.etcdObjects,
-                },
-                { parent: this },
-            );
-            poolsApplied(this.calicoctlApply);
-        }
-        const aliyunOutputs = this.aliyunRoutes
-            ? { aliyunRouteTableId: this.aliyunRoutes.routeTableId, aliyunRoutes: this.aliyunRoutes.routes }
-            : {};
-        const etcdOutputs = this.calicoctlApply ? { [APPLIED_OUTPUT]: this.calicoctlApply.applied } : {};
 
         this.outputs = {
             calicoVersion: cfg.calicoVersion,
             pools: cfg.pools.map(poolSummary),
             nodes: cfg.nodes.map((n) => ({ name: n.name, address: n.address })),
             cniKubeconfig: this.cni.kubeconfig,
-            calicoctlConfig: renderCalicoctlConfig(calicoctlDatastore(cfg.datastore, cfg.cni.confDir, CALICOCTL_KUBECONFIG)),
+            calicoctlConfig: renderCalicoctlConfig(calicoctlDatastore(ds, confDir, CALICOCTL_KUBECONFIG)),
             podMtu: cfg.mtu,
             ...this.workloads.outputs,
-            ...aliyunOutputs,
-            ...etcdOutputs,
+            ...(this.aliyunRoutes ? { aliyunRouteTableId: this.aliyunRoutes.routeTableId, aliyunRoutes: this.aliyunRoutes.routes } : {}),
+            ...(this.calicoctlApply ? { [APPLIED_OUTPUT]: this.calicoctlApply.applied } : {}),
         };
         this.registerOutputs(this.outputs);
     }

@@ -6,8 +6,12 @@
 /** The Calico release this program is written and tested against. */
 export const CALICO_VERSION = "v3.32.1";
 
-/** Standard CNI plugins (portmap, loopback, host-local, bandwidth) that ship with containernetworking/plugins. */
-export const CNI_PLUGINS_VERSION = "v1.6.2";
+/** The minor release `calico:calicoVersion` may move within: its patch releases keep RBAC, env and CRDs. */
+export const CALICO_MINOR = CALICO_VERSION.split(".").slice(0, 2).join(".");
+
+export function isSupportedCalicoVersion(version: string): boolean {
+    return version.startsWith(`${CALICO_MINOR}.`) && /^\d+$/.test(version.slice(CALICO_MINOR.length + 1));
+}
 
 /** Registry that serves the Calico images unless `calico:registry` names a mirror. */
 export const DEFAULT_REGISTRY = "quay.io";
@@ -31,9 +35,4 @@ export function calicoImages(version: string, registry: string): Record<CalicoIm
 /** The official CRD manifest of a Calico release, applied when no local copy is configured. */
 export function calicoCrdsUrl(version: string): string {
     return `https://raw.githubusercontent.com/projectcalico/calico/${version}/manifests/crds.yaml`;
-}
-
-/** Release download of the standard CNI plugins tarball, for stacks that fetch it on the host. */
-export function cniPluginsUrl(version: string, arch = "amd64"): string {
-    return `https://github.com/containernetworking/plugins/releases/download/${version}/cni-plugins-linux-${arch}-${version}.tgz`;
 }

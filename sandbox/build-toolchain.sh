@@ -205,8 +205,8 @@ calico_src() { # -> extracted source dir (checked against the tarball's sha256 f
 }
 
 build_calico() {
-  local v="$CALICO_VERSION+$CALICO_GO+nocgo"
-  local out=(calico calico-ipam calico-node calico-typha kube-controllers check-status calicoctl install)
+  local v="$CALICO_VERSION+$CALICO_GO+nocgo+2"
+  local out=(calico calico-ipam calico-node mountns calico-typha kube-controllers check-status calicoctl install)
   up_to_date calico "$v" "${out[@]}" && [[ -x "$IMAGES/node/usr/bin/calico-node" ]] && { log "skip calico $v (built)"; return; }
   local src; src="$(calico_src)"
   local ld="-X github.com/projectcalico/calico/pkg/buildinfo.Version=$CALICO_VERSION"
@@ -215,7 +215,7 @@ build_calico() {
   # Without CGO: no libbpf 1.6 in Debian bookworm, and the sandbox runs the iptables/nftables dataplanes
   # only (see sandbox/README.md for the one Felix setting this costs).
   local pkg b
-  for b in "calico-node:./node/cmd/calico-node" "calico-typha:./typha/cmd/calico-typha" \
+  for b in "calico-node:./node/cmd/calico-node" "mountns:./node/cmd/mountns" "calico-typha:./typha/cmd/calico-typha" \
     "kube-controllers:./kube-controllers/cmd/kube-controllers" "check-status:./kube-controllers/cmd/check-status" \
     "kc-wrapper:./kube-controllers/cmd/wrapper" "calicoctl:./calicoctl/calicoctl" \
     "calico:./cni-plugin/cmd/calico" "install:./cni-plugin/cmd/install"; do
@@ -241,7 +241,10 @@ build_calico_images() { # SRC: the files of calico/node, typha, kube-controllers
   cp -a "$src/node/filesystem/etc/." "$r/etc/"
   cp -a "$src/node/filesystem/sbin/." "$r/usr/sbin/"
   cp -a "$src/confd/etc/calico/confd/conf.d" "$src/confd/etc/calico/confd/templates" "$r/etc/calico/confd/"
-  cp "$BIN/calico-node" "$r/usr/bin/calico-node"
+  cp "$BIN/calico-node" "$r/usr/bin/calico-node"; cp "$BIN/mountns" "$r/usr/bin/mountns"
+  # The image's /bin/birdcl (calico/bird's readline-less client) is Debian's birdc: same socket
+  # protocol, same output; calico-node's BIRD liveness check runs it.
+  ln -s /usr/sbin/birdc "$r/usr/bin/birdcl"; ln -s /usr/sbin/birdc6 "$r/usr/bin/birdcl6"
   # FELIX_DebugSkipCTLBCleanup: a build without CGO has no libbpf, and Felix's connect-time
   # load-balancer cleanup panics on the stub at start; the one Calico setting the sandbox adds.
   echo '{"cmd":["start_runit"],"env":["SVDIR=/etc/service/enabled","FELIX_DebugSkipCTLBCleanup=true"]}' >"$r/.image.json"

@@ -49,34 +49,52 @@ wait_pods_ready() { timeout 150 $KUBECTL -n $PT_NS wait --for=condition=Ready po
 # connection to Typha; a client certificate with another CN, from the same CA, is refused.
 check12() {
   local n pod pid probe cid
+  local live
   probe=$($KUBECTL -n $NS get ds calico-node -o json | jq -r '.spec.template.spec.containers[0].readinessProbe.exec.command | @sh')
+  live=$($KUBECTL -n $NS get ds calico-node -o json | jq -r '.spec.template.spec.containers[0].livenessProbe.exec.command | @sh')
   for n in "${NODES[@]}"; do
     pod=$($KUBECTL -n $NS get pod -l k8s-app=calico-node --field-selector "spec.nodeName=$n" -o jsonpath='{.items[0].metadata.name}')
     [[ -n "$pod" ]] || die "no calico-node pod on $n"
     cid=$($KUBECTL -n $NS get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID} {.status.conditions[?(@.type=="Ready")].status}')
     [[ "$cid" == sbx://*" True" ]] || die "$n: calico-node $pod not Ready from sbx-kubelet ($cid)"
     pid=$(proc_in_netns "$n" '^calico-node -felix') || die "$n: no Felix process in the node's namespace"
+    eval "set -- $live"
+    timeout 20 nsenter -t "$pid" -m -n -p -r -w -- "$@" >/dev/null 2>&1 || die "$n: the liveness probe ($*) fails inside calico-node"
     eval "set -- $probe"
-    timeout 20 nsenter -t "$pid" -m -n -p -r -w -- "$@" || die "$n: the readiness probe ($*) fails inside calico-node"
+    timeout 20 nsenter -t "$pid" -m -n -p -r -w -- "$@" >/dev/null 2>&1 || die "$n: the readiness probe ($*) fails inside calico-node"
     local bird=""
     if proc_in_netns "$n" '^bird -R -s /var/run/calico/bird.ctl' >/dev/null; then bird=", BIRD running"; fi
-    ok "$n: $pod Ready by its probe (${*}: exit 0 inside the container), Felix pid $pid$bird"
+    ok "$n: $pod Ready; its probes pass inside the container ($live; $*), Felix pid $pid$bird"
   done
-  local tpod tnode tip log
-  tpod=$($KUBECTL -n $NS get pod -l k8s-app=calico-typha -o jsonpath='{.items[0].metadata.name}')
-  tnode=$(pod_node $NS "$tpod"); tip=$(node_addr "$tnode")
-  log="$S/kubelet/$tnode/logs/${NS}_${tpod}_calico-typha.log"
+  # Felix picks one of the Typha replicas: each node must hold an established connection to one of
+  # them, and that Typha's log must show it accepted.
+  local tpod tnode tip log tpods=() tips=() logs=()
+  for tpod in $($KUBECTL -n $NS get pod -l k8s-app=calico-typha -o jsonpath='{.items[*].metadata.name}'); do
+    tnode=$(pod_node $NS "$tpod")
+    tpods+=("$tpod"); tips+=("$(node_addr "$tnode")"); logs+=("$S/kubelet/$tnode/logs/${NS}_${tpod}_calico-typha.log")
+  done
+  [[ ${#tpods[@]} -gt 0 ]] || die "no Typha pod"
+  local summary=""
   for n in "${NODES[@]}"; do
-    local src; src=$(node_addr "$n")
-    timeout 60 bash -c "until ip netns exec '$n' ss -Htn state established dst '$tip:5473' | grep -q .; do sleep 1; done" \
-      || die "$n: no established connection from Felix to Typha at $tip:5473"
-    grep -q "Accepted from $src:" "$log" || die "Typha's log has no connection from $n ($src)"
+    local src conn="" i
+    src=$(node_addr "$n")
+    for _ in $(seq 1 60); do
+      for i in "${!tips[@]}"; do
+        if ip netns exec "$n" ss -Htn state established dst "${tips[$i]}:5473" | grep -q .; then conn=$i; break 2; fi
+      done
+      sleep 1
+    done
+    [[ -n "$conn" ]] || die "$n: no established connection from Felix to any Typha (${tips[*]}:5473)"
+    grep -q "Accepted from $src:" "${logs[$conn]}" || die "Typha ${tpods[$conn]}'s log has no connection from $n ($src)"
+    summary+="$n -> ${tpods[$conn]} (${tips[$conn]}), "
   done
-  ok "every Felix holds a connection to Typha $tpod at $tip:5473 ($(grep -c 'Accepted from' "$log") accepted in Typha's log); Typha requires client certs: $(grep -m1 -o 'Will verify client certificates' "$log")"
+  ok "every Felix holds a TLS connection to a Typha: ${summary%, }; Typha requires client certs: $(grep -m1 -o 'Will verify client certificates' "${logs[0]}")"
+  tip=${tips[0]}; log=${logs[0]}
   # An impostor: right CA, wrong CN. Typha must refuse it after the handshake.
   local d="$E/impostor"; mkdir -p "$d"; chmod 700 "$d"
   sbx_pulumi_nocfg stack export --show-secrets | jq -r '.deployment.resources[]
-    | select(.type == "tls:index/privateKey:PrivateKey" and (.urn | endswith("::pki-typha-ca-key"))) | .outputs.privateKeyPem' >"$d/ca.key"
+    | select(.type == "tls:index/privateKey:PrivateKey" and (.urn | endswith("::pki-typha-ca-key")))
+    | .outputs.privateKeyPem | if type == "object" then .plaintext | fromjson else . end' >"$d/ca.key"
   $KUBECTL -n $NS get cm calico-typha-ca -o jsonpath='{.data.typhaca\.crt}' >"$d/ca.crt"
   grep -q 'PRIVATE KEY' "$d/ca.key" || die "could not read the Typha CA key from the state"
   openssl req -newkey rsa:2048 -nodes -keyout "$d/impostor.key" -out "$d/impostor.csr" -subj "/CN=calico-node-impostor" 2>/dev/null

@@ -173,6 +173,7 @@ calico-typha            yes watch  nodes                                 -
 calico-typha            yes list   globalnetworkpolicies.crd.projectcalico.org -
 calico-typha            yes update clusterinformations.crd.projectcalico.org -
 calico-typha            yes list   endpointslices.discovery.k8s.io       -
+calico-typha            yes watch  virtualmachineinstancemigrations.kubevirt.io -
 calico-typha            no  list   secrets                               kube-system
 calico-typha            no  delete nodes                                 -
 calico-typha            no  create ippools.crd.projectcalico.org         -

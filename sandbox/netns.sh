@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The sandbox nodes' network: one network namespace per node, all on one bridge that lives in a
-# namespace of its own (sbx-net). The bridge has no address and no uplink, and the root namespace
-# has no interface on it: nothing routes in or out, every packet stays between the sandbox's own
-# namespaces. Each node namespace gets:
-#   - eth0 with the node's address ($SANDBOX_NODE_NET.<10+i>/24), which is also its Node InternalIP;
+# namespace of its own (sbx-net). The bridge has no uplink, and the root namespace has no interface
+# on it: nothing routes in or out, every packet stays between the sandbox's own namespaces. Each node namespace gets:
+#   - eth0 with the node's address ($SANDBOX_NODE_NET.<11+i>/24), which is also its Node InternalIP,
+#     and a default route via $SANDBOX_NODE_NET.1, the bridge's own address, where packets for
+#     anywhere else end (that namespace forwards nothing);
 #   - net.ipv4.ip_forward=1 (kubeadm's preflight requires it on every node);
 #   - the API server at 127.0.0.1:$APISERVER_PORT, through a unix-socket relay to the real one
 #     (the sandbox's stand-in for a network path from the node to the control plane).
@@ -46,6 +47,11 @@ if ! ns_exists "$SANDBOX_NET_NS"; then
   ip netns add "$SANDBOX_NET_NS"
   ip -n "$SANDBOX_NET_NS" link add br0 type bridge
   ip -n "$SANDBOX_NET_NS" link set br0 up
+  # The nodes' default gateway, which forwards nothing (forwarding stays off in this namespace): a
+  # real host has a default route, and Calico needs one, since the pods' gateway 169.254.1.1 is
+  # answered by proxy ARP only when the host has a route to it through another interface.
+  ip -n "$SANDBOX_NET_NS" addr add "$SANDBOX_NODE_NET.1/24" dev br0
+  ip netns exec "$SANDBOX_NET_NS" sysctl -qw net.ipv4.ip_forward=0
 fi
 
 # One relay from a unix socket to the API server on this machine's loopback; each node namespace
@@ -66,6 +72,7 @@ for n in "${NODES[@]}"; do
     ip -n "$SANDBOX_NET_NS" link set "$peer" master br0 up
     ip -n "$n" addr add "$addr/24" dev eth0
     ip -n "$n" link set eth0 up
+    ip -n "$n" route add default via "$SANDBOX_NODE_NET.1"
     ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1
   fi
   START_MATCH=socat start "apirelay-$n" ip netns exec "$n" socat \

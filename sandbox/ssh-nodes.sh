@@ -87,7 +87,7 @@ XT_LINKS="iptables ip6tables iptables-save ip6tables-save iptables-restore ip6ta
 node_tools() {
   local root="$1" t src lib l
   [[ -x "$root/usr/sbin/xtables-nft-multi" ]] && return
-  mkdir -p "$root/usr/sbin" "$root/usr/lib/x86_64-linux-gnu"
+  mkdir -p "$root/usr/sbin" "$root/usr/lib/x86_64-linux-gnu" "$root/run"
   [[ -e "$root/sbin" ]] || ln -s usr/sbin "$root/sbin"
   for t in $NODE_TOOLS; do
     src="$(PATH=/usr/sbin:/usr/bin:/sbin:/bin type -P "$t" || true)"

@@ -1,12 +1,11 @@
-import { byType, callHandlers, calls, find, recordOptions, recorded, recordedOpts, reset, settle, valueOf } from "./harness";
+import { buildProgram, byType, callHandlers, calls, find, recorded, recordedOpts, reset, valueOf } from "./harness";
 import * as pulumi from "@pulumi/pulumi";
-import { Calico } from "../components/calico";
-import { buildRouteEntries, pickRouteTable, routeSummary } from "../components/builders/aliyunRoutes";
+import { buildRouteEntries, routeSummary } from "../components/builders/aliyunRoutes";
+import { pickRouteTable } from "../components/config/rules/aliyun";
 import { formatProblem } from "../components/config/problems";
-import type { RawSecrets } from "../components/config/types";
-import { validateConfig } from "../components/config/validate";
+import { resolveConfig } from "../components/config/resolve";
 import { routeTableOfVpc } from "../components/resources/aliyunRoutes";
-import { fakeEnv, labRaw, labSecrets, runProgram, validConfig } from "./fixtures";
+import { Mutate, fakeEnv, labRaw, labSecrets, problemsOf, runProgram, resolvedConfig } from "./fixtures";
 
 const ROUTE = "alicloud:vpc/routeEntry:RouteEntry";
 const PROVIDER = "pulumi:providers:alicloud";
@@ -21,13 +20,6 @@ function aliyunRaw(): any {
     raw.cni.ipam = "host-local";
     raw.aliyun = { enabled: true, region: "cn-hangzhou", routeTableId: "vtb-bp1table" };
     return raw;
-}
-
-async function build(raw: unknown, secrets: RawSecrets = labSecrets()): Promise<Calico> {
-    reset();
-    const calico = new Calico("calico", { config: validConfig(raw, secrets) }, { transformations: [recordOptions] });
-    await settle();
-    return calico;
 }
 
 /** Rejection of an Output, which `apply` alone can't observe; every promise it holds is awaited so none goes unhandled. */
@@ -96,7 +88,7 @@ describe("route entry builder", () => {
 
 describe("routes under mocks", () => {
     test("one route entry per node with the exact fields, through an explicit provider in the region", async () => {
-        const calico = await build(aliyunRaw());
+        const calico = await buildProgram(resolvedConfig(aliyunRaw()));
         expect(
             byType(ROUTE)
                 .map((r) => r.name)
@@ -130,11 +122,11 @@ describe("routes under mocks", () => {
 
     test("removing a node removes only its route", async () => {
         const snapshot = () => recorded.map((r) => `${r.type}::${r.name}::${JSON.stringify(r.inputs)}`).sort();
-        await build(aliyunRaw());
+        await buildProgram(resolvedConfig(aliyunRaw()));
         const all = snapshot();
         const raw = aliyunRaw();
         raw.nodes = raw.nodes.filter((n: any) => n.name !== "cka002");
-        await build(raw);
+        await buildProgram(resolvedConfig(raw));
         const fewer = snapshot();
         const gone = all.filter((r) => !fewer.includes(r));
         // Exactly cka002's route goes; the provider and the other entries stay as they were. The rest of the
@@ -151,18 +143,18 @@ describe("routes under mocks", () => {
                 .filter((r) => r.type.includes("alicloud"))
                 .map((r) => `${r.type}::${r.name}::${JSON.stringify(r.inputs)}`)
                 .sort();
-        await build(aliyunRaw());
+        await buildProgram(resolvedConfig(aliyunRaw()));
         const first = alicloud();
         const raw = aliyunRaw();
         raw.nodes.reverse();
-        await build(raw);
+        await buildProgram(resolvedConfig(raw));
         expect(alicloud()).toEqual(first);
     });
 
     test("with aliyun.enabled false no alicloud resource or call is made", async () => {
         const raw = aliyunRaw();
         raw.aliyun.enabled = false;
-        const calico = await build(raw);
+        const calico = await buildProgram(resolvedConfig(raw));
         expect(recorded.filter((r) => r.type.includes("alicloud") || r.type === "calico:index:AliyunRoutes")).toEqual([]);
         expect(calls.filter((c) => c.token.includes("alicloud"))).toEqual([]);
         expect(calico.outputs.aliyunRoutes).toBeUndefined();
@@ -171,13 +163,13 @@ describe("routes under mocks", () => {
 
     test("credentials from alicloud: config reach the provider as secrets", async () => {
         const secrets = { ...labSecrets(), alicloudAccessKey: "LTAI-test-id", alicloudSecretKey: "test-secret" };
-        const calico = await build(aliyunRaw(), secrets);
+        const calico = await buildProgram(resolvedConfig(aliyunRaw(), secrets));
         const provider = find(PROVIDER, "aliyun-routes-provider");
         expect(JSON.stringify(provider.inputs)).toContain("test-secret");
-        expect(calico.aliyunRoutes).toBeDefined();
+        expect(Object.keys(calico.aliyunRoutes?.entries ?? {}).sort()).toEqual(Object.keys(INSTANCES).sort());
         // The program wraps them with pulumi.secret; the builder fixture passes them through as given.
-        const v = validateConfig(aliyunRaw(), secrets, fakeEnv, (s) => pulumi.secret(s));
-        expect(v.ok && (await pulumi.isSecret(pulumi.output(v.config.secrets.alicloud!.secretKey!)))).toBe(true);
+        const v = resolveConfig(aliyunRaw(), secrets, fakeEnv, (s) => pulumi.secret(s));
+        expect(v.ok && (await pulumi.isSecret(pulumi.output(v.config.aliyun?.secretKey)))).toBe(true);
     });
 });
 
@@ -201,7 +193,7 @@ describe("route table look-up from aliyun.vpcId", () => {
             tables: [{ routeTableId: "vtb-only", id: "vtb-only" }],
             totalCount: 1,
         });
-        const calico = await build(vpcOnly());
+        const calico = await buildProgram(resolvedConfig(vpcOnly()));
         expect(calls.filter((c) => c.token === LOOKUP).map((c) => c.inputs.vpcId)).toEqual(["vpc-bp1main"]);
         expect(byType(ROUTE).map((r) => r.inputs.routeTableId)).toEqual(["vtb-only", "vtb-only", "vtb-only"]);
         expect(await valueOf(calico.outputs.aliyunRouteTableId)).toBe("vtb-only");
@@ -235,16 +227,10 @@ describe("route table look-up from aliyun.vpcId", () => {
     });
 });
 
-type Mutate = (raw: any) => void;
+/** Problems of the non-tunnel lab after `mutate`. */
+const aliyunProblems = (mutate: Mutate) => problemsOf(mutate, { start: aliyunRaw });
 
-function problemsOf(mutate: Mutate, env = fakeEnv): string[] {
-    const raw = aliyunRaw();
-    mutate(raw);
-    const v = validateConfig(raw, labSecrets(), env);
-    return v.ok ? [] : v.problems.map(formatProblem);
-}
-
-const cases: [string, Mutate, string][] = [
+const cases: [string, Mutate, string | string[]][] = [
     [
         "missing region",
         (r) => delete r.aliyun.region,
@@ -313,7 +299,10 @@ const cases: [string, Mutate, string][] = [
             r.cni.ipam = "calico-ipam";
             delete r.nodes[1].podCidr;
         },
-        "calico:nodes[cka002].podCidr = (unset): is the destination of node cka002's VPC route; set it to the node's spec.podCIDR (kubectl get node cka002 -o jsonpath='{.spec.podCIDR}').",
+        [
+            "calico:cni.ipam = \"calico-ipam\": calico-ipam hands out addresses in blocks that are not tied to one node, so one VPC route per node can't cover them; set cni.ipam to host-local or spiderpool, which take each node's pods from its podCidr.",
+            "calico:nodes[cka002].podCidr = (unset): is the destination of node cka002's VPC route; set it to the node's spec.podCIDR (kubectl get node cka002 -o jsonpath='{.spec.podCIDR}').",
+        ],
     ],
     [
         "node without an instance id",
@@ -334,15 +323,15 @@ const cases: [string, Mutate, string][] = [
 
 describe("aliyun validation", () => {
     test("the non-tunnel lab is valid", () => {
-        expect(problemsOf(() => undefined)).toEqual([]);
+        expect(aliyunProblems(() => undefined)).toEqual([]);
     });
 
     test.each(cases)("%s", (_name, mutate, message) => {
-        expect(problemsOf(mutate)).toContain(message);
+        expect(aliyunProblems(mutate)).toEqual([message].flat());
     });
 
     test("with host-local, a missing pod CIDR and a VXLAN pool are reported once, by the IPAM rules", () => {
-        const msgs = problemsOf((r) => {
+        const msgs = aliyunProblems((r) => {
             delete r.nodes[1].podCidr;
             r.pools[0].vxlanMode = "Always";
         });
@@ -351,14 +340,14 @@ describe("aliyun validation", () => {
     });
 
     test("node pod CIDR overlap is reported once, by the node rules", () => {
-        const msgs = problemsOf((r) => (r.nodes[1].podCidr = "10.244.0.0/23"));
+        const msgs = aliyunProblems((r) => (r.nodes[1].podCidr = "10.244.0.0/23"));
         expect(msgs.filter((m) => m.includes("podCidr"))).toEqual([
             'calico:nodes[cka002].podCidr = "10.244.0.0/23": overlaps nodes[cka001].podCidr 10.244.0.0/24; each node needs its own range.',
         ]);
     });
 
     test("reports every route problem at once", () => {
-        const msgs = problemsOf((r) => {
+        const msgs = aliyunProblems((r) => {
             delete r.aliyun.region;
             r.pools[0].ipipMode = "Always";
             r.cni.ipam = "calico-ipam";
@@ -375,12 +364,12 @@ describe("aliyun validation", () => {
     });
 
     test("with aliyun.enabled false none of the route rules apply", () => {
-        const v = validateConfig({ ...labRaw(), aliyun: { enabled: false } }, labSecrets(), fakeEnv);
+        const v = resolveConfig({ ...labRaw(), aliyun: { enabled: false } }, labSecrets(), fakeEnv);
         expect(v.ok).toBe(true);
     });
 
     test("alicloud:secretKey set in plaintext is refused and never echoed", () => {
-        const msgs = problemsOf(() => undefined, { ...fakeEnv, plaintextSecretKeys: ["alicloud:secretKey"] });
+        const msgs = problemsOf(() => undefined, { start: aliyunRaw, env: { ...fakeEnv, plaintextSecretKeys: ["alicloud:secretKey"] } });
         expect(msgs).toEqual([
             "alicloud:secretKey = <secret>: is stored in plaintext; set it again with `pulumi config set --secret alicloud:secretKey`.",
         ]);

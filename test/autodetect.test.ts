@@ -1,6 +1,6 @@
 import { parseAutodetect } from "../components/config/autodetect";
 import { formatProblem } from "../components/config/problems";
-import { validateConfig } from "../components/config/validate";
+import { resolveConfig } from "../components/config/resolve";
 import { fakeEnv, labRaw, labSecrets } from "./fixtures";
 
 const USAGE =
@@ -44,7 +44,7 @@ describe("IP autodetection methods calico/node supports", () => {
     test("validation reports the key, the value and the reason", () => {
         const raw: any = labRaw();
         raw.calicoNode = { ipAutodetectionMethod: "interface=eth[0" };
-        const v = validateConfig(raw, labSecrets(), fakeEnv);
+        const v = resolveConfig(raw, labSecrets(), fakeEnv);
         expect(v.ok).toBe(false);
         if (v.ok) return;
         expect(v.problems.map(formatProblem)).toEqual([

@@ -1,5 +1,4 @@
 import * as fs from "fs";
-import Ajv from "ajv";
 import { parse, parseAllDocuments } from "yaml";
 import { buildCalicoctlConfig } from "../components/builders/calicoctl";
 import { cniClusterRoleRules } from "../components/builders/cniRbac";
@@ -7,9 +6,9 @@ import { buildConflist, renderConflist } from "../components/builders/conflist";
 import { buildIpPool } from "../components/builders/ippool";
 import { stableJson } from "../components/builders/json";
 import { renderClientKubeconfig } from "../components/builders/kubeconfig";
-import { parseCidr } from "../components/config/cidr";
 import { calicoImages } from "../components/versions";
-import { CRDS_FILE, REFERENCE, validConfig } from "./fixtures";
+import { calicoCrdValidator } from "./crdSchema";
+import { REFERENCE, resolvedConfig } from "./fixtures";
 
 const base = {
     nodeName: "cka002",
@@ -112,14 +111,9 @@ describe("kubeconfig", () => {
 });
 
 describe("IPPool specs", () => {
-    const crds = parseAllDocuments(fs.readFileSync(CRDS_FILE, "utf8")).map((d) => d.toJS());
-    const ippoolCrd = crds.find((d) => d?.metadata?.name === "ippools.crd.projectcalico.org");
-    const schema = ippoolCrd.spec.versions.find((v: any) => v.name === "v1").schema.openAPIV3Schema;
-    const ajv = new Ajv({ strict: false, allErrors: true });
-    ajv.addFormat("cidr", (c: string) => parseCidr(c).ok);
-    const validate = ajv.compile(schema);
+    const validate = calicoCrdValidator("IPPool");
 
-    test.each(validConfig().pools.map((p) => [p.name, p]))("%s validates against the pinned IPPool CRD schema", (_n, pool) => {
+    test.each(resolvedConfig().pools.map((p) => [p.name, p]))("%s validates against the pinned IPPool CRD schema", (_n, pool) => {
         const obj = buildIpPool(pool);
         const ok = validate(obj);
         expect(validate.errors ?? []).toEqual([]);
@@ -128,7 +122,7 @@ describe("IPPool specs", () => {
     });
 
     test("the schema check can fail", () => {
-        const obj: any = buildIpPool(validConfig().pools[0]);
+        const obj: any = buildIpPool(resolvedConfig().pools[0]);
         obj.spec.ipipMode = "Sometimes";
         expect(validate(obj)).toBe(false);
     });

@@ -2,9 +2,11 @@ import { find, plain, recordOptions, recordedOpts, reset, settle, valueOf } from
 import { CalicoNodeParams, buildCalicoNodeDaemonSet } from "../components/builders/calicoNode";
 import { buildCalicoConfig, buildEtcdSecret } from "../components/builders/etcdClient";
 import { CERT_HASH_ANNOTATION, podTemplateHash } from "../components/builders/podHash";
-import { NODE_CERTS, buildCertSecret, buildTyphaCaConfigMap } from "../components/builders/typha";
+import { NODE_CERTS } from "../components/builders/pod";
+import { buildCertSecret, buildTyphaCaConfigMap } from "../components/builders/typha";
 import { buildRbac, calicoNodeRules } from "../components/builders/workloadRbac";
-import { CalicoNode } from "../components/resources/calicoNode";
+import { CalicoNode, type CalicoNodeArgs } from "../components/resources/calicoNode";
+import { EtcdClient } from "../components/resources/etcdClient";
 import { Typha } from "../components/resources/typha";
 import { envOf, referenceObject, referenceRules, ruleTuples, unresolvedEnvPaths } from "./workloadChecks";
 
@@ -112,12 +114,6 @@ describe("calico-node DaemonSet", () => {
         expect(build().spec.template.metadata.annotations).toEqual({ [CERT_HASH_ANNOTATION]: "h1" });
     });
 
-    test("rejects a bad autodetection method with the parser's message", () => {
-        expect(() => build({ ipAutodetectionMethod: "interface=eth[0" })).toThrow(
-            'calicoNode.ipAutodetectionMethod: interface has an invalid regex "eth[0"; e.g. interface=eth.*',
-        );
-    });
-
     test("without Typha, sets no FELIX_TYPHA* env and mounts no Typha certs", () => {
         const p = podOf({ typhaServiceName: undefined });
         expect(Object.keys(envOf(p, "calico-node")).filter((k) => k.startsWith("FELIX_TYPHA"))).toEqual([]);
@@ -175,17 +171,34 @@ describe("calico-node RBAC", () => {
 
 describe("CalicoNode component under mocks", () => {
     const DS = "kubernetes:apps/v1:DaemonSet";
+    const args: CalicoNodeArgs = {
+        image: "quay.io/calico/node:v3.32.1",
+        backend: "bird",
+        ipAutodetectionMethod: "first-found",
+        ipv6: false,
+        usePodCidr: false,
+        mtu: 1500,
+        datastore: { type: "kubernetes" },
+        hostCleanups: [],
+    };
+    const typhaArgs = {
+        caCertPem: "CA",
+        typhaCertPem: "TC",
+        typhaKeyPem: "TK",
+        nodeCertPem: "NC",
+        nodeKeyPem: "NK",
+        image: "quay.io/calico/typha:v3.32.1",
+        replicas: 1,
+        tolerateControlPlane: false,
+        usePodCidr: false,
+    };
 
     test("with Typha: RBAC and DaemonSet, after the Typha Deployment and its certs", async () => {
         reset();
-        const typha = new Typha(
-            "typha",
-            { caCertPem: "CA", typhaCertPem: "TC", typhaKeyPem: "TK", nodeCertPem: "NC", nodeKeyPem: "NK" },
-            { transformations: [recordOptions] },
-        );
+        const typha = new Typha("typha", typhaArgs, { transformations: [recordOptions] });
         const node = new CalicoNode(
             "calico-node",
-            { typha, ipAutodetectionMethod: "can-reach=8.8.8.8", mtu: 1440 },
+            { ...args, typha, ipAutodetectionMethod: "can-reach=8.8.8.8", mtu: 1440 },
             { transformations: [recordOptions] },
         );
         await settle();
@@ -202,33 +215,35 @@ describe("CalicoNode component under mocks", () => {
         expect(await valueOf(node.ipAutodetectionMethod)).toBe("can-reach=8.8.8.8");
     });
 
-    test("with etcd: calico-config and a secret calico-etcd-secrets, no Typha env", async () => {
+    test("with etcd: calico-config and a secret calico-etcd-secrets from its EtcdClient, no Typha env", async () => {
         reset();
-        const node = new CalicoNode(
-            "calico-node",
-            { datastore: { type: "etcd", endpoints: ["https://10.0.0.1:2379"] }, etcdTls: { caCert: "ECA", cert: "EC", key: "EK" } },
+        const endpoints = ["https://10.0.0.1:2379"];
+        const etcd = new EtcdClient(
+            "etcd-client",
+            { endpoints, tls: { caCert: "ECA", cert: "EC", key: "EK" } },
             { transformations: [recordOptions] },
         );
+        new CalicoNode("calico-node", { ...args, datastore: { type: "etcd", endpoints }, etcd }, { transformations: [recordOptions] });
         await settle();
         expect(find("kubernetes:core/v1:ConfigMap", "calico-config").inputs.data).toEqual({ etcd_endpoints: "https://10.0.0.1:2379" });
         const secret = find("kubernetes:core/v1:Secret", "calico-etcd-secrets").inputs;
         expect(plain(secret.stringData)).not.toBe(secret.stringData);
         expect(plain(secret.stringData)).toEqual({ "etcd-ca": "ECA", "etcd-cert": "EC", "etcd-key": "EK" });
-        const component = find("calico:index:CalicoNode", "calico-node").inputs;
-        expect(plain(component.etcdTls)).not.toBe(component.etcdTls);
+        // Components register no inputs, so the key is only in the Secret.
+        expect(find("calico:index:EtcdClient", "etcd-client").inputs).toEqual({});
         const env: { name: string }[] = find(DS, "calico-node").inputs.spec.template.spec.containers[0].env;
         expect(env.map((e) => e.name).filter((n) => n.startsWith("FELIX_TYPHA"))).toEqual([]);
         expect(recordedOpts.find((o) => o.type === DS)?.dependsOn).toEqual(
             expect.arrayContaining(["calico-config", "calico-etcd-secrets"]),
         );
-        expect(await valueOf(node.etcdCertHash!)).toBe(
-            podTemplateHash({ "etcd-ca": "ECA", "etcd-cert": "EC", etcd_endpoints: "https://10.0.0.1:2379" }),
-        );
+        const hash = podTemplateHash({ "etcd-ca": "ECA", "etcd-cert": "EC", etcd_endpoints: "https://10.0.0.1:2379" });
+        expect(await valueOf(etcd.certHash)).toBe(hash);
+        expect(find(DS, "calico-node").inputs.spec.template.metadata.annotations[CERT_HASH_ANNOTATION]).toBe(hash);
     });
 
-    test("refuses etcd without TLS material", () => {
-        expect(() => new CalicoNode("calico-node-bad", { datastore: { type: "etcd", endpoints: ["https://e:2379"] } })).toThrow(
-            "the etcd datastore needs etcdTls",
+    test("refuses etcd without its EtcdClient", () => {
+        expect(() => new CalicoNode("calico-node-bad", { ...args, datastore: { type: "etcd", endpoints: ["https://e:2379"] } })).toThrow(
+            "the etcd datastore needs its EtcdClient",
         );
     });
 });

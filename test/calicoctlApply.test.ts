@@ -1,4 +1,4 @@
-import { byType, find, plain, previousStackOutputs, recordOptions, recorded, recordedOpts, reset, settle, valueOf } from "./harness";
+import { buildProgram, byType, find, plain, previousStackOutputs, recorded, recordedOpts, valueOf } from "./harness";
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "fs";
 import { parseAllDocuments } from "yaml";
@@ -19,16 +19,16 @@ import {
     pruneTargets,
     renderResourceStream,
 } from "../components/builders/calicoctlApply";
-import { ETCD_SECRET, CALICO_CONFIG, ETCD_ENDPOINTS_KEY, buildCalicoConfig, buildEtcdSecret } from "../components/builders/etcdClient";
-import { CALICO_CRD_API_VERSION, buildIpPool } from "../components/builders/ippool";
-import { MANAGED_BY_LABELS } from "../components/builders/names";
+import { CALICO_CONFIG, ETCD_ENDPOINTS_KEY, buildCalicoConfig, buildEtcdSecret } from "../components/builders/etcdClient";
+import { buildIpPool } from "../components/builders/ippool";
+import { ETCD_CERTS } from "../components/builders/pod";
+import { CALICO_CRD_API_VERSION, MANAGED_BY_LABELS } from "../components/facts/names";
 import { Calico } from "../components/calico";
 import { formatProblem } from "../components/config/problems";
 import type { PoolConfig } from "../components/config/schema";
-import type { CalicoConfig } from "../components/config/types";
-import { validateConfig } from "../components/config/validate";
+import { resolveConfig } from "../components/config/resolve";
 import { schemaErrors, unknownSpecKeys } from "./crdSchema";
-import { ROOT, TEST_CERT_PEM, TEST_KEY_PEM, fakeEnv, labRaw, labSecrets, stackFiles, validConfig } from "./fixtures";
+import { ROOT, TEST_CERT_PEM, TEST_KEY_PEM, fakeEnv, labRaw, labSecrets, stackFiles, resolvedConfig } from "./fixtures";
 
 const JOB = "kubernetes:batch/v1:Job";
 const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
@@ -58,8 +58,8 @@ function inputs(over: Partial<CalicoResourceInputs> = {}): CalicoResourceInputs 
             logSeverity: "Warning",
             serviceClusterIPs: ["10.96.0.0/12"],
             serviceExternalIPs: [],
+            peers: [{ name: "tor", peerIP: "172.16.0.254", asNumber: 64513 }],
         },
-        peers: [{ name: "tor", peerIP: "172.16.0.254", asNumber: 64513 }],
         reflectors: [],
         felix: { logSeverity: "Debug", ipipMtu: 1480 },
         ...over,
@@ -90,7 +90,7 @@ describe("the projectcalico.org/v3 documents", () => {
         const v1 = [
             buildIpPool(i.pools[1]!),
             buildIpPool(i.pools[0]!),
-            ...Object.values(buildBgpPeers(i.peers, [])),
+            ...Object.values(buildBgpPeers(i.bgp.peers, [])),
             buildBgpConfiguration(i.bgp),
             buildFelixConfiguration(i.felix)!,
         ];
@@ -105,7 +105,7 @@ describe("the projectcalico.org/v3 documents", () => {
     });
 
     test("no FelixConfiguration when no knob is set; the BGPConfiguration is always there", () => {
-        const kinds = calicoResourceDocuments(inputs({ felix: {}, peers: [] })).map((d) => d.kind);
+        const kinds = calicoResourceDocuments(inputs({ felix: {}, bgp: { ...inputs().bgp, peers: [] } })).map((d) => d.kind);
         expect(kinds).toEqual(["IPPool", "IPPool", "BGPConfiguration"]);
     });
 
@@ -177,7 +177,7 @@ describe("the Job", () => {
 
     test("every ETCD_*_FILE is a key of calico-etcd-secrets at the path its volume is mounted", () => {
         const secretKeys = Object.keys(buildEtcdSecret({ ca: "c", cert: "c", key: "k" }).stringData);
-        const secretVolumes = (pod.volumes ?? []).filter((v) => v.secret?.secretName === ETCD_SECRET).map((v) => v.name);
+        const secretVolumes = (pod.volumes ?? []).filter((v) => v.secret?.secretName === ETCD_CERTS.object).map((v) => v.name);
         expect(secretVolumes).toHaveLength(1);
         const mount = container.volumeMounts!.find((m) => m.name === secretVolumes[0])!;
         const files = container.env!.filter((e) => /^ETCD_.*_FILE$/.test(e.name));
@@ -216,7 +216,8 @@ describe("the Job", () => {
             calicoResourceDocuments(inputs({ pools: [pool("pool-a", "10.244.0.0/18", { natOutgoing: false })] })),
         );
         expect(contentHash(stream, none)).toMatch(/^[0-9a-f]{10}$/);
-        expect(contentHash(stream, none)).toBe(contentHash(stream, { ipPools: [], bgpPeers: [] }));
+        // The Job's name must not depend on the order the record's keys arrive in.
+        expect(contentHash(stream, { bgpPeers: ["p"], ipPools: ["a"] })).toBe(contentHash(stream, { ipPools: ["a"], bgpPeers: ["p"] }));
         expect(contentHash(changed, none)).not.toBe(contentHash(stream, none));
         expect(contentHash(stream, { ipPools: ["x"], bgpPeers: [] })).not.toBe(contentHash(stream, none));
     });
@@ -240,19 +241,12 @@ const captureDaemonSet: pulumi.ResourceTransformation = (a) => {
     return undefined;
 };
 
-async function build(config: CalicoConfig): Promise<Calico> {
-    reset();
-    const calico = new Calico("calico", { config }, { transformations: [recordOptions, captureDaemonSet] });
-    await settle();
-    return calico;
-}
-
 const jobName = () => String(byType(JOB)[0]?.inputs.metadata.name);
 
 describe("with the etcd datastore, under mocks", () => {
     let calico: Calico;
     beforeAll(async () => {
-        calico = await build(validConfig(etcdRaw(), etcdSecrets()));
+        calico = await buildProgram(resolvedConfig(etcdRaw(), etcdSecrets()), [captureDaemonSet]);
     });
 
     test("creates no crd.projectcalico.org object at all", () => {
@@ -283,9 +277,18 @@ describe("with the etcd datastore, under mocks", () => {
         expect(jobs[0]!.inputs.metadata.namespace).toBe("kube-system");
         expect(jobs[0]!.inputs.spec.template.spec.containers[0].image).toBe("quay.io/calico/ctl:v3.32.1");
         expect(recordedOpts.find((o) => o.type === JOB)?.dependsOn.sort()).toEqual(
-            [CALICO_CONFIG, ETCD_SECRET, RESOURCES_CONFIGMAP].sort(),
+            [CALICO_CONFIG, ETCD_CERTS.object, RESOURCES_CONFIGMAP].sort(),
         );
         expect(recordedOpts.find((o) => o.type === JOB)?.parent).toBe("calicoctl-apply");
+    });
+
+    test("the etcd client objects belong to their own component, created before the Job, calico-node and kube-controllers", () => {
+        for (const name of [CALICO_CONFIG, ETCD_CERTS.object])
+            expect(recordedOpts.find((o) => o.name === name)?.parent).toBe("etcd-client");
+        const order = recorded.map((r) => r.name);
+        for (const consumer of ["calicoctl-apply", "calico-node", "kube-controllers"]) {
+            expect(order.indexOf("etcd-client")).toBeLessThan(order.indexOf(consumer));
+        }
     });
 
     test("calico-node's DaemonSet waits for the component that runs the Job", async () => {
@@ -294,11 +297,8 @@ describe("with the etcd datastore, under mocks", () => {
         expect(deps).toContain(calico.calicoctlApply);
     });
 
-    test("the component's state holds its config, not the previous run's record (or every later run would show an update)", () => {
-        const inputs = find("calico:index:CalicoctlApply", "calicoctl-apply").inputs;
-        expect(Object.keys(inputs)).toEqual(expect.arrayContaining(["pools", "peers", "image"]));
-        expect(inputs).not.toHaveProperty("previous");
-        expect(inputs).not.toHaveProperty("etcdObjects");
+    test("the component's state holds no inputs, so not the previous run's record (or every later run would show an update)", () => {
+        expect(find("calico:index:CalicoctlApply", "calicoctl-apply").inputs).toEqual({});
     });
 
     test("no etcd key material in the Job or the ConfigMap: the Job mounts the Secret", () => {
@@ -325,7 +325,7 @@ describe("the Job's name", () => {
     async function nameFor(mutate: (raw: any) => void): Promise<string> {
         const raw = etcdRaw();
         mutate(raw);
-        await build(validConfig(raw, etcdSecrets()));
+        await buildProgram(resolvedConfig(raw, etcdSecrets()), [captureDaemonSet]);
         return jobName();
     }
 
@@ -351,7 +351,7 @@ describe("a pool removed from config", () => {
     test("is deleted by the next Job, after the apply, and stays in the record", async () => {
         const names = labRaw().pools!.map((p) => p.name);
         previousStackOutputs[APPLIED_OUTPUT] = { ipPools: [...names, "retired-pool"], bgpPeers: ["tor", "old-tor"] };
-        const calico = await build(validConfig(etcdRaw(), etcdSecrets()));
+        const calico = await buildProgram(resolvedConfig(etcdRaw(), etcdSecrets()), [captureDaemonSet]);
         const spec = byType(JOB)[0]!.inputs.spec.template.spec;
         expect(spec.initContainers.map((c: any) => c.command[1])).toEqual(["apply", "delete"]);
         expect(spec.initContainers[1].command.slice(1, 4)).toEqual(["delete", "bgppeer", "old-tor"]);
@@ -366,9 +366,9 @@ describe("a pool removed from config", () => {
 describe("Pulumi.etcd.yaml", () => {
     test("still validates and builds: its pool goes to etcd through the Job, no custom resources", async () => {
         const stack = stackFiles().find((s) => s.file === "Pulumi.etcd.yaml")!;
-        const v = validateConfig({ ...(stack.raw as object) }, stack.secrets, fakeEnv);
+        const v = resolveConfig({ ...(stack.raw as object) }, stack.secrets, fakeEnv);
         if (!v.ok) throw new Error(v.problems.map(formatProblem).join("\n"));
-        await build(v.config);
+        await buildProgram(v.config, [captureDaemonSet]);
         const docs = parseAllDocuments(String(find(CONFIGMAP, RESOURCES_CONFIGMAP).inputs.data[RESOURCES_KEY])).map((d) => d.toJS());
         expect(docs.find((d) => d.kind === "IPPool")).toMatchObject({ metadata: { name: "etcd-pods" }, spec: { cidr: "10.100.0.0/16" } });
         expect(byType(JOB)).toHaveLength(1);

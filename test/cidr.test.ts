@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { contains, overlaps, parseCidr } from "../components/config/cidr";
+import { contains, overlaps, parseCidr } from "../components/facts/cidr";
 
 // Property tests for the CIDR maths that pool and node validation stand on.
 const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((o) => o.join("."));

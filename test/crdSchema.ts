@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import Ajv, { ValidateFunction } from "ajv";
-import { isIp } from "../components/config/cidr";
-import { parseCidr } from "../components/config/cidr";
+import { isIp } from "../components/facts/cidr";
+import { parseCidr } from "../components/facts/cidr";
 import { parseAllDocuments } from "yaml";
 import { CRDS_FILE } from "./fixtures";
 
@@ -19,6 +19,9 @@ ajv.addFormat("cidr", { type: "string", validate: (s: string) => parseCidr(s).ok
 ajv.addFormat("ip", { type: "string", validate: (s: string) => isIp(s) });
 for (const f of ["int32", "int64", "duration", "byte", "date-time"]) ajv.addFormat(f, true);
 
+/** Names of every CRD in the pinned manifest, in its order: what the Datastore component must apply. */
+export const REFERENCE_CRD_NAMES: string[] = crds.filter((d) => d?.kind === "CustomResourceDefinition").map((d) => d.metadata.name);
+
 const cache = new Map<string, ValidateFunction>();
 
 function calicoSchema(kind: string): Record<string, any> {
@@ -27,7 +30,7 @@ function calicoSchema(kind: string): Record<string, any> {
     return crd.spec.versions.find((v: { name: string }) => v.name === "v1").schema.openAPIV3Schema;
 }
 
-/** The validator of `kind` in group crd.projectcalico.org, version v1. */
+/** The validator of `kind` in group crd.projectcalico.org, version v1 (or any schema, e.g. a CRD's). */
 export function calicoCrdValidator(kind: string): ValidateFunction {
     const hit = cache.get(kind);
     if (hit) return hit;

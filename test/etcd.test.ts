@@ -1,13 +1,12 @@
-import { byType, find, isSecretOutput, kubernetesObjects, plain, recordOptions, recordedOpts, reset, settle, valueOf } from "./harness";
+import { buildProgram, byType, find, isSecretOutput, kubernetesObjects, plain, recordedOpts, valueOf } from "./harness";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { buildConflist } from "../components/builders/conflist";
 import { calicoctlDatastore, cniEtcdDatastore, etcdHostFiles, etcdHostPaths } from "../components/builders/etcdHost";
 import { Calico } from "../components/calico";
-import { formatProblem } from "../components/config/problems";
 import type { RawSecrets } from "../components/config/types";
-import { validateConfig } from "../components/config/validate";
-import { TEST_CERT_PEM, TEST_KEY_PEM, fakeEnv, labRaw, labSecrets, validConfig } from "./fixtures";
+import { resolveConfig } from "../components/config/resolve";
+import { Mutate, TEST_CERT_PEM, TEST_KEY_PEM, fakeEnv, labRaw, labSecrets, problemsOf, resolvedConfig } from "./fixtures";
 
 const CMD = "command:remote:Command";
 const ENDPOINTS = ["https://172.16.0.11:2379", "https://172.16.0.12:2379"];
@@ -58,11 +57,11 @@ describe("etcd host-side builders", () => {
     });
 
     test("calicoctl follows the datastore", () => {
-        expect(calicoctlDatastore({ type: "kubernetes", etcdEndpoints: [] }, "/etc/cni/net.d", "/etc/kubernetes/admin.conf")).toEqual({
+        expect(calicoctlDatastore({ type: "kubernetes" }, "/etc/cni/net.d", "/etc/kubernetes/admin.conf")).toEqual({
             type: "kubernetes",
             kubeconfigPath: "/etc/kubernetes/admin.conf",
         });
-        expect(calicoctlDatastore({ type: "etcd", etcdEndpoints: ENDPOINTS }, "/etc/cni/net.d", "/x")).toEqual({
+        expect(calicoctlDatastore({ type: "etcd", endpoints: ENDPOINTS }, "/etc/cni/net.d", "/x")).toEqual({
             type: "etcd",
             endpoints: ENDPOINTS,
             ...etcdHostPaths("/etc/cni/net.d"),
@@ -73,9 +72,7 @@ describe("etcd host-side builders", () => {
 describe("the etcd datastore under mocks", () => {
     let calico: Calico;
     beforeAll(async () => {
-        reset();
-        calico = new Calico("calico", { config: validConfig(etcdRaw(), etcdSecrets()) }, { transformations: [recordOptions] });
-        await settle();
+        calico = await buildProgram(resolvedConfig(etcdRaw(), etcdSecrets()));
     });
 
     test("applies no CRDs and no BGP or Felix custom resources", () => {
@@ -129,7 +126,7 @@ describe("the etcd datastore under mocks", () => {
     });
 
     test("the calicoctl config uses etcd through the same host files", async () => {
-        const doc = parse(String(await valueOf(calico.outputs.calicoctlConfig as string)));
+        const doc = parse(String(await valueOf(calico.outputs.calicoctlConfig)));
         expect(doc).toEqual({
             apiVersion: "projectcalico.org/v3",
             kind: "CalicoAPIConfig",
@@ -148,28 +145,19 @@ describe("the etcd datastore under mocks", () => {
 
 describe("the Kubernetes datastore's calicoctl config", () => {
     test("uses the admin kubeconfig", async () => {
-        reset();
-        const calico = new Calico("calico", { config: validConfig() }, { transformations: [recordOptions] });
-        await settle();
+        const calico = await buildProgram(resolvedConfig());
         const doc = parse(String(await valueOf(calico.outputs.calicoctlConfig as string)));
         expect(doc.spec).toEqual({ datastoreType: "kubernetes", kubeconfig: "/etc/kubernetes/admin.conf" });
     });
 });
 
-type Mutate = (raw: any, secrets: RawSecrets) => void;
-
-function problemsOf(mutate: Mutate, start: () => any = etcdRaw, secrets: () => RawSecrets = etcdSecrets): string[] {
-    const raw = start();
-    const s = secrets();
-    mutate(raw, s);
-    const v = validateConfig(raw, s, fakeEnv);
-    return v.ok ? [] : v.problems.map(formatProblem);
-}
+/** Problems of the etcd config after `mutate`; problemsOf alone starts from the lab. */
+const etcdProblems = (mutate: Mutate) => problemsOf(mutate, { start: etcdRaw, secrets: etcdSecrets });
 
 const ETCD_REFLECTOR =
     "is not supported with the etcd datastore: the cluster ID belongs on Calico's Node resource, which calico-node creates in etcd; remove it and run `calicoctl patch node` once the node is up (see the calicoctlConfig output), or use datastore.type kubernetes.";
 
-const cases: [string, Mutate, string][] = [
+const cases: [string, Mutate, string | string[]][] = [
     [
         "no endpoints",
         (r) => (r.datastore.etcdEndpoints = []),
@@ -242,7 +230,7 @@ const cases: [string, Mutate, string][] = [
     ],
 ];
 
-const kddCases: [string, Mutate, string][] = [
+const kddCases: [string, Mutate, string | string[]][] = [
     [
         "endpoints with the Kubernetes datastore",
         (r) => (r.datastore = { etcdEndpoints: ENDPOINTS }),
@@ -257,11 +245,11 @@ const kddCases: [string, Mutate, string][] = [
 
 describe("etcd validation", () => {
     test("the etcd config is valid", () => {
-        expect(problemsOf(() => undefined)).toEqual([]);
+        expect(etcdProblems(() => undefined)).toEqual([]);
     });
 
     test.each(cases)("%s", (_name, mutate, message) => {
-        expect(problemsOf(mutate)).toContain(message);
+        expect(etcdProblems(mutate)).toEqual([message].flat());
     });
 
     // They reach etcd through the calicoctl Job (resources/calicoctlApply.ts).
@@ -275,23 +263,26 @@ describe("etcd validation", () => {
         ["service advertisement", (r) => (r.bgp = { serviceClusterIPs: ["10.96.0.0/12"], serviceExternalIPs: ["192.0.2.0/24"] })],
         ["Felix knobs", (r) => (r.felix = { logSeverity: "Debug", prometheusMetricsEnabled: true })],
     ])("%s with etcd is valid", (_name, mutate) => {
-        expect(problemsOf(mutate)).toEqual([]);
+        expect(etcdProblems(mutate)).toEqual([]);
     });
 
     test.each(kddCases)("%s", (_name, mutate, message) => {
-        expect(problemsOf(mutate, labRaw, labSecrets)).toContain(message);
+        expect(problemsOf(mutate)).toEqual([message].flat());
     });
 
     test("a secret's value never appears in a message", () => {
-        const msgs = problemsOf((_r, s) => (s.etcdKey = "-----BEGIN NOT A KEY----- hunter2"));
+        const msgs = etcdProblems((_r, s) => (s.etcdKey = "-----BEGIN NOT A KEY----- hunter2"));
         expect(msgs.join("\n")).not.toContain("hunter2");
     });
 
     test("TLS material becomes Pulumi secrets in the validated config", async () => {
-        const v = validateConfig(etcdRaw(), etcdSecrets(), fakeEnv, (s) => pulumi.secret(s));
+        const v = resolveConfig(etcdRaw(), etcdSecrets(), fakeEnv, (s) => pulumi.secret(s));
         expect(v.ok).toBe(true);
         if (!v.ok) return;
-        expect(await isSecretOutput(v.config.secrets.etcd!.key)).toBe(true);
-        expect(await isSecretOutput(v.config.secrets.etcd!.caCert)).toBe(true);
+        const ds = v.config.datastore;
+        expect(ds.type).toBe("etcd");
+        if (ds.type !== "etcd") return;
+        expect(await isSecretOutput(ds.tls.key)).toBe(true);
+        expect(await isSecretOutput(ds.tls.caCert)).toBe(true);
     });
 });

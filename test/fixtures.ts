@@ -5,7 +5,7 @@ import { parse } from "yaml";
 import type { RawConfig } from "../components/config/schema";
 import type { CalicoConfig, ConfigEnv, RawSecrets } from "../components/config/types";
 import { formatProblem } from "../components/config/problems";
-import { validateConfig } from "../components/config/validate";
+import { resolveConfig } from "../components/config/resolve";
 
 export const ROOT = path.resolve(__dirname, "..");
 export const REFERENCE = path.resolve(ROOT, "../shared/reference/calico-v3.32.1");
@@ -45,9 +45,9 @@ export function labSecrets(): RawSecrets {
     return { clusterCaKey: TEST_KEY_PEM, sshPrivateKey: TEST_KEY_PEM };
 }
 
-/** Validates or throws with every problem listed. */
-export function validConfig(raw: unknown = labRaw(), secrets: RawSecrets = labSecrets(), env: ConfigEnv = fakeEnv): CalicoConfig {
-    const v = validateConfig(raw, secrets, env);
+/** Resolves, or throws with every problem listed. */
+export function resolvedConfig(raw: unknown = labRaw(), secrets: RawSecrets = labSecrets(), env: ConfigEnv = fakeEnv): CalicoConfig {
+    const v = resolveConfig(raw, secrets, env);
     if (!v.ok) throw new Error(v.problems.map((p) => `${p.key}: ${p.message}`).join("\n"));
     return v.config;
 }
@@ -116,6 +116,6 @@ export function problemsOf(mutate: Mutate, opts: { start?: () => any; secrets?: 
     const raw = (opts.start ?? labRaw)();
     const secrets = (opts.secrets ?? labSecrets)();
     mutate(raw, secrets);
-    const v = validateConfig(raw, secrets, opts.env ?? fakeEnv);
+    const v = resolveConfig(raw, secrets, opts.env ?? fakeEnv);
     return v.ok ? [] : v.problems.map((p) => formatProblem(p));
 }

@@ -5,6 +5,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { parseAllDocuments } from "yaml";
+import type { Calico } from "../components/calico";
+import type { CalicoConfig } from "../components/config/types";
 
 export interface Recorded {
     type: string;
@@ -190,4 +192,16 @@ export function withoutCrds(names: string[] | undefined): string[] {
 /** Unwraps a secret-marked value as the mock monitor records it. */
 export function plain(v: any): any {
     return v && typeof v === "object" && "4dabf18193072939515e22adb298388d" in v ? v.value : v;
+}
+
+/**
+ * Builds the whole program from a resolved config under the mocks, recording every child's options, and
+ * waits for every registration. Loaded lazily, so the program's modules load after setMocks.
+ */
+export async function buildProgram(config: CalicoConfig, transformations: pulumi.ResourceTransformation[] = []): Promise<Calico> {
+    reset();
+    const { Calico: Program } = require("../components/calico") as typeof import("../components/calico");
+    const calico = new Program("calico", { config }, { transformations: [recordOptions, ...transformations] });
+    await settle();
+    return calico;
 }

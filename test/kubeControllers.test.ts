@@ -1,10 +1,11 @@
 import { find, recordOptions, recordedOpts, reset, settle, valueOf } from "./harness";
 import { buildEtcdSecret } from "../components/builders/etcdClient";
 import { buildKubeControllersDeployment, enabledControllers } from "../components/builders/kubeControllers";
-import { CERT_HASH_ANNOTATION } from "../components/builders/podHash";
-import { buildPdb } from "../components/builders/workloadCommon";
+import { CERT_HASH_ANNOTATION, podTemplateHash } from "../components/builders/podHash";
+import { buildPdb } from "../components/builders/pod";
 import { buildRbac, kubeControllersRules } from "../components/builders/workloadRbac";
 import type { WorkloadDatastore } from "../components/builders/workloadTypes";
+import { EtcdClient } from "../components/resources/etcdClient";
 import { KubeControllers } from "../components/resources/kubeControllers";
 import { envOf, referenceObject, referenceRules, ruleTuples, unresolvedEnvPaths } from "./workloadChecks";
 
@@ -101,7 +102,7 @@ describe("kube-controllers RBAC", () => {
 describe("KubeControllers component under mocks", () => {
     test("creates RBAC, the Deployment after its binding, and the PDB", async () => {
         reset();
-        const kc = new KubeControllers("kube-controllers", {}, { transformations: [recordOptions] });
+        const kc = new KubeControllers("kube-controllers", { image: IMAGE, datastore: kdd }, { transformations: [recordOptions] });
         await settle();
         const dep = find("kubernetes:apps/v1:Deployment", "calico-kube-controllers").inputs;
         expect(dep.spec.template.spec.containers[0].image).toBe(IMAGE);
@@ -114,12 +115,19 @@ describe("KubeControllers component under mocks", () => {
         expect(await valueOf(kc.enabledControllers)).toEqual(["node", "loadbalancer"]);
     });
 
-    test("with etcd, carries the etcd cert hash", async () => {
+    test("with etcd, carries its EtcdClient's cert hash", async () => {
         reset();
-        new KubeControllers("kube-controllers", { datastore: etcd, etcdCertHash: "abc" }, { transformations: [recordOptions] });
+        const client = new EtcdClient(
+            "etcd-client",
+            { endpoints: ["https://10.0.0.1:2379"], tls: { caCert: "ECA", cert: "EC", key: "EK" } },
+            { transformations: [recordOptions] },
+        );
+        new KubeControllers("kube-controllers", { image: IMAGE, datastore: etcd, etcd: client }, { transformations: [recordOptions] });
         await settle();
         const dep = find("kubernetes:apps/v1:Deployment", "calico-kube-controllers").inputs;
-        expect(dep.spec.template.metadata.annotations).toEqual({ [CERT_HASH_ANNOTATION]: "abc" });
+        expect(dep.spec.template.metadata.annotations).toEqual({
+            [CERT_HASH_ANNOTATION]: podTemplateHash({ "etcd-ca": "ECA", "etcd-cert": "EC", etcd_endpoints: "https://10.0.0.1:2379" }),
+        });
         expect(find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "calico-kube-controllers").inputs.rules).toEqual(
             kubeControllersRules("etcd"),
         );

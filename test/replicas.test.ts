@@ -1,4 +1,5 @@
-import { expectedTyphaReplicas, typhaReplicas } from "../components/builders/replicas";
+import { expectedTyphaReplicas } from "../components/facts/replicas";
+import { labRaw, resolvedConfig } from "./fixtures";
 
 describe("Typha replicas follow the Tigera operator", () => {
     test.each([
@@ -22,10 +23,11 @@ describe("Typha replicas follow the Tigera operator", () => {
         expect(() => expectedTyphaReplicas(nodes)).toThrow(`node count must be a non-negative integer, not ${nodes}`);
     });
 
-    test("config overrides the formula, including 0", () => {
-        expect(typhaReplicas(1000, 5)).toBe(5);
-        expect(typhaReplicas(1000, 0)).toBe(0);
-        expect(typhaReplicas(1000)).toBe(7);
+    test("config resolves typha.replicas: the formula when unset, else the value, and 0 is Typha off", () => {
+        const typha = (replicas?: number) => resolvedConfig({ ...labRaw(), typha: replicas === undefined ? {} : { replicas } }).typha;
+        expect(typha()).toMatchObject({ enabled: true, replicas: expectedTyphaReplicas(labRaw().nodes.length) });
+        expect(typha(3)).toMatchObject({ enabled: true, replicas: 3 });
+        expect(typha(0)).toMatchObject({ enabled: false, replicas: 0 });
     });
 
     test("is monotonic and never exceeds the node count beyond one node", () => {

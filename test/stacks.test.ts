@@ -1,9 +1,8 @@
-import { recordOptions, recorded, reset, settle } from "./harness";
+import { buildProgram, recorded } from "./harness";
 import { parseAllDocuments } from "yaml";
 import { RESOURCES_CONFIGMAP, RESOURCES_KEY } from "../components/builders/calicoctlApply";
-import { Calico } from "../components/calico";
 import { formatProblem } from "../components/config/problems";
-import { validateConfig } from "../components/config/validate";
+import { resolveConfig } from "../components/config/resolve";
 import { CRDS_FILE, fakeEnv, stackFiles } from "./fixtures";
 
 // Every stack file in the repo must validate and build. CRDs come from the reference copy so the test
@@ -11,12 +10,10 @@ import { CRDS_FILE, fakeEnv, stackFiles } from "./fixtures";
 describe.each(stackFiles().map((s) => [s.file, s] as const))("%s", (_file, stack) => {
     test("validates and builds under mocks", async () => {
         const raw: any = { ...stack.raw, datastore: { ...(stack.raw.datastore as object), crdsFile: CRDS_FILE } };
-        const v = validateConfig(raw, stack.secrets, fakeEnv);
+        const v = resolveConfig(raw, stack.secrets, fakeEnv);
         expect(v.ok ? [] : v.problems.map(formatProblem)).toEqual([]);
         if (!v.ok) return;
-        reset();
-        new Calico("calico", { config: v.config }, { transformations: [recordOptions] });
-        await settle();
+        await buildProgram(v.config);
         for (const node of v.config.nodes) {
             expect(recorded.some((r) => r.name === `${node.name}-conflist`)).toBe(true);
         }

@@ -1,8 +1,8 @@
-import { byType, find, recordOptions, recorded, recordedOpts, reset, settle, withoutCrds } from "./harness";
-import { Calico } from "../components/calico";
+import { buildProgram, byType, find, recorded, recordedOpts, withoutCrds } from "./harness";
 import { formatProblem } from "../components/config/problems";
 import type { CalicoConfig } from "../components/config/types";
-import { validateConfig } from "../components/config/validate";
+import { resolveConfig } from "../components/config/resolve";
+import { RR_PEER_NAMES } from "../components/facts/names";
 import { schemaErrors, unknownSpecKeys } from "./crdSchema";
 import { CRDS_FILE, fakeEnv, stackFiles } from "./fixtures";
 
@@ -13,22 +13,16 @@ function stackConfig(file: string): CalicoConfig {
     if (!stack) throw new Error(`no ${file}`);
     const raw: any = { ...stack.raw };
     if (raw.datastore?.type !== "etcd") raw.datastore = { ...raw.datastore, crdsFile: CRDS_FILE };
-    const v = validateConfig(raw, stack.secrets, fakeEnv);
+    const v = resolveConfig(raw, stack.secrets, fakeEnv);
     if (!v.ok) throw new Error(v.problems.map(formatProblem).join("\n"));
     return v.config;
-}
-
-async function build(config: CalicoConfig): Promise<void> {
-    reset();
-    new Calico("calico", { config }, { transformations: [recordOptions] });
-    await settle();
 }
 
 const CMD = "command:remote:Command";
 const calicoObjects = () => recorded.filter((r) => r.type.startsWith("kubernetes:crd.projectcalico.org/v1:"));
 
 describe("Pulumi.rr.yaml", () => {
-    beforeAll(async () => build(stackConfig("Pulumi.rr.yaml")));
+    beforeAll(async () => buildProgram(stackConfig("Pulumi.rr.yaml")));
 
     test("turns the mesh off after both reflector peers, the ToR peer and the two reflector marks", () => {
         expect(
@@ -45,7 +39,17 @@ describe("Pulumi.rr.yaml", () => {
 
     test("every Calico object it makes fits the pinned CRD schema", () => {
         const objects = calicoObjects();
-        expect(objects.length).toBeGreaterThanOrEqual(6);
+        const cfg = stackConfig("Pulumi.rr.yaml");
+        const peers = [...Object.values(RR_PEER_NAMES), ...cfg.bgp.peers.map((p) => p.name)];
+        // The file sets calico:felix, so the FelixConfiguration patch is there too.
+        expect(objects.map((o) => `${o.inputs.kind}/${o.inputs.metadata.name}`).sort()).toEqual(
+            [
+                ...cfg.pools.map((p) => `IPPool/${p.name}`),
+                ...peers.map((n) => `BGPPeer/${n}`),
+                "BGPConfiguration/default",
+                "FelixConfiguration/default",
+            ].sort(),
+        );
         for (const o of objects) {
             const obj = { ...o.inputs, kind: String(o.inputs.kind) };
             expect([obj.kind, schemaErrors(obj), unknownSpecKeys(obj)]).toEqual([obj.kind, [], []]);
@@ -54,7 +58,7 @@ describe("Pulumi.rr.yaml", () => {
 });
 
 describe("Pulumi.etcd.yaml", () => {
-    beforeAll(async () => build(stackConfig("Pulumi.etcd.yaml")));
+    beforeAll(async () => buildProgram(stackConfig("Pulumi.etcd.yaml")));
 
     test("writes the etcd client files and an etcdv3 conflist on every node, and no CRDs", () => {
         for (const node of ["etcd-cp-1", "etcd-worker-1", "etcd-worker-2"]) {
@@ -67,7 +71,7 @@ describe("Pulumi.etcd.yaml", () => {
 });
 
 describe("Pulumi.hostlocal.yaml", () => {
-    beforeAll(async () => build(stackConfig("Pulumi.hostlocal.yaml")));
+    beforeAll(async () => buildProgram(stackConfig("Pulumi.hostlocal.yaml")));
 
     test("every conflist takes the node's podCIDR and chains the bandwidth plugin", () => {
         for (const node of ["hl-cp-1", "hl-worker-1", "hl-worker-2"]) {

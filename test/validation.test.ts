@@ -1,9 +1,9 @@
-import { validateConfig } from "../components/config/validate";
+import { resolveConfig } from "../components/config/resolve";
 import { Mutate, TEST_KEY_PEM, fakeEnv, labRaw, labSecrets, problemsOf } from "./fixtures";
 
 describe("the lab config", () => {
     test("is valid and gets defaults", () => {
-        const v = validateConfig(labRaw(), labSecrets(), fakeEnv);
+        const v = resolveConfig(labRaw(), labSecrets(), fakeEnv);
         expect(v.ok).toBe(true);
         if (!v.ok) return;
         expect(v.config.pools[0]).toMatchObject({
@@ -20,7 +20,7 @@ describe("the lab config", () => {
 });
 
 // Each case: what to break, and the exact message it must produce.
-const cases: [string, Mutate, string][] = [
+const cases: [string, Mutate, string | string[]][] = [
     [
         "malformed pod CIDR",
         (r) => (r.cluster.podCidr = "10.244.0.0/33"),
@@ -95,7 +95,23 @@ const cases: [string, Mutate, string][] = [
     [
         "unknown key",
         (r) => (r.cni.mtuu = 1400),
-        "calico:cni.mtuu = (unset): is not a known key; check its spelling against the README's config reference.",
+        "calico:cni.mtuu = 1400: is not a known key; check its spelling against the README's config reference.",
+    ],
+    [
+        "two unknown keys, each with its value",
+        (r) => {
+            r.cni.delivery = "scp";
+            r.cni.mtuu = 1400;
+        },
+        [
+            'calico:cni.delivery = "scp": is not a known key; check its spelling against the README\'s config reference.',
+            "calico:cni.mtuu = 1400: is not a known key; check its spelling against the README's config reference.",
+        ],
+    ],
+    [
+        "unknown top-level key",
+        (r) => (r.typhaa = { enabled: false }),
+        'calico:typhaa = {"enabled":false}: is not a known key; check its spelling against the README\'s config reference.',
     ],
     [
         "missing CA certificate",
@@ -134,7 +150,10 @@ const cases: [string, Mutate, string][] = [
     [
         "no SSH key and no agent",
         (_r, s) => delete s.sshPrivateKey,
-        "calico:sshPrivateKey = (unset): node cka001 has no SSH key; set one with `pulumi config set --secret calico:sshPrivateKey < key`, add it to calico:sshPrivateKeys, or set calico:ssh.useAgent true.",
+        labRaw().nodes.map(
+            (n) =>
+                `calico:sshPrivateKey = (unset): node ${n.name} has no SSH key; set one with \`pulumi config set --secret calico:sshPrivateKey < key\`, add it to calico:sshPrivateKeys, or set calico:ssh.useAgent true.`,
+        ),
     ],
     [
         "bad sha256",
@@ -168,13 +187,83 @@ const cases: [string, Mutate, string][] = [
     [
         "version tag",
         (r) => (r.calicoVersion = "3.32.1"),
-        'calico:calicoVersion = "3.32.1": is not a Calico release tag; write it like v3.32.1.',
+        'calico:calicoVersion = "3.32.1": is not a v3.32.x patch release; this program\'s RBAC, env and CRD handling are written for Calico v3.32, so use v3.32.1 or another v3.32.x.',
+    ],
+    [
+        "a version the program doesn't know",
+        (r) => (r.calicoVersion = "v3.99.0"),
+        'calico:calicoVersion = "v3.99.0": is not a v3.32.x patch release; this program\'s RBAC, env and CRD handling are written for Calico v3.32, so use v3.32.1 or another v3.32.x.',
+    ],
+    [
+        "a pre-release of the pinned minor",
+        (r) => (r.calicoVersion = "v3.32.0-0.dev"),
+        'calico:calicoVersion = "v3.32.0-0.dev": is not a v3.32.x patch release; this program\'s RBAC, env and CRD handling are written for Calico v3.32, so use v3.32.1 or another v3.32.x.',
+    ],
+    [
+        "malformed pool selector",
+        (r) => (r.pools[0].nodeSelector = "all("),
+        'calico:pools[ipv4-ippool-1].nodeSelector = "all(": is not a Calico selector (expected ==, !=, in, not in, contains, starts with or ends with at character 4, not "("); write e.g. all(), has(zone) or zone == "a".',
+    ],
+    [
+        "pool selector with an unquoted value",
+        (r) => (r.pools[0].nodeSelector = "zone == a"),
+        'calico:pools[ipv4-ippool-1].nodeSelector = "zone == a": is not a Calico selector (expected a quoted value at character 9, not "a"); write e.g. all(), has(zone) or zone == "a".',
+    ],
+    [
+        "pool selector cut short",
+        (r) => (r.pools[0].nodeSelector = "has(zone) &&"),
+        'calico:pools[ipv4-ippool-1].nodeSelector = "has(zone) &&": is not a Calico selector (expected all(), has(label), a label comparison, ! or ( at the end); write e.g. all(), has(zone) or zone == "a".',
+    ],
+    [
+        "pool selector with a stray character",
+        (r) => (r.pools[0].nodeSelector = "zone == 'a' ; x"),
+        'calico:pools[ipv4-ippool-1].nodeSelector = "zone == \'a\' ; x": is not a Calico selector (unexpected ";" at character 13); write e.g. all(), has(zone) or zone == "a".',
+    ],
+    [
+        "two nodes at one SSH address and port",
+        (r) => (r.nodes[2].address = r.nodes[0].address),
+        'calico:nodes[cka003].address = "172.16.0.11": with port 22 is also the SSH address of nodes[cka001]; give each node the address of its own host.',
+    ],
+    [
+        "two nodes at one SSH address, one port set to the default",
+        (r) => {
+            r.nodes[1].address = r.nodes[0].address;
+            r.nodes[1].port = 22;
+        },
+        'calico:nodes[cka002].address = "172.16.0.11": with port 22 is also the SSH address of nodes[cka001]; give each node the address of its own host.',
     ],
 ];
 
+// Selectors Calico accepts: none of these is refused.
+const goodSelectors = [
+    "all()",
+    "global()",
+    "has(zone)",
+    "!has(route-reflector)",
+    "zone == 'a'",
+    'zone != "a"',
+    "zone in {'a', 'b'}",
+    "zone not in {}",
+    "kubernetes.io/hostname starts with 'cka' && !(rack ends with '9' || rack contains 'x')",
+    "   ",
+];
+
 describe("validation", () => {
-    test.each(cases)("%s", (_name, mutate, message) => {
-        expect(problemsOf(mutate)).toContain(message);
+    test.each(cases)("%s", (_name, mutate, messages) => {
+        expect(problemsOf(mutate)).toEqual([messages].flat());
+    });
+
+    test.each(goodSelectors)("accepts the selector %j", (selector) => {
+        expect(problemsOf((r) => (r.pools[0].nodeSelector = selector))).toEqual([]);
+    });
+
+    test("two nodes on one address but different SSH ports are two hosts", () => {
+        expect(
+            problemsOf((r) => {
+                r.nodes[1].address = r.nodes[0].address;
+                r.nodes[1].port = 2222;
+            }),
+        ).toEqual([]);
     });
 
     test("reports every problem at once", () => {
@@ -184,7 +273,12 @@ describe("validation", () => {
             r.pools[0].blockSize = 40;
             r.cni.mtu = 100;
         });
-        expect(all).toHaveLength(4);
+        expect(all.map((p) => p.slice(0, p.indexOf(" = ")))).toEqual([
+            "calico:cluster.podCidr",
+            "calico:pools[ipv4-ippool-1].blockSize",
+            "calico:nodes[cka002].address",
+            "calico:cni.mtu",
+        ]);
     });
 
     test("a secret set in plaintext is refused and never echoed", () => {
@@ -211,7 +305,7 @@ describe("validation", () => {
     ])("pod MTU derives from the encapsulation %j", (modes, mtu) => {
         const raw: any = labRaw();
         raw.pools = [{ name: "p", cidr: "10.244.0.0/18", ...modes[0] }];
-        const v = validateConfig(raw, labSecrets(), fakeEnv);
+        const v = resolveConfig(raw, labSecrets(), fakeEnv);
         expect(v.ok && v.config.mtu).toBe(mtu);
     });
 });

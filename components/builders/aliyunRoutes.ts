@@ -1,14 +1,7 @@
-import { problem, type Problem } from "../config/problems";
+import type { RoutedNode } from "../config/types";
 
 /** The ECS next-hop type of a VPC route entry. */
 export const NEXT_HOP_INSTANCE = "Instance";
-
-/** A node as the route builder needs it; validation guarantees both fields when routes are on. */
-export interface RoutedNode {
-    name: string;
-    podCidr: string;
-    instanceId: string;
-}
 
 /** One VPC route entry: the node's pod CIDR through the node's ECS instance. */
 export interface RouteEntrySpec<T = string> {
@@ -58,38 +51,4 @@ export function buildRouteEntries<T>(nodes: RoutedNode[], routeTableId: T): Rout
 
 export function routeSummary(entries: RouteEntrySpec<unknown>[]): RouteSummary[] {
     return entries.map((e) => ({ node: e.node, destination: e.destinationCidrblock, nextHopType: e.nexthopType, nextHop: e.nexthopId }));
-}
-
-/** The nodes that carry routes; validation has already refused nodes without a podCidr or instance id. */
-export function routedNodes(nodes: { name: string; podCidr?: string; instanceId?: string }[]): RoutedNode[] {
-    return nodes.map((n) => ({ name: n.name, podCidr: n.podCidr ?? "", instanceId: n.instanceId ?? "" }));
-}
-
-export type RouteTablePick = { ok: true; routeTableId: string } | { ok: false; problem: Problem };
-
-/**
- * Picks the route table of a VPC from the route-table look-up. Only an unambiguous answer is taken: with
- * several tables, the right one is the table of the nodes' vSwitches, which only the user knows.
- */
-export function pickRouteTable(vpcId: string, region: string, tables: { routeTableId: string }[]): RouteTablePick {
-    const ids = tables.map((t) => t.routeTableId).sort();
-    if (ids.length === 1) return { ok: true, routeTableId: ids[0] };
-    if (ids.length === 0) {
-        return {
-            ok: false,
-            problem: problem(
-                "aliyun.vpcId",
-                vpcId,
-                `has no route table in region ${region}; check the VPC id and aliyun.region, or set aliyun.routeTableId.`,
-            ),
-        };
-    }
-    return {
-        ok: false,
-        problem: problem(
-            "aliyun.vpcId",
-            vpcId,
-            `has ${ids.length} route tables (${ids.join(", ")}), so the one to use is ambiguous; set aliyun.routeTableId to the table associated with the nodes' vSwitches.`,
-        ),
-    };
 }

@@ -1,6 +1,5 @@
-import type { BgpPeerConfig, EncapMode } from "../config/schema";
-import { CALICO_CRD_API_VERSION } from "./ippool";
-import { MANAGED_BY_LABELS } from "./names";
+import type { BgpPeerConfig, EncapMode, ParsedConfig } from "../config/schema";
+import { CALICO_CRD_API_VERSION, MANAGED_BY_LABELS, ROUTE_REFLECTOR_LABEL, RR_PEER_NAMES } from "../facts/names";
 
 /**
  * Calico's BGP topology and Felix knobs as custom resources on the Kubernetes datastore: the default
@@ -8,28 +7,17 @@ import { MANAGED_BY_LABELS } from "./names";
  * Kubernetes Nodes and the default FelixConfiguration.
  */
 
-/** Calico's default AS number when none is configured. */
-export const DEFAULT_AS_NUMBER = 64512;
 /** Both singletons Calico reads are named `default`. */
 export const DEFAULT_NAME = "default";
-/** Label that marks a route reflector; the peers select on it. */
-export const ROUTE_REFLECTOR_LABEL = "route-reflector";
 /** On the Kubernetes datastore Calico reads a node's `spec.bgp.routeReflectorClusterID` from this annotation. */
 export const RR_CLUSTER_ID_ANNOTATION = "projectcalico.org/RouteReflectorClusterID";
 export const RR_SELECTOR = `has(${ROUTE_REFLECTOR_LABEL})`;
 export const NON_RR_SELECTOR = `!has(${ROUTE_REFLECTOR_LABEL})`;
-/** Names of the two peers the route-reflector topology needs; config peers may not reuse them. */
-export const RR_PEER_NAMES = { reflectors: "route-reflector-mesh", nodes: "peer-with-route-reflectors" } as const;
 /** Server-side apply field manager of every patch this program makes, so it owns only its own fields. */
 export const FIELD_MANAGER = "calico-hard-way";
 
-export interface BgpSettings {
-    asNumber: number;
-    nodeToNodeMesh: boolean;
-    logSeverity: string;
-    serviceClusterIPs: string[];
-    serviceExternalIPs: string[];
-}
+/** `calico:bgp` as resolved: the same on either datastore (CRD patches, or the calicoctl Job). */
+export type BgpSettings = ParsedConfig["bgp"];
 
 /** A node that reflects routes, with its cluster ID. */
 export interface RouteReflector {
@@ -48,7 +36,7 @@ function cidrs(list: string[]): { cidr: string }[] | undefined {
 }
 
 /** The `default` BGPConfiguration; service CIDRs only when advertised, so Calico's defaults stand otherwise. */
-export function buildBgpConfiguration(s: BgpSettings): Record<string, unknown> {
+export function buildBgpConfiguration(s: Omit<BgpSettings, "peers">): Record<string, unknown> {
     const spec: Record<string, unknown> = {
         asNumber: s.asNumber,
         nodeToNodeMeshEnabled: s.nodeToNodeMesh,
@@ -155,28 +143,4 @@ export function routeReflectors(nodes: { name: string; routeReflectorClusterId?:
     return nodes.flatMap((n) =>
         n.routeReflectorClusterId !== undefined ? [{ nodeName: n.name, clusterId: n.routeReflectorClusterId }] : [],
     );
-}
-
-/** Cluster-wide BGP and Felix settings, the same on either datastore (CRD patches, or the calicoctl Job). */
-export interface BgpSettingsArgs {
-    /** AS number of every node. Defaults to 64512. */
-    asNumber?: number;
-    /** Whether every node peers with every other node. Defaults to true. */
-    nodeToNodeMesh?: boolean;
-    /** BIRD's log level. Defaults to Info. */
-    logSeverity?: string;
-    /** Service cluster IP ranges advertised to BGP peers. Defaults to none. */
-    serviceClusterIPs?: string[];
-    /** Service external IP ranges advertised to BGP peers. Defaults to none. */
-    serviceExternalIPs?: string[];
-    /** Routers outside the cluster. Defaults to none. */
-    peers?: BgpPeerConfig[];
-    /** Felix knobs for the default FelixConfiguration. Defaults to none, leaving Calico's defaults. */
-    felix?: FelixSettings;
-}
-
-/** The settings above from the validated config. */
-export function bgpSettings(c: FelixInputs & { bgp: Required<Omit<BgpSettingsArgs, "felix">> }): BgpSettingsArgs {
-    const { asNumber, nodeToNodeMesh, logSeverity, serviceClusterIPs, serviceExternalIPs, peers } = c.bgp;
-    return { asNumber, nodeToNodeMesh, logSeverity, serviceClusterIPs, serviceExternalIPs, peers, felix: felixSettings(c) };
 }

@@ -1,26 +1,29 @@
-import { parseAutodetect } from "../config/autodetect";
 import type { Backend } from "../config/schema";
+import { CALICO_NODE, TYPHA_SERVER_CN, calicoDatastoreName } from "../facts/names";
 import { ETCD_MOUNT, etcdEnv, etcdVolume } from "./etcdClient";
-import { TYPHA_SERVER_CN } from "./names";
-import { CERT_HASH_ANNOTATION } from "./podHash";
-import { NODE_CERTS, TYPHA_CA, certMount, certPath, certVolume } from "./typha";
 import {
+    ANY_NO_SCHEDULE,
     CRITICAL_ADDONS_ONLY,
     KUBE_SERVICES_ENDPOINT_FROM,
-    LINUX_NODES,
-    appLabel,
+    NODE_CERTS,
+    TYPHA_CA,
+    certMount,
+    certPath,
+    certVolume,
+    container,
+    execLiveness,
+    execReadiness,
     fromField,
     literal,
+    podTemplate,
     workloadMeta,
-} from "./workloadCommon";
+} from "./pod";
 import type { Container, DaemonSet, EnvVar, Probe, Volume, VolumeMount, WorkloadDatastore } from "./workloadTypes";
-
-export const CALICO_NODE = "calico-node";
 
 export interface CalicoNodeParams {
     image: string;
     backend: Backend;
-    /** IP_AUTODETECTION_METHOD, already validated by the config rules; checked again here. */
+    /** IP_AUTODETECTION_METHOD, as the config rules have checked it. */
     ipAutodetectionMethod: string;
     ipv6: boolean;
     /** Per-node podCIDR IPAM (host-local, Spiderpool): BIRD then advertises each node's podCIDR. */
@@ -39,7 +42,7 @@ function hostPath(name: string, path: string, type?: string): Volume {
     return { name, hostPath: type ? { path, type } : { path } };
 }
 
-/** Host paths calico-node v3.32.1 uses, without the CNI install dirs: the hard way installs CNI on the host. */
+/** Host paths calico-node uses (upstream's manifest), without the CNI install dirs: the hard way installs CNI on the host. */
 const HOST_VOLUMES: Volume[] = [
     hostPath("lib-modules", "/lib/modules"),
     hostPath("var-run-calico", "/var/run/calico", "DirectoryOrCreate"),
@@ -64,10 +67,9 @@ const NODE_MOUNTS: VolumeMount[] = [
 
 /** Mounts bpffs and the cgroup2 fs the BPF dataplane needs; best effort, so iptables mode is unaffected. */
 function ebpfBootstrap(image: string): Container {
-    return {
+    return container({
         name: "ebpf-bootstrap",
         image,
-        imagePullPolicy: "IfNotPresent",
         command: ["calico-node", "-init", "-best-effort"],
         volumeMounts: [
             // Bidirectional: the mounts made here must outlive the init container on the host.
@@ -76,7 +78,7 @@ function ebpfBootstrap(image: string): Container {
             { name: "nodeproc", mountPath: "/nodeproc", readOnly: true },
         ],
         securityContext: { privileged: true },
-    };
+    });
 }
 
 /** The v6 method follows the v4 one where it is family-neutral; cidr and can-reach name v4 targets. */
@@ -102,9 +104,10 @@ function typhaEnv(serviceName: string): EnvVar[] {
 }
 
 function datastoreEnv(d: WorkloadDatastore): EnvVar[] {
-    if (d.type === "kubernetes") return [literal("DATASTORE_TYPE", "kubernetes")];
+    const type = literal("DATASTORE_TYPE", calicoDatastoreName(d.type));
+    if (d.type === "kubernetes") return [type];
     // The node controller in kube-controllers matches Calico nodes to Kubernetes nodes by this reference.
-    return [literal("DATASTORE_TYPE", "etcdv3"), ...etcdEnv(), fromField("CALICO_K8S_NODE_REF", "spec.nodeName")];
+    return [type, ...etcdEnv(), fromField("CALICO_K8S_NODE_REF", "spec.nodeName")];
 }
 
 /** BIRD only runs with the bird backend; probing it otherwise keeps the pod unready forever. */
@@ -112,10 +115,7 @@ function probes(backend: Backend): { liveness: Probe; readiness: Probe } {
     const bird = backend === "bird";
     const live = ["/bin/calico-node", "-felix-live", ...(bird ? ["-bird-live"] : [])];
     const ready = ["/bin/calico-node", "-felix-ready", ...(bird ? ["-bird-ready"] : [])];
-    return {
-        liveness: { exec: { command: live }, periodSeconds: 10, initialDelaySeconds: 10, failureThreshold: 6, timeoutSeconds: 10 },
-        readiness: { exec: { command: ready }, periodSeconds: 10, timeoutSeconds: 10 },
-    };
+    return { liveness: execLiveness(live), readiness: execReadiness(ready, 10) };
 }
 
 export function calicoNodeEnv(p: CalicoNodeParams): EnvVar[] {
@@ -145,65 +145,54 @@ export function calicoNodeEnv(p: CalicoNodeParams): EnvVar[] {
 }
 
 export function buildCalicoNodeDaemonSet(p: CalicoNodeParams): DaemonSet {
-    const ad = parseAutodetect(p.ipAutodetectionMethod);
-    if (!ad.ok) throw new Error(`calicoNode.ipAutodetectionMethod: ${ad.reason}`);
     if (p.datastore.type === "etcd" && p.typhaServiceName !== undefined) {
         throw new Error("Typha is not used with the etcd datastore; leave typhaServiceName unset");
     }
     const typha = p.typhaServiceName !== undefined;
     const etcd = p.datastore.type === "etcd";
-    const labels = appLabel(CALICO_NODE);
     const pr = probes(p.backend);
+    const template = podTemplate(
+        { app: CALICO_NODE, serviceAccountName: p.serviceAccountName, priorityClassName: "system-node-critical", certHash: p.certHash },
+        {
+            hostNetwork: true,
+            // Every node, whatever its taints: without calico-node a node has no pod networking.
+            tolerations: [ANY_NO_SCHEDULE, CRITICAL_ADDONS_ONLY, { operator: "Exists", effect: "NoExecute" }],
+            // Deleted at once on rollout; the -shutdown hook has already withdrawn routes.
+            terminationGracePeriodSeconds: 0,
+            initContainers: [ebpfBootstrap(p.image)],
+            containers: [
+                container({
+                    name: CALICO_NODE,
+                    image: p.image,
+                    envFrom: KUBE_SERVICES_ENDPOINT_FROM,
+                    env: calicoNodeEnv(p),
+                    securityContext: { privileged: true },
+                    resources: { requests: { cpu: "250m" } },
+                    lifecycle: { preStop: { exec: { command: ["/bin/calico-node", "-shutdown"] } } },
+                    livenessProbe: pr.liveness,
+                    readinessProbe: pr.readiness,
+                    volumeMounts: [
+                        ...NODE_MOUNTS,
+                        ...(typha ? [certMount(TYPHA_CA), certMount(NODE_CERTS)] : []),
+                        ...(etcd ? [ETCD_MOUNT] : []),
+                    ],
+                }),
+            ],
+            volumes: [
+                ...HOST_VOLUMES,
+                ...(typha ? [certVolume(TYPHA_CA, "configMap"), certVolume(NODE_CERTS, "secret")] : []),
+                ...(etcd ? [etcdVolume(0o400)] : []),
+            ],
+        },
+    );
     return {
         apiVersion: "apps/v1",
         kind: "DaemonSet",
         metadata: workloadMeta(CALICO_NODE),
         spec: {
-            selector: { matchLabels: labels },
+            selector: { matchLabels: template.metadata.labels },
             updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
-            template: {
-                metadata: { labels, annotations: { [CERT_HASH_ANNOTATION]: p.certHash } },
-                spec: {
-                    nodeSelector: { ...LINUX_NODES },
-                    hostNetwork: true,
-                    // Every node, whatever its taints: without calico-node a node has no pod networking.
-                    tolerations: [
-                        { operator: "Exists", effect: "NoSchedule" },
-                        CRITICAL_ADDONS_ONLY,
-                        { operator: "Exists", effect: "NoExecute" },
-                    ],
-                    serviceAccountName: p.serviceAccountName,
-                    securityContext: { seccompProfile: { type: "RuntimeDefault" } },
-                    // Deleted at once on rollout; the -shutdown hook has already withdrawn routes.
-                    terminationGracePeriodSeconds: 0,
-                    priorityClassName: "system-node-critical",
-                    initContainers: [ebpfBootstrap(p.image)],
-                    containers: [
-                        {
-                            name: CALICO_NODE,
-                            image: p.image,
-                            imagePullPolicy: "IfNotPresent",
-                            envFrom: KUBE_SERVICES_ENDPOINT_FROM,
-                            env: calicoNodeEnv(p),
-                            securityContext: { privileged: true },
-                            resources: { requests: { cpu: "250m" } },
-                            lifecycle: { preStop: { exec: { command: ["/bin/calico-node", "-shutdown"] } } },
-                            livenessProbe: pr.liveness,
-                            readinessProbe: pr.readiness,
-                            volumeMounts: [
-                                ...NODE_MOUNTS,
-                                ...(typha ? [certMount(TYPHA_CA), certMount(NODE_CERTS)] : []),
-                                ...(etcd ? [ETCD_MOUNT] : []),
-                            ],
-                        },
-                    ],
-                    volumes: [
-                        ...HOST_VOLUMES,
-                        ...(typha ? [certVolume(TYPHA_CA, "configMap"), certVolume(NODE_CERTS, "secret")] : []),
-                        ...(etcd ? [etcdVolume(0o400)] : []),
-                    ],
-                },
-            },
+            template,
         },
     };
 }

@@ -1,4 +1,5 @@
 import { stringify } from "yaml";
+import { CALICO_V3_API_VERSION, calicoDatastoreName } from "../facts/names";
 import { sortKeys } from "./json";
 
 export type CalicoctlDatastore =
@@ -9,15 +10,15 @@ export type CalicoctlDatastore =
 export function buildCalicoctlConfig(d: CalicoctlDatastore): Record<string, unknown> {
     const spec =
         d.type === "kubernetes"
-            ? { datastoreType: "kubernetes", kubeconfig: d.kubeconfigPath }
+            ? { datastoreType: calicoDatastoreName("kubernetes"), kubeconfig: d.kubeconfigPath }
             : {
-                  datastoreType: "etcdv3",
+                  datastoreType: calicoDatastoreName("etcd"),
                   etcdEndpoints: d.endpoints.join(","),
                   etcdCACertFile: d.caFile,
                   etcdCertFile: d.certFile,
                   etcdKeyFile: d.keyFile,
               };
-    return { apiVersion: "projectcalico.org/v3", kind: "CalicoAPIConfig", metadata: {}, spec };
+    return { apiVersion: CALICO_V3_API_VERSION, kind: "CalicoAPIConfig", metadata: {}, spec };
 }
 
 export function renderCalicoctlConfig(d: CalicoctlDatastore): string {

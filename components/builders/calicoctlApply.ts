@@ -1,11 +1,12 @@
 import { createHash } from "crypto";
 import { stringify } from "yaml";
-import type { BgpPeerConfig, PoolConfig } from "../config/schema";
+import type { PoolConfig } from "../config/schema";
 import { BgpSettings, FelixSettings, RouteReflector, buildBgpConfiguration, buildBgpPeers, buildFelixConfiguration } from "./bgp";
+import { CALICO_V3_API_VERSION, calicoDatastoreName } from "../facts/names";
 import { ETCD_MOUNT, etcdEnv, etcdVolume } from "./etcdClient";
 import { buildIpPool } from "./ippool";
 import { sortKeys } from "./json";
-import { CRITICAL_ADDONS_ONLY, LINUX_NODES, fileIn, literal, workloadMeta } from "./workloadCommon";
+import { ANY_NO_SCHEDULE, CRITICAL_ADDONS_ONLY, LINUX_NODES, container, fileIn, literal, workloadMeta } from "./pod";
 import type { ConfigMapOf, Container, ObjectMeta, Toleration, Volume } from "./workloadTypes";
 
 /**
@@ -15,7 +16,6 @@ import type { ConfigMapOf, Container, ObjectMeta, Toleration, Volume } from "./w
  * Kubernetes datastore, with the v3 API version.
  */
 
-export const CALICO_V3_API_VERSION = "projectcalico.org/v3";
 export const RESOURCES_CONFIGMAP = "calico-resources";
 export const RESOURCES_KEY = "resources.yaml";
 export const RESOURCES_DIR = "/calico-resources";
@@ -28,8 +28,8 @@ export const APPLIED_OUTPUT = "calicoctlApplied";
 
 export interface CalicoResourceInputs {
     pools: PoolConfig[];
+    /** BGP settings with the external peers. */
     bgp: BgpSettings;
-    peers: BgpPeerConfig[];
     reflectors: RouteReflector[];
     felix: FelixSettings;
 }
@@ -56,7 +56,7 @@ export function calicoResourceDocuments(inp: CalicoResourceInputs): Record<strin
     // Code-unit order, not the locale's: the bytes feed the Job's name.
     const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
     const pools = [...inp.pools].sort((a, b) => byName(a.name, b.name)).map((p) => toV3(buildIpPool(p)));
-    const peers = Object.entries(buildBgpPeers(inp.peers, inp.reflectors))
+    const peers = Object.entries(buildBgpPeers(inp.bgp.peers, inp.reflectors))
         .sort(([a], [b]) => byName(a, b))
         .map(([, p]) => toV3(p));
     const felix = buildFelixConfiguration(inp.felix);
@@ -153,14 +153,13 @@ export interface CalicoctlJobParams {
 const ALLOW_MISMATCH = "--allow-version-mismatch";
 
 function step(name: string, image: string, args: string[]): Container {
-    return {
+    return container({
         name,
         image,
-        imagePullPolicy: "IfNotPresent",
         command: [CALICOCTL_BIN, ...args],
-        env: [literal("DATASTORE_TYPE", "etcdv3"), ...etcdEnv()],
+        env: [literal("DATASTORE_TYPE", calicoDatastoreName("etcd")), ...etcdEnv()],
         volumeMounts: [ETCD_MOUNT, { name: RESOURCES_VOLUME, mountPath: RESOURCES_DIR, readOnly: true }],
-    };
+    });
 }
 
 /**
@@ -191,7 +190,7 @@ export function buildCalicoctlJob(p: CalicoctlJobParams): Job {
                     // tolerate the not-ready taint those nodes carry.
                     hostNetwork: true,
                     nodeSelector: { ...LINUX_NODES },
-                    tolerations: [{ operator: "Exists", effect: "NoSchedule" }, CRITICAL_ADDONS_ONLY],
+                    tolerations: [ANY_NO_SCHEDULE, CRITICAL_ADDONS_ONLY],
                     // calicoctl talks to etcd only.
                     automountServiceAccountToken: false,
                     priorityClassName: "system-cluster-critical",

@@ -1,4 +1,4 @@
-import { CNI_USER, NODE_CLIENT_CN, TYPHA_SERVER_CN } from "./names";
+import { CNI_USER, NODE_CLIENT_CN, TYPHA_SERVER_CN } from "../facts/names";
 
 /** What each certificate is for. The PKI component turns these into tls resources; tests read them directly. */
 export interface CertSpec {

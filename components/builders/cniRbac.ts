@@ -1,12 +1,12 @@
 import type * as k8s from "@pulumi/kubernetes";
-import { CNI_USER, MANAGED_BY_LABELS } from "./names";
+import { CNI_USER, MANAGED_BY_LABELS } from "../facts/names";
 
 type PolicyRule = k8s.types.input.rbac.v1.PolicyRule;
 
 /**
- * What the v3.32 CNI plugin does against the API: reads pods, nodes and namespaces, patches pod status
- * (pod IP annotations), and runs IPAM on Calico's CRDs. The hard way's older rule set lacks pods/status,
- * ipreservations and the KubeVirt lookups, which v3.32's plugin makes.
+ * What the pinned release's CNI plugin does against the API: reads pods, nodes and namespaces, patches
+ * pod status (pod IP annotations), and runs IPAM on Calico's CRDs. The hard way's older rule set lacks
+ * pods/status, ipreservations and the KubeVirt lookups, which the plugin now makes.
  */
 export function cniClusterRoleRules(): PolicyRule[] {
     return [

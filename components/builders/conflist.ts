@@ -1,4 +1,5 @@
 import type { IpamMode } from "../config/schema";
+import { calicoDatastoreName } from "../facts/names";
 import { stableJson } from "./json";
 
 /** CNI datastore settings: the Kubernetes API (default) or etcd with client TLS files on the host. */
@@ -39,10 +40,8 @@ export function buildConflist(o: ConflistOptions): Record<string, unknown> {
         policy: { type: "k8s" },
         kubernetes: { kubeconfig: o.kubeconfigPath },
     };
-    if (o.datastore.type === "kubernetes") {
-        calico.datastore_type = "kubernetes";
-    } else {
-        calico.datastore_type = "etcdv3";
+    calico.datastore_type = calicoDatastoreName(o.datastore.type);
+    if (o.datastore.type === "etcd") {
         calico.etcd_endpoints = o.datastore.endpoints.join(",");
         calico.etcd_ca_cert_file = o.datastore.caFile;
         calico.etcd_cert_file = o.datastore.certFile;

@@ -1,6 +1,9 @@
 import type { CalicoctlDatastore } from "./calicoctl";
 import type { CniDatastore } from "./conflist";
-import { ETCD_FILES } from "./etcdClient";
+import type { WorkloadDatastore } from "./workloadTypes";
+import { ETCD_CERTS } from "./pod";
+
+const ETCD_FILES = ETCD_CERTS.files;
 
 /**
  * The etcd client files on each host, for the CNI plugin (which runs outside any pod) and for calicoctl
@@ -47,12 +50,8 @@ export function cniEtcdDatastore(confDir: string, endpoints: string[]): CniDatas
 }
 
 /** calicoctl's datastore: the same endpoints and host files as the CNI plugin, or the kubeconfig. */
-export function calicoctlDatastore(
-    datastore: { type: "kubernetes" | "etcd"; etcdEndpoints: string[] },
-    confDir: string,
-    kubeconfigPath: string,
-): CalicoctlDatastore {
+export function calicoctlDatastore(datastore: WorkloadDatastore, confDir: string, kubeconfigPath: string): CalicoctlDatastore {
     return datastore.type === "etcd"
-        ? { type: "etcd", endpoints: datastore.etcdEndpoints, ...etcdHostPaths(confDir) }
+        ? { type: "etcd", endpoints: datastore.endpoints, ...etcdHostPaths(confDir) }
         : { type: "kubernetes", kubeconfigPath };
 }

@@ -1,7 +1,5 @@
 import type { PoolConfig } from "../config/schema";
-import { MANAGED_BY_LABELS } from "./names";
-
-export const CALICO_CRD_API_VERSION = "crd.projectcalico.org/v1";
+import { CALICO_CRD_API_VERSION, MANAGED_BY_LABELS } from "../facts/names";
 
 /** An IPPool custom resource exactly as configured; every field explicit so `preview` shows intent. */
 export function buildIpPool(pool: PoolConfig): Record<string, unknown> {

@@ -1,8 +1,8 @@
-import { KUBE_SYSTEM, MANAGED_BY_LABELS } from "./names";
+import { KUBE_SYSTEM, MANAGED_BY_LABELS } from "../facts/names";
 import type { ClusterRole, ClusterRoleBinding, PolicyRule, ServiceAccount, WorkloadDatastore } from "./workloadTypes";
 
 /**
- * ClusterRole rules of the Calico workloads for v3.32.1. The kubernetes-datastore rules follow the
+ * ClusterRole rules of the Calico workloads for the pinned release. The kubernetes-datastore rules follow the
  * calico-typha.yaml manifest, the etcd ones calico-etcd.yaml; test/calicoNode.test.ts compares them with
  * the reference rule by rule, so a version bump that changes RBAC shows up as a failing test.
  */
@@ -96,6 +96,9 @@ export function typhaRules(): PolicyRule[] {
         rule(["policy.networking.k8s.io"], ["clusternetworkpolicies"], ["list", "watch"]),
         rule(CALICO, CALICO_WATCHED, READ),
         rule(CALICO, ["clusterinformations"], ["create", "update"]),
+        // Felix's syncer, which Typha serves, watches KubeVirt live migrations: without this Typha's cache
+        // never syncs and it stays unready (found by running real Typha in the sandbox).
+        rule(["kubevirt.io"], ["virtualmachineinstancemigrations"], READ),
     ];
 }
 

@@ -1,4 +1,4 @@
-import { isIp, parseCidr } from "./cidr";
+import { isIp, parseCidr } from "../facts/cidr";
 
 /**
  * IP_AUTODETECTION_METHOD values that calico/node understands. A wrong autodetected IP is the most common

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "./problems";
 import { SECRET_KEYS, rawConfigSchema } from "./schema";
 import type { CalicoConfig, ConfigEnv, RawSecrets } from "./types";
-import { validateConfig } from "./validate";
+import { resolveConfig } from "./resolve";
 
 export const NAMESPACE = "calico";
 
@@ -32,7 +32,7 @@ export function fileSha256(path: string): string | undefined {
     }
 }
 
-/** Reads every `calico:*` key, validates it all at once and throws one error listing every problem. */
+/** Reads every `calico:*` key, validates it all at once (throwing one error listing every problem) and resolves it. */
 export function loadConfig(): CalicoConfig {
     const raw: Record<string, unknown> = {};
     for (const key of Object.keys(rawConfigSchema.shape)) {
@@ -59,7 +59,7 @@ export function loadConfig(): CalicoConfig {
     secrets.alicloudSecretKey = pulumi.runtime.getConfig("alicloud:secretKey");
     if (secrets.alicloudSecretKey !== undefined && !isSecret("secretKey", "alicloud")) plaintextSecretKeys.push("alicloud:secretKey");
     const env: ConfigEnv = { fileSha256, plaintextSecretKeys };
-    const result = validateConfig(raw, secrets, env, (s) => pulumi.secret(s));
+    const result = resolveConfig(raw, secrets, env, (s) => pulumi.secret(s));
     if (!result.ok) throw new ConfigError(result.problems);
     return result.config;
 }

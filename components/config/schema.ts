@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DatastoreTypes } from "../facts/names";
 import { CALICO_VERSION, DEFAULT_REGISTRY } from "../versions";
 
 /**
@@ -15,9 +16,6 @@ export type Backend = (typeof Backends)[number];
 
 export const IpamModes = ["calico-ipam", "host-local", "spiderpool"] as const;
 export type IpamMode = (typeof IpamModes)[number];
-
-export const DatastoreTypes = ["kubernetes", "etcd"] as const;
-export type DatastoreType = (typeof DatastoreTypes)[number];
 
 export const CniLogLevels = ["debug", "info", "warning", "error"] as const;
 export const LogSeverities = ["Debug", "Info", "Warning", "Error", "Fatal"] as const;
@@ -177,6 +175,3 @@ export type DownloadConfig = z.output<typeof download>;
 /** Config keys under the `calico:` namespace that hold secrets; read with getSecret, never logged. */
 export const SECRET_KEYS = ["clusterCaKey", "sshPrivateKey", "sshPrivateKeys", "etcdCaCert", "etcdCert", "etcdKey"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
-
-/** Plain (non-secret) top-level config keys, in the order the README documents them. */
-export const PLAIN_KEYS = Object.keys(rawConfigSchema.shape) as (keyof RawConfig)[];

@@ -28,21 +28,74 @@ export type CniBinary =
     | { name: string; source: "local"; path: string; sha256: string }
     | { name: string; source: "download"; url: string; sha256: string; archiveMember?: string };
 
-export interface Secrets {
-    clusterCaKey?: pulumi.Input<string>;
-    /** SSH private key per node name; undefined where the node authenticates through the agent. */
-    sshKeys: Record<string, pulumi.Input<string> | undefined>;
-    etcd?: { caCert: pulumi.Input<string>; cert: pulumi.Input<string>; key: pulumi.Input<string> };
-    /** Alibaba Cloud credentials from `alicloud:*` config; unset ones fall back to the provider's environment. */
-    alicloud?: { accessKey?: pulumi.Input<string>; secretKey?: pulumi.Input<string> };
+/** A node with its SSH settings resolved (its own port and user, else `calico:ssh`'s). */
+export interface ResolvedNode {
+    name: string;
+    address: string;
+    port: number;
+    user: string;
+    podCidr?: string;
+    instanceId?: string;
+    routeReflectorClusterId?: string;
+    /** SSH private key; undefined where the node authenticates through the agent. */
+    sshKey?: pulumi.Input<string>;
 }
 
-/** Config after validation, with defaults applied and derived values computed once. */
-export interface CalicoConfig extends ParsedConfig {
+/** etcd client TLS material; all three stay Pulumi secrets. */
+export interface EtcdTls {
+    caCert: pulumi.Input<string>;
+    cert: pulumi.Input<string>;
+    key: pulumi.Input<string>;
+}
+
+/** Where Calico keeps its data: the CRD manifest to apply, or the etcd cluster and its client TLS. */
+export type ResolvedDatastore = { type: "kubernetes"; crds: string } | { type: "etcd"; endpoints: string[]; tls: EtcdTls };
+
+/** The cluster CA that signs the CNI client cert: given in config, or read from a node over SSH. */
+export type ClusterCaSource =
+    | { from: "config"; certPem: string; keyPem: pulumi.Input<string> }
+    | { from: "node"; node: ResolvedNode; certPath: string; keyPath: string };
+
+/** A node that carries a VPC route: validation guarantees both fields when routes are on. */
+export interface RoutedNode {
+    name: string;
+    podCidr: string;
+    instanceId: string;
+}
+
+export interface ResolvedAliyun {
+    region: string;
+    routeTableId?: string;
+    vpcId?: string;
+    nodes: RoutedNode[];
+    /** Credentials from `alicloud:*` config; unset ones fall back to the provider's environment. */
+    accessKey?: pulumi.Input<string>;
+    secretKey?: pulumi.Input<string>;
+}
+
+/**
+ * Config after validation: zod's defaults applied, and every value a component needs derived once, so
+ * no builder or resource defaults or re-derives anything.
+ */
+export interface CalicoConfig extends Omit<ParsedConfig, "nodes" | "datastore" | "typha" | "aliyun"> {
+    /** Sorted by name: the order config lists them in never changes what is built. */
+    nodes: ResolvedNode[];
+    datastore: ResolvedDatastore;
+    clusterCa: ClusterCaSource;
+    typha: {
+        /** Whether Typha runs: asked for, on the Kubernetes datastore, with more than zero replicas. */
+        enabled: boolean;
+        /** `typha.replicas`, or the operator's count for the node count. */
+        replicas: number;
+        tolerateControlPlane: boolean;
+    };
+    /** Set when `aliyun.enabled`. */
+    aliyun?: ResolvedAliyun;
     images: Record<CalicoImage, string>;
     /** Pod (veth) MTU used in the conflist and in Felix. */
     mtu: number;
+    /** IPAM hands out each node's Kubernetes podCIDR (host-local, Spiderpool): BGP advertises those. */
+    usePodCidr: boolean;
     /** Binaries for every node's CNI bin dir, sorted by name. */
     cniBinaries: CniBinary[];
-    secrets: Secrets;
 }

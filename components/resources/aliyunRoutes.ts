@@ -1,22 +1,12 @@
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
-import { RouteSummary, RoutedNode, buildRouteEntries, pickRouteTable, routeSummary } from "../builders/aliyunRoutes";
+import { RouteSummary, buildRouteEntries, routeSummary } from "../builders/aliyunRoutes";
 import { ConfigError } from "../config/problems";
+import { pickRouteTable } from "../config/rules/aliyun";
+import type { ResolvedAliyun } from "../config/types";
 
-export interface AliyunRoutesArgs {
-    /** Region of the VPC, e.g. cn-hangzhou. Required; there is no default. */
-    region: string;
-    /** Nodes with their pod CIDR (the destination) and ECS instance id (the next hop). Required. */
-    nodes: RoutedNode[];
-    /** Route table that receives the entries. Defaults to the only route table of `vpcId`, looked up at run time. */
-    routeTableId?: string;
-    /** VPC whose single route table is used when `routeTableId` is unset. Defaults to none (then `routeTableId` is required). */
-    vpcId?: string;
-    /** Access key for the provider. Defaults to the provider's environment (ALICLOUD_ACCESS_KEY, profile or RAM role). */
-    accessKey?: pulumi.Input<string>;
-    /** Secret key for the provider. Defaults to the provider's environment (ALICLOUD_SECRET_KEY, profile or RAM role). */
-    secretKey?: pulumi.Input<string>;
-}
+/** `calico:aliyun` as resolved: region, route table or VPC, the routed nodes and the credentials. */
+export type AliyunRoutesArgs = ResolvedAliyun;
 
 /**
  * The only route table of a VPC, looked up through the provider. The look-up runs during preview and up,
@@ -41,8 +31,8 @@ export class AliyunRoutes extends pulumi.ComponentResource {
     public readonly entries: Record<string, alicloud.vpc.RouteEntry> = {};
 
     constructor(name: string, args: AliyunRoutesArgs, opts?: pulumi.ComponentResourceOptions) {
-        // Credentials stay out of the component's registered inputs.
-        super("calico:index:AliyunRoutes", name, { region: args.region, routeTableId: args.routeTableId, vpcId: args.vpcId }, opts);
+        // No inputs registered (see Calico).
+        super("calico:index:AliyunRoutes", name, {}, opts);
         const provider = new alicloud.Provider(
             `${name}-provider`,
             { region: args.region, accessKey: args.accessKey, secretKey: args.secretKey },

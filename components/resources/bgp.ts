@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    BgpSettingsArgs,
-    DEFAULT_AS_NUMBER,
+    BgpSettings,
+    FelixSettings,
     RouteReflector,
     buildBgpConfiguration,
     buildBgpPeers,
@@ -10,9 +10,13 @@ import {
     buildRouteReflectorNodePatch,
 } from "../builders/bgp";
 
-export interface BgpArgs extends BgpSettingsArgs {
-    /** Nodes that reflect routes, with their cluster IDs. Defaults to none. */
-    routeReflectors?: RouteReflector[];
+export interface BgpArgs {
+    /** `calico:bgp`: AS number, mesh, log level, advertised service ranges and external peers. */
+    bgp: BgpSettings;
+    /** Felix knobs for the default FelixConfiguration (builders/bgp.ts felixSettings). */
+    felix: FelixSettings;
+    /** Nodes that reflect routes, with their cluster IDs. */
+    routeReflectors: RouteReflector[];
 }
 
 /**
@@ -27,9 +31,9 @@ export class Bgp extends pulumi.ComponentResource {
     public readonly felixConfiguration?: k8s.apiextensions.CustomResourcePatch;
 
     constructor(name: string, args: BgpArgs, opts?: pulumi.ComponentResourceOptions) {
-        // Inputs stay on the children: registered here they would show every change twice in `pulumi preview`.
+        // No inputs registered (see Calico).
         super("calico:index:Bgp", name, {}, opts);
-        const reflectors = args.routeReflectors ?? [];
+        const reflectors = args.routeReflectors;
 
         for (const rr of reflectors) {
             // A patch, not a Node: the kubelet owns the Node; we own one label and one annotation.
@@ -39,7 +43,7 @@ export class Bgp extends pulumi.ComponentResource {
                 { parent: this },
             );
         }
-        for (const [peerName, obj] of Object.entries(buildBgpPeers(args.peers ?? [], reflectors))) {
+        for (const [peerName, obj] of Object.entries(buildBgpPeers(args.bgp.peers, reflectors))) {
             this.peers[peerName] = new k8s.apiextensions.CustomResource(
                 `bgppeer-${peerName}`,
                 obj as k8s.apiextensions.CustomResourceArgs,
@@ -47,13 +51,7 @@ export class Bgp extends pulumi.ComponentResource {
             );
         }
 
-        const bgpConfig = buildBgpConfiguration({
-            asNumber: args.asNumber ?? DEFAULT_AS_NUMBER,
-            nodeToNodeMesh: args.nodeToNodeMesh ?? true,
-            logSeverity: args.logSeverity ?? "Info",
-            serviceClusterIPs: args.serviceClusterIPs ?? [],
-            serviceExternalIPs: args.serviceExternalIPs ?? [],
-        });
+        const bgpConfig = buildBgpConfiguration(args.bgp);
         // A patch, since the singleton may already exist (created by hand in the hard way).
         this.bgpConfiguration = new k8s.apiextensions.CustomResourcePatch(
             "bgpconfiguration-default",
@@ -61,7 +59,7 @@ export class Bgp extends pulumi.ComponentResource {
             { parent: this, dependsOn: [...Object.values(this.peers), ...Object.values(this.routeReflectorNodes)] },
         );
 
-        const felix = buildFelixConfiguration(args.felix ?? {});
+        const felix = buildFelixConfiguration(args.felix);
         if (felix) {
             // calico/node creates the default FelixConfiguration at start-up; patch only our knobs into it.
             this.felixConfiguration = new k8s.apiextensions.CustomResourcePatch(

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { BgpSettingsArgs, DEFAULT_AS_NUMBER } from "../builders/bgp";
+import type { BgpSettings, FelixSettings } from "../builders/bgp";
 import {
     APPLIED_OUTPUT,
     AppliedNames,
@@ -16,17 +16,21 @@ import {
     renderResourceStream,
 } from "../builders/calicoctlApply";
 import type { PoolConfig } from "../config/schema";
-import { CALICO_VERSION, DEFAULT_REGISTRY, calicoImages } from "../versions";
+import type { EtcdClient } from "./etcdClient";
 
-export interface CalicoctlApplyArgs extends BgpSettingsArgs {
-    /** calico/ctl image. Defaults to quay.io/calico/ctl at the pinned Calico version. */
-    image?: string;
-    /** IP pools, one IPPool each, named from the pool name. Defaults to none. */
-    pools?: PoolConfig[];
-    /** IPPool and BGPPeer names this stack applied before (see previousApplied). Defaults to none: nothing is pruned. */
-    previous?: pulumi.Input<AppliedNames>;
-    /** The etcd client Secret and `calico-config` ConfigMap the Job mounts (CalicoNode.etcdObjects). Defaults to none. */
-    etcdObjects?: pulumi.Resource[];
+export interface CalicoctlApplyArgs {
+    /** calico/ctl image. */
+    image: string;
+    /** IP pools, one IPPool each, named from the pool name. */
+    pools: PoolConfig[];
+    /** `calico:bgp`, as on the Kubernetes datastore. */
+    bgp: BgpSettings;
+    /** Felix knobs for the default FelixConfiguration. */
+    felix: FelixSettings;
+    /** IPPool and BGPPeer names this stack applied before (see previousApplied); the Job prunes what config dropped. */
+    previous: pulumi.Input<AppliedNames>;
+    /** The etcd client Secret and `calico-config` ConfigMap the Job mounts. */
+    etcd: EtcdClient;
 }
 
 /**
@@ -44,28 +48,20 @@ export class CalicoctlApply extends pulumi.ComponentResource {
     public readonly applied: pulumi.Output<AppliedNames>;
 
     constructor(name: string, args: CalicoctlApplyArgs, opts?: pulumi.ComponentResourceOptions) {
-        // etcdObjects are children of CalicoNode, whose DaemonSet waits for this component: registering
-        // them as inputs would make each registration wait for the other. previous is history, not
-        // intent: registered, it would show every run after a change as an update of this component.
-        super("calico:index:CalicoctlApply", name, { ...args, etcdObjects: undefined, previous: undefined }, opts);
-        const image = args.image ?? calicoImages(CALICO_VERSION, DEFAULT_REGISTRY).ctl;
+        // No inputs registered (see Calico). `previous` above all: it is history, not intent, and
+        // registered it would show every run after a change as an update of this component.
+        super("calico:index:CalicoctlApply", name, {}, opts);
+        const image = args.image;
         const docs = calicoResourceDocuments({
-            pools: args.pools ?? [],
-            bgp: {
-                asNumber: args.asNumber ?? DEFAULT_AS_NUMBER,
-                nodeToNodeMesh: args.nodeToNodeMesh ?? true,
-                logSeverity: args.logSeverity ?? "Info",
-                serviceClusterIPs: args.serviceClusterIPs ?? [],
-                serviceExternalIPs: args.serviceExternalIPs ?? [],
-            },
-            peers: args.peers ?? [],
+            pools: args.pools,
+            bgp: args.bgp,
             // Reflector cluster IDs live on Calico's Node resources, which calico-node creates: refused with etcd (rules/datastore.ts).
             reflectors: [],
-            felix: args.felix ?? {},
+            felix: args.felix,
         });
         const stream = renderResourceStream(docs);
         const current = appliedNames(docs);
-        const previous = pulumi.output(args.previous ?? { ipPools: [], bgpPeers: [] }).apply(asAppliedNames);
+        const previous = pulumi.output(args.previous).apply(asAppliedNames);
 
         const cm = buildResourcesConfigMap(stream);
         this.configMap = new k8s.core.v1.ConfigMap(cm.metadata.name, cm, { parent: this });
@@ -76,7 +72,7 @@ export class CalicoctlApply extends pulumi.ComponentResource {
         this.job = new k8s.batch.v1.Job(
             CALICOCTL_JOB,
             { apiVersion: "batch/v1", kind: "Job", metadata: job.metadata, spec: job.spec },
-            { parent: this, dependsOn: [this.configMap, ...(args.etcdObjects ?? [])] },
+            { parent: this, dependsOn: [this.configMap, ...args.etcd.objects] },
         );
         this.jobName = this.job.metadata.name;
         // Recorded only once the Job has run, so a failed run prunes the same names next time.

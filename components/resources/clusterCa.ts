@@ -1,8 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { asRoot, readFileScript } from "../builders/hostScripts";
-import type { CalicoConfig } from "../config/types";
-import { sshConnection, sshUser } from "./ssh";
+import type { ClusterCaSource } from "../config/types";
+import { sshConnection } from "./ssh";
 
 export interface ClusterCa {
     certPem: pulumi.Output<string>;
@@ -14,21 +14,17 @@ export interface ClusterCa {
  * The cluster CA that signs the CNI client cert: from config, or read over SSH from a control-plane node
  * as the hard way does. The key read that way is a secret output, kept encrypted in state and never logged.
  */
-export function clusterCa(cfg: CalicoConfig, parent: pulumi.Resource): ClusterCa {
-    const c = cfg.cluster;
-    if (c.caFromNode === undefined) {
-        return { certPem: pulumi.output(c.caCert ?? ""), keyPem: pulumi.secret(cfg.secrets.clusterCaKey ?? "") };
-    }
-    const node = cfg.nodes.find((n) => n.name === c.caFromNode)!;
-    const connection = sshConnection(cfg, node);
-    const user = sshUser(cfg, node);
+export function clusterCa(source: ClusterCaSource, parent: pulumi.Resource): ClusterCa {
+    if (source.from === "config") return { certPem: pulumi.output(source.certPem), keyPem: pulumi.secret(source.keyPem) };
+    const node = source.node;
+    const connection = sshConnection(node);
     const read = (what: string, path: string, secret: boolean) =>
         new command.remote.Command(
             `${node.name}-cluster-ca-${what}`,
-            { connection, create: asRoot(readFileScript(path), user), logging: "none" },
+            { connection, create: asRoot(readFileScript(path), node.user), logging: "none" },
             { parent, additionalSecretOutputs: secret ? ["stdout"] : [] },
         );
-    const cert = read("cert", c.caCertPath, false);
-    const key = read("key", c.caKeyPath, true);
+    const cert = read("cert", source.certPath, false);
+    const key = read("key", source.keyPath, true);
     return { certPem: cert.stdout, keyPem: pulumi.secret(key.stdout) };
 }

@@ -3,10 +3,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { cniClusterRole, cniClusterRoleBinding } from "../builders/cniRbac";
 import { CniDatastore, renderConflist } from "../builders/conflist";
 import { renderClientKubeconfig } from "../builders/kubeconfig";
-import { CNI_CLUSTER, CNI_CONTEXT, CNI_USER } from "../builders/names";
+import type { HostFile } from "../builders/etcdHost";
 import type { CalicoConfig } from "../config/types";
-import { CONFLIST_NAME, CniHost, KUBECONFIG_NAME } from "./cniHost";
-import { sshConnection, sshUser } from "./ssh";
+import { CNI_CLUSTER, CNI_CONTEXT, CNI_KUBECONFIG_FILE, CNI_USER, CONFLIST_FILE } from "../facts/names";
+import { CniHost } from "./cniHost";
+import { sshConnection } from "./ssh";
 
 export interface CniArgs {
     config: CalicoConfig;
@@ -15,10 +16,10 @@ export interface CniArgs {
     /** The calico-cni client certificate and key (secret) signed by the cluster CA. */
     cniCertPem: pulumi.Input<string>;
     cniKeyPem: pulumi.Input<string>;
-    /** Host files beyond the kubeconfig, e.g. the etcd client TLS files. Defaults to none. */
-    extraHostFiles?: { name: string; path: string; content: pulumi.Input<string>; mode: string; secret: boolean }[];
-    /** CNI datastore settings. Defaults to the Kubernetes API. */
-    datastore?: CniDatastore;
+    /** Host files beyond the kubeconfig, e.g. the etcd client TLS files. */
+    extraHostFiles: HostFile<pulumi.Input<string>>[];
+    /** The datastore section of the conflist. */
+    datastore: CniDatastore;
 }
 
 export const CNI_RBAC_NAME = "calico-cni-plugin";
@@ -32,7 +33,7 @@ export class Cni extends pulumi.ComponentResource {
     public readonly dataplanes: pulumi.Resource[] = [];
 
     constructor(name: string, args: CniArgs, opts?: pulumi.ComponentResourceOptions) {
-        // The whole config is not registered as inputs (see Calico); children carry what matters.
+        // No inputs registered (see Calico).
         super("calico:index:Cni", name, {}, opts);
         const cfg = args.config;
         const role = new k8s.rbac.v1.ClusterRole(CNI_RBAC_NAME, cniClusterRole(CNI_RBAC_NAME), { parent: this });
@@ -55,14 +56,13 @@ export class Cni extends pulumi.ComponentResource {
             ),
         );
 
-        const datastore = args.datastore ?? { type: "kubernetes" };
         for (const node of cfg.nodes) {
             this.hosts[node.name] = new CniHost(
                 node.name,
                 {
                     nodeName: node.name,
-                    connection: sshConnection(cfg, node),
-                    user: sshUser(cfg, node),
+                    connection: sshConnection(node),
+                    user: node.user,
                     binDir: cfg.cni.binDir,
                     confDir: cfg.cni.confDir,
                     binaries: cfg.cniBinaries,
@@ -71,10 +71,10 @@ export class Cni extends pulumi.ComponentResource {
                         nodeName: node.name,
                         mtu: cfg.mtu,
                         logLevel: cfg.cni.logLevel,
-                        kubeconfigPath: `${cfg.cni.confDir}/${KUBECONFIG_NAME}`,
+                        kubeconfigPath: `${cfg.cni.confDir}/${CNI_KUBECONFIG_FILE}`,
                         ipam: cfg.cni.ipam,
                         bandwidth: cfg.cni.bandwidth,
-                        datastore,
+                        datastore: args.datastore,
                     }),
                     extraFiles: args.extraHostFiles,
                 },
@@ -82,6 +82,6 @@ export class Cni extends pulumi.ComponentResource {
             );
             this.dataplanes.push(this.hosts[node.name].dataplane);
         }
-        this.registerOutputs({ kubeconfig: this.kubeconfig, conflistName: CONFLIST_NAME });
+        this.registerOutputs({ kubeconfig: this.kubeconfig, conflistName: CONFLIST_FILE });
     }
 }

@@ -1,7 +1,9 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { CniBinary } from "../config/types";
+import { CNI_KUBECONFIG_FILE, CONFLIST_FILE } from "../facts/names";
 import { asRoot, downloadScript, installStagedScript, prepareStagingScript, removeFileScript, stagingPath } from "../builders/hostScripts";
+import type { HostFile } from "../builders/etcdHost";
 import { dataplaneCleanupScript } from "../builders/dataplaneCleanup";
 import { RemoteFile } from "./remoteFile";
 
@@ -9,23 +11,20 @@ export interface CniHostArgs {
     /** Kubernetes node name; every child resource is named from it. */
     nodeName: string;
     connection: command.types.input.remote.ConnectionArgs;
-    /** SSH user. Defaults to root. */
-    user?: string;
-    /** CNI binary directory. Defaults to /opt/cni/bin. */
-    binDir?: string;
-    /** CNI config directory. Defaults to /etc/cni/net.d. */
-    confDir?: string;
+    /** SSH user; non-root users install through passwordless sudo. */
+    user: string;
+    /** CNI binary directory (`calico:cni.binDir`). */
+    binDir: string;
+    /** CNI config directory (`calico:cni.confDir`). */
+    confDir: string;
     binaries: CniBinary[];
     /** Content of 10-calico.conflist for this node. */
     conflist: pulumi.Input<string>;
     /** CNI kubeconfig (secret), written as calico-kubeconfig with mode 0600. */
     kubeconfig: pulumi.Input<string>;
     /** Extra files for this host (e.g. etcd client TLS), each written with its mode. */
-    extraFiles?: { name: string; path: string; content: pulumi.Input<string>; mode: string; secret: boolean }[];
+    extraFiles: HostFile<pulumi.Input<string>>[];
 }
-
-export const CONFLIST_NAME = "10-calico.conflist";
-export const KUBECONFIG_NAME = "calico-kubeconfig";
 
 /**
  * Everything the CNI plugin needs on one node: binaries, kubeconfig, conflist. The conflist goes last,
@@ -40,11 +39,9 @@ export class CniHost extends pulumi.ComponentResource {
     constructor(name: string, args: CniHostArgs, opts?: pulumi.ComponentResourceOptions) {
         // Inputs stay on the children: registered here they would show every change twice in `pulumi preview`.
         super("calico:index:CniHost", name, {}, opts);
-        const user = args.user ?? "root";
-        const binDir = args.binDir ?? "/opt/cni/bin";
-        const confDir = args.confDir ?? "/etc/cni/net.d";
-        this.conflistPath = `${confDir}/${CONFLIST_NAME}`;
-        this.kubeconfigPath = `${confDir}/${KUBECONFIG_NAME}`;
+        const { user, binDir, confDir } = args;
+        this.conflistPath = `${confDir}/${CONFLIST_FILE}`;
+        this.kubeconfigPath = `${confDir}/${CNI_KUBECONFIG_FILE}`;
         const connection = args.connection;
 
         // One directory for every upload: created once, before any copy lands in it.
@@ -93,7 +90,7 @@ export class CniHost extends pulumi.ComponentResource {
             { connection, user, path: this.kubeconfigPath, content: args.kubeconfig, mode: "0600", secret: true },
             { parent: this },
         );
-        const extras = (args.extraFiles ?? []).map(
+        const extras = args.extraFiles.map(
             (f) =>
                 new RemoteFile(
                     `${name}-${f.name}`,

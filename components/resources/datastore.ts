@@ -1,12 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { calicoCrdsUrl } from "../versions";
 
 export interface DatastoreArgs {
-    /** Calico release whose CRDs are applied. */
-    calicoVersion: string;
-    /** Local path of crds.yaml for air-gapped installs. Defaults to the release URL. */
-    crdsFile?: string;
+    /** The CRD manifest: a local crds.yaml (air-gapped) or the release URL (config/derive.ts). */
+    crds: string;
 }
 
 /**
@@ -23,8 +20,9 @@ export class Datastore extends pulumi.ComponentResource {
     public readonly source: string;
 
     constructor(name: string, args: DatastoreArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("calico:index:Datastore", name, args, opts);
-        this.source = args.crdsFile ?? calicoCrdsUrl(args.calicoVersion);
+        // No inputs registered (see Calico).
+        super("calico:index:Datastore", name, {}, opts);
+        this.source = args.crds;
         this.crds = new k8s.yaml.ConfigFile(`${name}-crds`, { file: this.source }, { parent: this });
         this.crdResources = this.crds.resources.apply((r) => Object.values(r) as pulumi.Resource[]);
         this.registerOutputs({ source: this.source });

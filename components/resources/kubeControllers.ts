@@ -1,22 +1,20 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { KUBE_CONTROLLERS, buildKubeControllersDeployment, enabledControllers } from "../builders/kubeControllers";
-import { buildPdb } from "../builders/workloadCommon";
+import { buildKubeControllersDeployment, enabledControllers } from "../builders/kubeControllers";
+import { buildPdb } from "../builders/pod";
 import { buildRbac, kubeControllersRules } from "../builders/workloadRbac";
 import type { WorkloadDatastore } from "../builders/workloadTypes";
-import { CALICO_VERSION, DEFAULT_REGISTRY, calicoImages } from "../versions";
+import { KUBE_CONTROLLERS } from "../facts/names";
+import type { EtcdClient } from "./etcdClient";
 import { withCertHash } from "./certHash";
 
 export interface KubeControllersArgs {
-    /** kube-controllers image. Defaults to quay.io/calico/kube-controllers at the pinned Calico version. */
-    image?: string;
-    /** Datastore the controllers reconcile. Defaults to the Kubernetes API. */
-    datastore?: WorkloadDatastore;
-    /**
-     * Hash of the etcd client certs the pods mount (CalicoNode.etcdCertHash), so they roll when the
-     * certs change; the Secret and ConfigMap themselves come from the CalicoNode component. Defaults to none.
-     */
-    etcdCertHash?: pulumi.Input<string>;
+    /** kube-controllers image. */
+    image: string;
+    /** Datastore the controllers reconcile. */
+    datastore: WorkloadDatastore;
+    /** With etcd: the client Secret and ConfigMap the pods mount; they roll when its hash changes. */
+    etcd?: EtcdClient;
 }
 
 /** calico-kube-controllers: node and IPAM garbage collection (plus policy mirroring with etcd). */
@@ -26,9 +24,9 @@ export class KubeControllers extends pulumi.ComponentResource {
     public readonly enabledControllers: pulumi.Output<string[]>;
 
     constructor(name: string, args: KubeControllersArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("calico:index:KubeControllers", name, args, opts);
-        const image = args.image ?? calicoImages(CALICO_VERSION, DEFAULT_REGISTRY)["kube-controllers"];
-        const datastore = args.datastore ?? { type: "kubernetes" };
+        // No inputs registered (see Calico).
+        super("calico:index:KubeControllers", name, {}, opts);
+        const { image, datastore, etcd } = args;
         const parent = { parent: this };
 
         const rbac = buildRbac(KUBE_CONTROLLERS, kubeControllersRules(datastore.type));
@@ -40,10 +38,7 @@ export class KubeControllers extends pulumi.ComponentResource {
         });
 
         const d = buildKubeControllersDeployment({ image, datastore, serviceAccountName: rbac.serviceAccount.metadata.name });
-        const template =
-            args.etcdCertHash !== undefined && datastore.type === "etcd"
-                ? withCertHash(d.spec.template, args.etcdCertHash)
-                : d.spec.template;
+        const template = etcd && datastore.type === "etcd" ? withCertHash(d.spec.template, etcd.certHash) : d.spec.template;
         this.deployment = new k8s.apps.v1.Deployment(
             KUBE_CONTROLLERS,
             { ...d, spec: { ...d.spec, template } },

@@ -7,12 +7,12 @@ export interface CalicoPkiArgs {
     clusterCaCertPem: pulumi.Input<string>;
     /** PEM of the cluster CA private key (secret). */
     clusterCaKeyPem: pulumi.Input<string>;
-    /** RSA key size. Defaults to 2048. */
-    rsaBits?: number;
-    /** Certificate lifetime in hours. Defaults to 8760 (one year). */
-    validityHours?: number;
-    /** Hours before expiry at which `pulumi up` renews a certificate. Defaults to 720. */
-    earlyRenewalHours?: number;
+    /** RSA key size (`calico:pki.rsaBits`). */
+    rsaBits: number;
+    /** Certificate lifetime in hours. */
+    validityHours: number;
+    /** Hours before expiry at which `pulumi up` renews a certificate. */
+    earlyRenewalHours: number;
 }
 
 interface IssuedCert {
@@ -38,10 +38,9 @@ export class CalicoPki extends pulumi.ComponentResource {
     public readonly cniKeyPem: pulumi.Output<string>;
 
     constructor(name: string, args: CalicoPkiArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("calico:index:Pki", name, args, opts);
-        const rsaBits = args.rsaBits ?? 2048;
-        const validityPeriodHours = args.validityHours ?? 8760;
-        const earlyRenewalHours = args.earlyRenewalHours ?? 720;
+        // No inputs registered (see Calico): here they would put the cluster CA key in this component's state.
+        super("calico:index:Pki", name, {}, opts);
+        const { rsaBits, validityHours: validityPeriodHours, earlyRenewalHours } = args;
         const key = (stem: string) => new tls.PrivateKey(`${name}-${stem}-key`, { algorithm: "RSA", rsaBits }, { parent: this });
 
         const caKey = key("typha-ca");

@@ -4,14 +4,14 @@ import { asRoot, removeFileScript, writeFileScript } from "../builders/hostScrip
 
 export interface RemoteFileArgs {
     connection: command.types.input.remote.ConnectionArgs;
-    /** SSH user; non-root users write through passwordless sudo. Defaults to root. */
-    user?: string;
+    /** SSH user; non-root users write through passwordless sudo. */
+    user: string;
     /** Absolute path on the host. */
     path: string;
     /** File content; sent on stdin. */
     content: pulumi.Input<string>;
-    /** Octal mode. Defaults to 0644. */
-    mode?: string;
+    /** Octal mode. */
+    mode: string;
     /** Whether the content is a secret (kubeconfigs, keys). Defaults to false. */
     secret?: boolean;
 }
@@ -22,8 +22,7 @@ export interface RemoteFileArgs {
  */
 export class RemoteFile extends command.remote.Command {
     constructor(name: string, args: RemoteFileArgs, opts?: pulumi.CustomResourceOptions) {
-        const user = args.user ?? "root";
-        const mode = args.mode ?? "0644";
+        const { user, mode } = args;
         super(
             name,
             {

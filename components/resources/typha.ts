@@ -1,19 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { expectedTyphaReplicas } from "../builders/replicas";
-import {
-    NODE_CERTS,
-    TYPHA,
-    TYPHA_CA,
-    TYPHA_CERTS,
-    buildCertSecret,
-    buildTyphaCaConfigMap,
-    buildTyphaDeployment,
-    buildTyphaService,
-} from "../builders/typha";
-import { buildPdb } from "../builders/workloadCommon";
+import { NODE_CERTS, TYPHA_CA, TYPHA_CERTS, buildPdb } from "../builders/pod";
+import { buildCertSecret, buildTyphaCaConfigMap, buildTyphaDeployment, buildTyphaService } from "../builders/typha";
 import { buildRbac, typhaRules } from "../builders/workloadRbac";
-import { CALICO_VERSION, DEFAULT_REGISTRY, calicoImages } from "../versions";
+import { CALICO_NODE, TYPHA } from "../facts/names";
 import { certHashOutput, withCertHash } from "./certHash";
 
 export interface TyphaArgs {
@@ -27,16 +17,14 @@ export interface TyphaArgs {
     nodeCertPem: pulumi.Input<string>;
     /** calico/node client key PEM; stored only as secret data. Required; no default. */
     nodeKeyPem: pulumi.Input<string>;
-    /** Typha image. Defaults to quay.io/calico/typha at the pinned Calico version. */
-    image?: string;
-    /** Schedulable nodes, for the replica count. Defaults to 1. */
-    nodeCount?: number;
-    /** Replica count. Defaults to the Tigera operator's count for `nodeCount`. */
-    replicas?: number;
-    /** Tolerate the control-plane NoSchedule taint. Defaults to false. */
-    tolerateControlPlane?: boolean;
-    /** Per-node podCIDR IPAM (host-local, Spiderpool): sets USE_POD_CIDR. Defaults to false. */
-    usePodCidr?: boolean;
+    /** Typha image. */
+    image: string;
+    /** Replica count (config/derive.ts: `typha.replicas`, or the operator's count for the nodes). */
+    replicas: number;
+    /** Tolerate the control-plane NoSchedule taint. */
+    tolerateControlPlane: boolean;
+    /** Per-node podCIDR IPAM (host-local, Spiderpool): sets USE_POD_CIDR. */
+    usePodCidr: boolean;
 }
 
 /**
@@ -56,17 +44,9 @@ export class Typha extends pulumi.ComponentResource {
     public readonly nodeCertPem: pulumi.Output<string>;
 
     constructor(name: string, args: TyphaArgs, opts?: pulumi.ComponentResourceOptions) {
-        // Registered inputs land in state: keys go in as secrets whatever the caller passed.
-        super(
-            "calico:index:Typha",
-            name,
-            { ...args, typhaKeyPem: pulumi.secret(args.typhaKeyPem), nodeKeyPem: pulumi.secret(args.nodeKeyPem) },
-            opts,
-        );
-        const image = args.image ?? calicoImages(CALICO_VERSION, DEFAULT_REGISTRY).typha;
-        const replicas = args.replicas ?? expectedTyphaReplicas(args.nodeCount ?? 1);
-        const tolerateControlPlane = args.tolerateControlPlane ?? false;
-        const usePodCidr = args.usePodCidr ?? false;
+        // No inputs registered (see Calico): here they would put both TLS keys in this component's state.
+        super("calico:index:Typha", name, {}, opts);
+        const { image, replicas, tolerateControlPlane, usePodCidr } = args;
         const parent = { parent: this };
 
         const ca = buildTyphaCaConfigMap(args.caCertPem);
@@ -77,7 +57,7 @@ export class Typha extends pulumi.ComponentResource {
             return new k8s.core.v1.Secret(m.object, { ...s, stringData: pulumi.secret(s.stringData) }, parent);
         };
         const typhaCerts = secret(TYPHA_CERTS, TYPHA, args.typhaCertPem, args.typhaKeyPem);
-        this.nodeCertsSecret = secret(NODE_CERTS, "calico-node", args.nodeCertPem, args.nodeKeyPem);
+        this.nodeCertsSecret = secret(NODE_CERTS, CALICO_NODE, args.nodeCertPem, args.nodeKeyPem);
 
         const rbac = buildRbac(TYPHA, typhaRules());
         const sa = new k8s.core.v1.ServiceAccount(TYPHA, rbac.serviceAccount, parent);

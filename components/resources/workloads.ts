@@ -1,18 +1,28 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { WorkloadDatastore } from "../builders/workloadTypes";
 import type { CalicoConfig } from "../config/types";
+import type { CalicoImage } from "../versions";
 import { after } from "./after";
 import { CalicoNode } from "./calicoNode";
+import type { EtcdClient } from "./etcdClient";
 import { KubeControllers } from "./kubeControllers";
 import type { CalicoPki } from "./pki";
 import { Typha } from "./typha";
+
+/** Stack outputs of the workloads: Typha service and replicas, images in use, IP autodetection method. */
+export interface WorkloadOutputs {
+    /** Empty without Typha. */
+    typhaServiceName: pulumi.Input<string>;
+    /** 0 without Typha. */
+    typhaReplicas: pulumi.Input<number>;
+    images: Partial<Record<CalicoImage, string>>;
+    ipAutodetectionMethod: string;
+}
 
 export interface Workloads {
     typha?: Typha;
     calicoNode: CalicoNode;
     kubeControllers?: KubeControllers;
-    /** Stack outputs: Typha service and replicas, images in use, IP autodetection method. */
-    outputs: Record<string, pulumi.Input<unknown>>;
+    outputs: WorkloadOutputs;
 }
 
 export interface WorkloadDeps {
@@ -22,8 +32,10 @@ export interface WorkloadDeps {
     cni: pulumi.Resource[];
     /** Per-host dataplane cleanups, which calico-node's DaemonSet depends on (see CniHost.dataplane). */
     hostCleanups: pulumi.Resource[];
-    /** What calico-node waits for besides those: with etcd, the Job that writes the pools (resources/calicoctlApply.ts). */
-    calicoNodeWaitsFor?: pulumi.Input<pulumi.Resource>;
+    /** With etcd: the client Secret and ConfigMap calico-node and kube-controllers mount. */
+    etcd?: EtcdClient;
+    /** The pools calico-node must find at start, or it would create Calico's default pool: IpPools, or the calicoctl Job. */
+    pools: pulumi.Resource;
 }
 
 /**
@@ -32,14 +44,9 @@ export interface WorkloadDeps {
  * top level only wires it in.
  */
 export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki: CalicoPki, deps: WorkloadDeps): Workloads {
-    const datastore: WorkloadDatastore =
-        cfg.datastore.type === "etcd" ? { type: "etcd", endpoints: cfg.datastore.etcdEndpoints } : { type: "kubernetes" };
+    const datastore = cfg.datastore;
     const afterCrds = { parent, ...after(deps.crds) };
-    // IPAM that hands out each node's Kubernetes podCIDR: BGP must advertise those, as the operator does.
-    const usePodCidr = cfg.cni.ipam !== "calico-ipam";
-    // Zero replicas would leave Felix dialling a Service without endpoints: treat it as Typha off.
-    const typhaOn = datastore.type === "kubernetes" && cfg.typha.enabled && cfg.typha.replicas !== 0;
-    const typha = typhaOn
+    const typha = cfg.typha.enabled
         ? new Typha(
               "typha",
               {
@@ -49,10 +56,9 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
                   nodeCertPem: pki.nodeCertPem,
                   nodeKeyPem: pki.nodeKeyPem,
                   image: cfg.images.typha,
-                  nodeCount: cfg.nodes.length,
                   replicas: cfg.typha.replicas,
                   tolerateControlPlane: cfg.typha.tolerateControlPlane,
-                  usePodCidr,
+                  usePodCidr: cfg.usePodCidr,
               },
               afterCrds,
           )
@@ -64,26 +70,22 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
             backend: cfg.calicoNode.backend,
             ipAutodetectionMethod: cfg.calicoNode.ipAutodetectionMethod,
             ipv6: cfg.calicoNode.ipv6,
-            usePodCidr,
+            usePodCidr: cfg.usePodCidr,
             mtu: cfg.mtu,
             datastore,
-            etcdTls: cfg.secrets.etcd,
+            etcd: deps.etcd,
             typha,
-            waitFor: deps.calicoNodeWaitsFor,
+            waitFor: deps.pools,
             hostCleanups: deps.hostCleanups,
         },
         afterCrds,
     );
+    const etcdObjects = deps.etcd?.objects ?? [];
     const kubeControllers = cfg.kubeControllers.enabled
         ? new KubeControllers(
               "kube-controllers",
-              { image: cfg.images["kube-controllers"], datastore, etcdCertHash: calicoNode.etcdCertHash },
-              {
-                  parent,
-                  ...after(
-                      pulumi.output(deps.crds).apply((crds) => [...crds, ...deps.cni, calicoNode.daemonSet, ...calicoNode.etcdObjects]),
-                  ),
-              },
+              { image: cfg.images["kube-controllers"], datastore, etcd: deps.etcd },
+              { parent, ...after(pulumi.output(deps.crds).apply((crds) => [...crds, ...deps.cni, calicoNode.daemonSet, ...etcdObjects])) },
           )
         : undefined;
 

@@ -4,6 +4,36 @@ import type { ParsedConfig } from "../schema";
 const REGION = /^[a-z]{2}-[a-z0-9]+(-[a-z0-9]+)*$/;
 const INSTANCE_ID = /^i-[a-z0-9]+$/;
 
+export type RouteTablePick = { ok: true; routeTableId: string } | { ok: false; problem: Problem };
+
+/**
+ * Picks the route table of a VPC from the route-table look-up, the one aliyun check config alone can't
+ * make. Only an unambiguous answer is taken: with several tables, the right one is the table of the
+ * nodes' vSwitches, which only the user knows.
+ */
+export function pickRouteTable(vpcId: string, region: string, tables: { routeTableId: string }[]): RouteTablePick {
+    const ids = tables.map((t) => t.routeTableId).sort();
+    if (ids.length === 1) return { ok: true, routeTableId: ids[0] };
+    if (ids.length === 0) {
+        return {
+            ok: false,
+            problem: problem(
+                "aliyun.vpcId",
+                vpcId,
+                `has no route table in region ${region}; check the VPC id and aliyun.region, or set aliyun.routeTableId.`,
+            ),
+        };
+    }
+    return {
+        ok: false,
+        problem: problem(
+            "aliyun.vpcId",
+            vpcId,
+            `has ${ids.length} route tables (${ids.join(", ")}), so the one to use is ambiguous; set aliyun.routeTableId to the table associated with the nodes' vSwitches.`,
+        ),
+    };
+}
+
 /**
  * Alibaba Cloud non-tunnel mode: one VPC route entry per node. Only what routes add is checked here;
  * node podCidr syntax, containment and overlap are the node rules' job, host-local/spiderpool needs the IPAM rules'.

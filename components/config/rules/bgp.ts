@@ -1,7 +1,9 @@
-import { RR_PEER_NAMES } from "../../builders/bgp";
-import { isIp, isIpv4, parseCidr } from "../cidr";
+import { isIp, isIpv4, parseCidr } from "../../facts/cidr";
+import { RR_PEER_NAMES } from "../../facts/names";
+import { parseSelector } from "../../facts/selector";
 import { Problem, itemKey, problem } from "../problems";
 import type { ParsedConfig } from "../schema";
+import { selectorProblem } from "./network";
 
 const MAX_AS = 4294967295;
 const RESOURCE_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -44,6 +46,8 @@ export function bgpRules(cfg: ParsedConfig): Problem[] {
             out.push(problem(`${key}.peerIP`, peer.peerIP, "is not an IP address; give the router's address, e.g. 172.16.0.254."));
         }
         push(asProblem(`${key}.asNumber`, peer.asNumber));
+        const sel = peer.nodeSelector === undefined ? undefined : parseSelector(peer.nodeSelector);
+        if (sel && !sel.ok) out.push(selectorProblem(`${key}.nodeSelector`, peer.nodeSelector ?? "", sel.reason));
     });
     for (const [name, count] of counts) {
         if (count > 1) out.push(problem("bgp.peers", name, `peer name "${name}" is used ${count} times; give each peer its own name.`));

@@ -1,6 +1,7 @@
 import { Problem, SECRET_VALUE, problem } from "../problems";
 import type { ParsedConfig } from "../schema";
 import type { RawSecrets } from "../types";
+import { CALICO_MINOR, CALICO_VERSION, isSupportedCalicoVersion } from "../../versions";
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/;
 const PEM_KEY = /-----BEGIN ((RSA|EC) )?PRIVATE KEY-----[\s\S]+-----END ((RSA|EC) )?PRIVATE KEY-----/;
@@ -94,8 +95,15 @@ export function clusterRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] 
         );
     }
 
-    if (!/^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(cfg.calicoVersion)) {
-        out.push(problem("calicoVersion", cfg.calicoVersion, "is not a Calico release tag; write it like v3.32.1."));
+    // RBAC, env and the CRD handling follow one minor release; its patch releases change none of them.
+    if (!isSupportedCalicoVersion(cfg.calicoVersion)) {
+        out.push(
+            problem(
+                "calicoVersion",
+                cfg.calicoVersion,
+                `is not a ${CALICO_MINOR}.x patch release; this program's RBAC, env and CRD handling are written for Calico ${CALICO_MINOR}, so use ${CALICO_VERSION} or another ${CALICO_MINOR}.x.`,
+            ),
+        );
     }
     if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(\/[a-z0-9._-]+)*$/.test(cfg.registry)) {
         out.push(problem("registry", cfg.registry, "is not a registry host (and optional path); e.g. quay.io or docker.m.daocloud.io."));

@@ -1,5 +1,4 @@
-import { usableRange } from "../../builders/spiderpool";
-import { contains, parseCidr } from "../cidr";
+import { contains, parseCidr, usableRange } from "../../facts/cidr";
 import { Problem, itemKey, problem } from "../problems";
 import type { ParsedConfig } from "../schema";
 

@@ -1,6 +1,12 @@
-import { Cidr, contains, overlaps, parseCidr } from "../cidr";
+import { Cidr, contains, overlaps, parseCidr } from "../../facts/cidr";
+import { parseSelector } from "../../facts/selector";
 import { Problem, itemKey, problem } from "../problems";
 import type { ParsedConfig } from "../schema";
+
+/** calico-node refuses a selector it can't parse only at run time; say so before anything is installed. */
+export function selectorProblem(key: string, value: string, reason: string): Problem {
+    return problem(key, value, `is not a Calico selector (${reason}); write e.g. all(), has(zone) or zone == "a".`);
+}
 
 /** Pod CIDR and IP pool rules: what kubespray's check.yml and calicoctl would refuse, caught before install. */
 export function networkRules(cfg: ParsedConfig): Problem[] {
@@ -28,6 +34,8 @@ export function networkRules(cfg: ParsedConfig): Problem[] {
                 ),
             );
         }
+        const sel = parseSelector(pool.nodeSelector);
+        if (!sel.ok) out.push(selectorProblem(`${key}.nodeSelector`, pool.nodeSelector, sel.reason));
         const c = parseCidr(pool.cidr);
         if (!c.ok) {
             out.push(problem(`${key}.cidr`, pool.cidr, `${c.reason}.`));

@@ -1,4 +1,5 @@
-import { contains, overlaps, parseCidr, Cidr } from "../cidr";
+import { contains, overlaps, parseCidr, Cidr } from "../../facts/cidr";
+import { sshTarget } from "../derive";
 import { Problem, SECRET_VALUE, itemKey, problem } from "../problems";
 import type { ParsedConfig } from "../schema";
 import type { RawSecrets } from "../types";
@@ -13,6 +14,7 @@ export function nodeRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
     }
     const counts = new Map<string, number>();
     const podCidrs: { key: string; cidr: Cidr }[] = [];
+    const targets = new Map<string, string>();
     const pod = parseCidr(cfg.cluster.podCidr);
     cfg.nodes.forEach((node, i) => {
         const key = itemKey("nodes", node, i);
@@ -25,9 +27,23 @@ export function nodeRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
                 problem(`${key}.address`, node.address, "is empty; give the IP or host name the program reaches this node at over SSH."),
             );
         }
-        const port = node.port ?? cfg.ssh.port;
+        const { port } = sshTarget(cfg, node);
         if (port < 1 || port > 65535) {
             out.push(problem(`${key}.port`, port, "is not a TCP port; use 1-65535 (22 is the SSH default)."));
+        }
+        // Two nodes on one SSH target would write both nodes' files to one host, the second's nodename last.
+        const target = `${node.address.trim()}:${port}`;
+        const other = targets.get(target);
+        if (node.address.trim() !== "" && other !== undefined) {
+            out.push(
+                problem(
+                    `${key}.address`,
+                    node.address,
+                    `with port ${port} is also the SSH address of nodes[${other}]; give each node the address of its own host.`,
+                ),
+            );
+        } else {
+            targets.set(target, node.name);
         }
         const hasKey = secrets.sshPrivateKeys?.[node.name] !== undefined || secrets.sshPrivateKey !== undefined;
         if (!hasKey && !cfg.ssh.useAgent) {

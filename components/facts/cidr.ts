@@ -1,6 +1,6 @@
 import * as ipaddr from "ipaddr.js";
 
-/** CIDR maths on top of ipaddr.js: parsing with a reason, containment, overlap, size. */
+/** CIDR maths on top of ipaddr.js: parsing with a reason, containment, overlap, the usable range. */
 
 export interface Cidr {
     text: string;
@@ -51,4 +51,29 @@ export function isIp(text: string): boolean {
 
 export function isIpv4(text: string): boolean {
     return ipaddr.IPv4.isValidFourPartDecimal(text);
+}
+
+/** Adds `delta` (±1) to an address, as bytes, carrying across them. */
+function step(addr: ipaddr.IPv4 | ipaddr.IPv6, delta: 1 | -1): string {
+    const bytes = addr.toByteArray();
+    for (let i = bytes.length - 1; i >= 0; i--) {
+        const v = bytes[i] + delta;
+        bytes[i] = (v + 256) % 256;
+        if (v >= 0 && v <= 255) break;
+    }
+    return ipaddr.fromByteArray(bytes).toString();
+}
+
+/**
+ * The usable addresses of a CIDR as one range `first-last` (Spiderpool's form): the network address and
+ * (for IPv4) the broadcast address are left out. Undefined when the CIDR holds no usable address.
+ */
+export function usableRange(cidr: string): string | undefined {
+    const [addr, prefix] = ipaddr.parseCIDR(cidr);
+    const v4 = addr.kind() === "ipv4";
+    const bits = v4 ? 32 : 128;
+    if (bits - prefix < 2) return undefined;
+    const network = v4 ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
+    const last = v4 ? ipaddr.IPv4.broadcastAddressFromCIDR(cidr) : ipaddr.IPv6.broadcastAddressFromCIDR(cidr);
+    return `${step(network, 1)}-${v4 ? step(last, -1) : last.toString()}`;
 }

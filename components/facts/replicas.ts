@@ -9,8 +9,3 @@ export function expectedTyphaReplicas(nodes: number): number {
     if (nodes <= 4) return 2;
     return Math.max(3, Math.floor(nodes / 200) + 2);
 }
-
-/** The configured `typha.replicas` when set, else the operator's count for the node count. */
-export function typhaReplicas(nodes: number, override?: number): number {
-    return override ?? expectedTyphaReplicas(nodes);
-}

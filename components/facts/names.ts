@@ -1,0 +1,49 @@
+/**
+ * Calico facts that config, builders and resources all need: object names, certificate common names, API
+ * groups and the datastore names Calico's components read. Imports nothing, so any layer may use it.
+ */
+
+export const KUBE_SYSTEM = "kube-system";
+
+/** Workload names, as upstream's manifests use them (and so `kubectl -l k8s-app=...`). */
+export const TYPHA = "calico-typha";
+export const CALICO_NODE = "calico-node";
+export const KUBE_CONTROLLERS = "calico-kube-controllers";
+
+/** Common name of the Typha server certificate; calico/node checks it via FELIX_TYPHACN. */
+export const TYPHA_SERVER_CN = "calico-typha";
+/** Common name of calico/node's client certificate; Typha checks it via TYPHA_CLIENTCN. */
+export const NODE_CLIENT_CN = "calico-node";
+/** Kubernetes user the CNI plugin authenticates as (the CN of its client certificate). */
+export const CNI_USER = "calico-cni";
+/** Context and cluster names in the CNI kubeconfig, as in the hard way. */
+export const CNI_CONTEXT = "cni@kubernetes";
+export const CNI_CLUSTER = "kubernetes";
+/** The CNI files on every host, in the CNI conf dir. */
+export const CONFLIST_FILE = "10-calico.conflist";
+export const CNI_KUBECONFIG_FILE = "calico-kubeconfig";
+
+/** Labels every object the program creates carries, so `kubectl get -l` finds them. */
+export const MANAGED_BY_LABELS = { "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "calico" } as const;
+
+/** Calico's custom resources on the Kubernetes datastore. */
+export const CALICO_CRD_GROUP = "crd.projectcalico.org";
+export const CALICO_CRD_API_VERSION = `${CALICO_CRD_GROUP}/v1`;
+/** The same resources as calicoctl reads and writes them (the only form on etcd). */
+export const CALICO_V3_API_VERSION = "projectcalico.org/v3";
+export const SPIDERPOOL_API_VERSION = "spiderpool.spidernet.io/v2beta1";
+
+export const DatastoreTypes = ["kubernetes", "etcd"] as const;
+export type DatastoreType = (typeof DatastoreTypes)[number];
+
+/** What calico-node, kube-controllers, the CNI plugin and calicoctl call each datastore (DATASTORE_TYPE). */
+const CALICO_DATASTORE_NAMES: Record<DatastoreType, string> = { kubernetes: "kubernetes", etcd: "etcdv3" };
+
+export function calicoDatastoreName(type: DatastoreType): string {
+    return CALICO_DATASTORE_NAMES[type];
+}
+
+/** Label that marks a route reflector; the route-reflector peers select on it. */
+export const ROUTE_REFLECTOR_LABEL = "route-reflector";
+/** Names of the two peers the route-reflector topology needs; config peers may not reuse them. */
+export const RR_PEER_NAMES = { reflectors: "route-reflector-mesh", nodes: "peer-with-route-reflectors" } as const;
