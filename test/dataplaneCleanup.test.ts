@@ -39,7 +39,7 @@ function stubHost(): void {
     stub("iptables-legacy-restore", `cat > "${dir}/restored-legacy"`);
     stub("iptables-nft-save", `printf '*filter\\n:INPUT ACCEPT [0:0]\\nCOMMIT\\n'`);
     stub("iptables-nft-restore", `cat > "${dir}/restored-nft"`);
-    stub("nft", `[ "$1" = list ] && printf 'table ip filter\\ntable ip calico\\ntable ip6 calico\\n'; true`);
+    stub("nft", `[ "$1" = list ] && printf 'table ip filter\\ntable ip calico\\ntable ip6 calico\\ntable arp calico-arp\\ntable ip calico-other\\n'; true`);
     stub("ipset", `[ "$1" = list ] && printf 'cali40all-ipam-pools\\nkube-other\\ncali40masq-ipam-pools\\n'; true`);
     stub(
         "ip",
@@ -81,6 +81,7 @@ test("removes Calico's rules, nft tables, ipsets, links, routes and state, and n
     expect(calls().filter((c) => !c.startsWith("iptables") && !c.startsWith("nft list") && !c.startsWith("ipset list"))).toEqual([
         "nft delete table ip calico",
         "nft delete table ip6 calico",
+        "nft delete table arp calico-arp",
         "ipset destroy cali40all-ipam-pools",
         "ipset destroy cali40masq-ipam-pools",
         "ip -o link show",

@@ -55,10 +55,11 @@ export function dataplaneCleanupScript(opts: CleanupOptions = {}): string {
         `  printf '%s\\n' "$dump" | grep -Eq '${CALICO_RULE}' || continue`,
         `  printf '%s\\n' "$dump" | grep -Ev '${CALICO_RULE}' | "$ipt-restore"`,
         `done`,
-        // Calico's nftables mode keeps everything in tables named calico.
+        // Calico's nftables mode keeps everything in tables named calico; the ARP anti-spoofing table
+        // calico-arp exists in iptables mode too.
         `if command -v nft >/dev/null 2>&1; then`,
         `  nft list tables 2>/dev/null | while read -r _ family name; do`,
-        `    if [ "$name" = calico ]; then nft delete table "$family" "$name"; fi`,
+        `    case "$name" in calico | calico-arp) nft delete table "$family" "$name" ;; esac`,
         `  done`,
         `fi`,
         `if command -v ipset >/dev/null 2>&1; then`,
