@@ -39,7 +39,10 @@ function stubHost(): void {
     stub("iptables-legacy-restore", `cat > "${dir}/restored-legacy"`);
     stub("iptables-nft-save", `printf '*filter\\n:INPUT ACCEPT [0:0]\\nCOMMIT\\n'`);
     stub("iptables-nft-restore", `cat > "${dir}/restored-nft"`);
-    stub("nft", `[ "$1" = list ] && printf 'table ip filter\\ntable ip calico\\ntable ip6 calico\\ntable arp calico-arp\\ntable ip calico-other\\n'; true`);
+    stub(
+        "nft",
+        `[ "$1" = list ] && printf 'table ip filter\\ntable ip calico\\ntable ip6 calico\\ntable arp calico-arp\\ntable ip calico-other\\n'; true`,
+    );
     stub("ipset", `[ "$1" = list ] && printf 'cali40all-ipam-pools\\nkube-other\\ncali40masq-ipam-pools\\n'; true`);
     stub(
         "ip",
