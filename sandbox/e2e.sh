@@ -173,7 +173,6 @@ calico-typha            yes watch  nodes                                 -
 calico-typha            yes list   globalnetworkpolicies.crd.projectcalico.org -
 calico-typha            yes update clusterinformations.crd.projectcalico.org -
 calico-typha            yes list   endpointslices.discovery.k8s.io       -
-calico-typha            yes watch  virtualmachineinstancemigrations.kubevirt.io -
 calico-typha            no  list   secrets                               kube-system
 calico-typha            no  delete nodes                                 -
 calico-typha            no  create ippools.crd.projectcalico.org         -
@@ -425,6 +424,16 @@ sbx_link_cni_bin
 echo "==> clean start: previous $STACK stack, host files, reference objects"
 $KUBECTL delete namespace $PT_NS --wait=true --timeout=120s >/dev/null 2>&1 || true
 sbx_stack_remove
+# A route-reflector stack left by an interrupted run holds the same Calico objects.
+(
+  export SANDBOX_STACK=sandbox-rr; source "$SANDBOX_DIR/stack.sh"
+  STACK_DIR="$S/stack-rr"; STACK_CFG="$STACK_DIR/Pulumi.$STACK.yaml"
+  if sbx_stack_exists; then
+    [[ -s "$STACK_CFG" ]] && sbx_pulumi destroy --yes --skip-preview --continue-on-error >/dev/null 2>&1
+    sbx_pulumi_nocfg stack rm --yes --force --preserve-config >/dev/null 2>&1
+  fi
+  rm -rf "$STACK_DIR"
+) || true
 for n in "${NODES[@]}"; do (cd "$(tree "$n")" && rm -rf opt/cni etc/cni && find tmp var/tmp -mindepth 1 -delete 2>/dev/null); done
 
 echo "==> reference: kubectl apply --server-side --dry-run=server of the official manifest"

@@ -65,6 +65,15 @@ describe("Typha Deployment", () => {
         expect(pod.tolerations.some((t) => t.key === "node-role.kubernetes.io/control-plane")).toBe(false);
     });
 
+    test("tolerates the taints of nodes without pod networking: calico-node waits for Typha", () => {
+        // A reinstall finds every node tainted network-unavailable by the old calico-node's preStop hook.
+        expect(pod.tolerations).toEqual([
+            { key: "CriticalAddonsOnly", operator: "Exists" },
+            { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoSchedule" },
+            { key: "node.kubernetes.io/network-unavailable", operator: "Exists", effect: "NoSchedule" },
+        ]);
+    });
+
     test("tolerates the control-plane taint only when asked", () => {
         const t = buildTyphaDeployment({ ...params, tolerateControlPlane: true }).spec.template.spec.tolerations;
         expect(t).toContainEqual({ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" });

@@ -61,6 +61,10 @@ function typhaTolerations(tolerateControlPlane: boolean): Toleration[] {
         CRITICAL_ADDONS_ONLY,
         // Nodes stay NotReady until calico-node runs, and calico-node waits for Typha.
         { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoSchedule" },
+        // calico-node's preStop hook (-shutdown) marks its node NetworkUnavailable, and only a running
+        // calico-node clears it: on a reinstall that taint would keep Typha off every node while
+        // calico-node waits for Typha (seen in the sandbox: destroy, then up). Typha is host-networked.
+        { key: "node.kubernetes.io/network-unavailable", operator: "Exists", effect: "NoSchedule" },
     ];
     if (tolerateControlPlane) out.push(CONTROL_PLANE);
     return out;

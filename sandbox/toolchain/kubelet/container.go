@@ -367,6 +367,16 @@ func (c *container) execIn(ctx context.Context, argv []string) ([]byte, error) {
 	args := append([]string{"-t", strconv.Itoa(pid), "-m", "-n", "-p", "-r", "-w", "--"}, argv...)
 	cmd := exec.CommandContext(ctx, "nsenter", args...)
 	cmd.Env = c.env
+	return bounded(cmd)
+}
+
+// bounded runs a command that its context may cut short: on expiry the whole process group dies (nsenter
+// forks the command it enters), and Wait returns soon after even if an orphan still holds the output
+// pipe. Without this a hung preStop hook or probe blocks the pod's worker for good.
+func bounded(cmd *exec.Cmd) ([]byte, error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
 	return cmd.CombinedOutput()
 }
 
@@ -393,14 +403,14 @@ func (c *container) runProbe(p *corev1.Probe) (bool, string) {
 			scheme = "http"
 		}
 		url := fmt.Sprintf("%s://%s:%s%s", scheme, host, port, p.HTTPGet.Path)
-		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", c.w.netnsName, "curl", "-ksS", "-o", "/dev/null", "-f", url).CombinedOutput()
+		out, err := bounded(exec.CommandContext(ctx, "ip", "netns", "exec", c.w.netnsName, "curl", "-ksS", "-o", "/dev/null", "-f", url))
 		return err == nil, strings.TrimSpace(string(out))
 	case p.TCPSocket != nil:
 		host := p.TCPSocket.Host
 		if host == "" && len(c.w.podIPs) > 0 {
 			host = c.w.podIPs[0]
 		}
-		err := exec.CommandContext(ctx, "ip", "netns", "exec", c.w.netnsName, "bash", "-c", "exec 3<>/dev/tcp/"+host+"/"+c.port(p.TCPSocket.Port.String())).Run()
+		_, err := bounded(exec.CommandContext(ctx, "ip", "netns", "exec", c.w.netnsName, "bash", "-c", "exec 3<>/dev/tcp/"+host+"/"+c.port(p.TCPSocket.Port.String())))
 		return err == nil, ""
 	}
 	return true, ""
@@ -504,6 +514,10 @@ func (c *container) terminate(deadline time.Time) {
 			log.Printf("%s: container %s preStop: %v %s", c.w.key(), c.spec.Name, err, out)
 		}
 	}
+	// As a kubelet does when the hook used up the grace period: two more seconds for TERM.
+	if min := time.Now().Add(2 * time.Second); deadline.Before(min) {
+		deadline = min
+	}
 	if pid := c.nsInit(); pid != 0 {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 	}
@@ -516,7 +530,11 @@ func (c *container) terminate(deadline time.Time) {
 		if cmd != nil {
 			killNamespace(cmd.Process.Pid)
 		}
-		<-exited
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			log.Printf("%s: container %s did not exit after KILL", c.w.key(), c.spec.Name)
+		}
 	}
 }
 
