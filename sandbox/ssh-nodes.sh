@@ -142,8 +142,16 @@ MaxSessions 100
 LogLevel INFO
 EOF
   [[ -e "/run/netns/$n" ]] || { echo "no network namespace $n: run sandbox/netns.sh up first" >&2; exit 1; }
-  START_MATCH=socat start "sshd-$n" socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" \
-    "EXEC:ip netns exec $n /usr/sbin/sshd -i -e -f $S/ssh/sshd-$n.conf"
+  # Per connection: the node's network namespace (and a mount namespace of its own, from ip netns
+  # exec) with /proc and /sys mounted in the tree, as a host has them (iptables-save reads
+  # /proc/net/ip_tables_names), then sshd in inetd mode, which chroots into the tree.
+  mkdir -p "$root/proc" "$root/sys"
+  cat >"$S/ssh/sshd-$n.sh" <<EOF
+#!/bin/sh
+exec ip netns exec '$n' /bin/sh -c 'mount -t proc proc "\$0/proc" && mount -t sysfs sysfs "\$0/sys" && exec /usr/sbin/sshd -i -e -f "\$1"' '$root' '$S/ssh/sshd-$n.conf'
+EOF
+  chmod 755 "$S/ssh/sshd-$n.sh"
+  START_MATCH=socat start "sshd-$n" socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "EXEC:$S/ssh/sshd-$n.sh"
 done
 
 
