@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Exits 0 when the sandbox toolchain is already built on this machine (every binary the e2e needs, with
 # its line in <toolchain>/versions), 1 otherwise, printing what is missing. Never builds anything: CI
-# (.ci/run) uses it to decide whether to run the e2e; a cold build (~35 min) is not for CI.
+# (.ci/run) uses it to decide whether to run the e2e; a cold build (~50 min) is not for CI.
 set -uo pipefail
 TOOLCHAIN="${CALICO_HW_TOOLCHAIN:-$HOME/.cache/calico-hardway}"
 missing=()
