@@ -253,14 +253,17 @@ check6() {
   cfg_set --path "calico:pools[$idx].disabled" false
   LABEL=preview-pool; p preview --json || { plog; die "preview failed"; }
   cp "$E/logs/preview-pool.log" "$E/preview-pool.json"
-  LABEL=preview-pool-diff; p preview --diff || { plog; die "preview --diff failed"; }
   steps_summary "$E/preview-pool.json" | tee "$E/steps-pool.txt"
   component_steps "$E/preview-pool.json" | sed 's/^/  component (no provider operation): /'
   local n
   n=$(wc -l <"$E/steps-pool.txt")
   [[ $n == 1 ]] && grep -qE '^update ippool-ipv4-ippool-2 kubernetes:crd.projectcalico.org/v1:IPPool$' "$E/steps-pool.txt" \
     || die "expected exactly one update (IPPool ipv4-ippool-2), got $n steps on resources"
-  ok "preview: exactly one step, an update of IPPool ipv4-ippool-2 ($(grep -E '^\s+[-+~] +disabled' "$E/logs/preview-pool-diff.log" | xargs))"
+  local diff
+  diff=$(jq -r '.steps[] | select(.urn | endswith("::ippool-ipv4-ippool-2"))
+    | "\(.detailedDiff | keys | join(",")): \(.oldState.inputs.spec.disabled) => \(.newState.inputs.spec.disabled)"' "$E/preview-pool.json")
+  [[ "$diff" == "spec.disabled: true => false" ]] || die "the IPPool update is not just disabled true => false: $diff"
+  ok "preview: exactly one step, an update of IPPool ipv4-ippool-2 ($diff)"
   LABEL=up-pool; p up --yes --skip-preview || { plog; die "up failed"; }
   local d
   d=$($KUBECTL get ippools.crd.projectcalico.org ipv4-ippool-2 -o jsonpath='{.spec.disabled}')
