@@ -29,8 +29,6 @@ export class Cni extends pulumi.ComponentResource {
     /** Secret. */
     public readonly kubeconfig: pulumi.Output<string>;
     public readonly hosts: Record<string, CniHost> = {};
-    /** Each host's dataplane cleanup (CniHost.dataplane): what calico-node must be removed before. */
-    public readonly dataplanes: pulumi.Resource[] = [];
 
     constructor(name: string, args: CniArgs, opts?: pulumi.ComponentResourceOptions) {
         // No inputs registered (see Calico).
@@ -80,7 +78,6 @@ export class Cni extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
-            this.dataplanes.push(this.hosts[node.name].dataplane);
         }
         this.registerOutputs({ kubeconfig: this.kubeconfig, conflistName: CONFLIST_FILE });
     }
