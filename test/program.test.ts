@@ -123,7 +123,7 @@ describe("the lab under mocks", () => {
     });
 
     test("components that only group children register no inputs, so a change shows once in preview", () => {
-        for (const type of ["calico:index:IpPools", "calico:index:CniHost", "calico:index:Bgp"]) {
+        for (const type of ["calico:index:IpPools", "calico:index:Cni", "calico:index:Bgp"]) {
             const comps = recorded.filter((r) => r.type === type);
             expect(comps.length).toBeGreaterThan(0);
             for (const c of comps) expect(c.inputs).toEqual({});

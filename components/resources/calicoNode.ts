@@ -59,7 +59,7 @@ export class CalicoNode extends pulumi.ComponentResource {
         });
         const template = withCertHash(ds.spec.template, certHashOutput(material));
         // No per-node resource among the dependencies: a node that is down must not hold up the DaemonSet.
-        // On destroy each node's cleanup (CniHost) waits for calico-node to stop on its host instead.
+        // On destroy each node's cleanup (its cni-install, see cniHost.ts) waits for calico-node to stop on its host instead.
         this.daemonSet = new k8s.apps.v1.DaemonSet(
             CALICO_NODE,
             { ...ds, spec: { ...ds.spec, template } },

@@ -28,78 +28,69 @@ export interface CniHostArgs {
 /** The one folder every local binary comes from (`calico:cni.localBinDir`), or undefined when none is local. */
 function localBinDir(binaries: CniBinary[]): string | undefined {
     const dirs = new Set(binaries.flatMap((b) => (b.source === "local" ? [b.path.slice(0, b.path.lastIndexOf("/")) || "/"] : [])));
-    if (dirs.size > 1) throw new Error(`CniHost: local binaries come from one folder, got ${[...dirs].join(", ")}`);
+    if (dirs.size > 1) throw new Error(`cniHost: local binaries come from one folder, got ${[...dirs].join(", ")}`);
     return [...dirs][0];
 }
 
 /**
- * Everything the CNI plugin needs on one node, in two resources:
+ * Everything the CNI plugin needs on one node, in two resources (children of the Cni component, with no
+ * component of their own per node: at a thousand nodes every registration counts):
  * - `<node>-cni-upload` copies the local binaries' folder to the SSH user's home (only with local binaries);
  * - `<node>-cni-install` checks and installs the binaries, then writes the files that arrive on its stdin
  *   (kubeconfig 0600, extra files, the conflist last, since the kubelet marks the node Ready as soon as it
  *   sees it). Its delete removes every file and clears Calico's dataplane from the host.
- * Few resources per node keep `pulumi up` fast at a thousand nodes; its script is short and reads the
- * files from stdin, so the state holds each file once per copy the engine keeps, never in a script.
+ * The install's script is short and reads the files from stdin, so the state holds no script per file.
  */
-export class CniHost extends pulumi.ComponentResource {
-    public readonly conflistPath: string;
-    public readonly kubeconfigPath: string;
-    public readonly install: command.remote.Command;
+export function cniHost(name: string, args: CniHostArgs, parent: pulumi.Resource): command.remote.Command {
+    const { user, binDir, confDir, connection } = args;
+    const conflistPath = `${confDir}/${CONFLIST_FILE}`;
+    const kubeconfigPath = `${confDir}/${CNI_KUBECONFIG_FILE}`;
 
-    constructor(name: string, args: CniHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        // Inputs stay on the children: registered here they would show every change twice in `pulumi preview`.
-        super("calico:index:CniHost", name, {}, opts);
-        const { user, binDir, confDir, connection } = args;
-        this.conflistPath = `${confDir}/${CONFLIST_FILE}`;
-        this.kubeconfigPath = `${confDir}/${CNI_KUBECONFIG_FILE}`;
+    // A folder archive lands in <remotePath>/<folder name>, with the upstream provider and the sandbox's alike.
+    const localDir = localBinDir(args.binaries);
+    const uploadDir = `${CNI_UPLOAD_DIR}/${localDir?.slice(localDir.lastIndexOf("/") + 1) ?? ""}`;
+    const upload =
+        localDir !== undefined
+            ? new command.remote.CopyToRemote(
+                  `${name}-cni-upload`,
+                  {
+                      connection,
+                      source: new pulumi.asset.FileArchive(localDir),
+                      remotePath: CNI_UPLOAD_DIR,
+                      // A new binary uploads again; the install then sees a new sha256 and re-runs.
+                      triggers: args.binaries.filter((b) => b.source === "local").map((b) => `${b.name}:${b.sha256}`),
+                  },
+                  { parent },
+              )
+            : undefined;
 
-        // A folder archive lands in <remotePath>/<folder name>, with the upstream provider and the sandbox's alike.
-        const localDir = localBinDir(args.binaries);
-        const uploadDir = `${CNI_UPLOAD_DIR}/${localDir?.slice(localDir.lastIndexOf("/") + 1) ?? ""}`;
-        const upload =
-            localDir !== undefined
-                ? new command.remote.CopyToRemote(
-                      `${name}-cni-upload`,
-                      {
-                          connection,
-                          source: new pulumi.asset.FileArchive(localDir),
-                          remotePath: CNI_UPLOAD_DIR,
-                          // A new binary uploads again; the install then sees a new sha256 and re-runs.
-                          triggers: args.binaries.filter((b) => b.source === "local").map((b) => `${b.name}:${b.sha256}`),
-                      },
-                      { parent: this },
-                  )
-                : undefined;
-
-        const files = [
-            { path: this.kubeconfigPath, mode: "0600", content: args.kubeconfig },
-            ...args.extraFiles.map((f) => ({ path: f.path, mode: f.mode, content: f.content })),
-            { path: this.conflistPath, mode: "0644", content: args.conflist },
-        ];
-        // One stream for every file; secret as a whole, since the kubeconfig holds the CNI client key.
-        const stdin = pulumi.secret(
-            pulumi.all(files.map((f) => f.content)).apply((contents) => frameFiles(files.map((f, i) => ({ ...f, content: contents[i]! })))),
-        );
-        const binaries = args.binaries.map((b) =>
-            b.source === "local"
-                ? { name: b.name, source: b.source, sha256: b.sha256 }
-                : { name: b.name, source: b.source, sha256: b.sha256, url: b.url, archiveMember: b.archiveMember },
-        );
-        const written = [this.conflistPath, ...files.slice(0, -1).map((f) => f.path), ...binaries.map((b) => `${binDir}/${b.name}`)];
-        this.install = new command.remote.Command(
-            `${name}-cni-install`,
-            {
-                connection,
-                create: asRoot(cniInstallScript({ binDir, uploadDir, binaries, recordPath: CNI_HOST_RECORD }), user),
-                // The files first, then the dataplane: the cleanup waits for calico-node to stop on this host.
-                delete: asRoot(`${cniUninstallScript(written, CNI_HOST_RECORD, CNI_UPLOAD_DIR)}\n${dataplaneCleanupScript()}`, user),
-                stdin,
-                // Scripts print nothing on success; keep stderr for failures, never stdout.
-                logging: "stderr",
-            },
-            // Never create-before-delete: the old delete would remove the files the new create just wrote.
-            { parent: this, dependsOn: upload ? [upload] : [], deleteBeforeReplace: true },
-        );
-        this.registerOutputs({ conflistPath: this.conflistPath, kubeconfigPath: this.kubeconfigPath });
-    }
+    const files = [
+        { path: kubeconfigPath, mode: "0600", content: args.kubeconfig },
+        ...args.extraFiles.map((f) => ({ path: f.path, mode: f.mode, content: f.content })),
+        { path: conflistPath, mode: "0644", content: args.conflist },
+    ];
+    // One stream for every file; secret as a whole, since the kubeconfig holds the CNI client key.
+    const stdin = pulumi.secret(
+        pulumi.all(files.map((f) => f.content)).apply((contents) => frameFiles(files.map((f, i) => ({ ...f, content: contents[i]! })))),
+    );
+    const binaries = args.binaries.map((b) =>
+        b.source === "local"
+            ? { name: b.name, source: b.source, sha256: b.sha256 }
+            : { name: b.name, source: b.source, sha256: b.sha256, url: b.url, archiveMember: b.archiveMember },
+    );
+    const written = [conflistPath, ...files.slice(0, -1).map((f) => f.path), ...binaries.map((b) => `${binDir}/${b.name}`)];
+    return new command.remote.Command(
+        `${name}-cni-install`,
+        {
+            connection,
+            create: asRoot(cniInstallScript({ binDir, uploadDir, binaries, recordPath: CNI_HOST_RECORD }), user),
+            // The files first, then the dataplane: the cleanup waits for calico-node to stop on this host.
+            delete: asRoot(`${cniUninstallScript(written, CNI_HOST_RECORD, CNI_UPLOAD_DIR)}\n${dataplaneCleanupScript()}`, user),
+            stdin,
+            // Scripts print nothing on success; keep stderr for failures, never stdout.
+            logging: "stderr",
+        },
+        // Never create-before-delete: the old delete would remove the files the new create just wrote.
+        { parent, dependsOn: upload ? [upload] : [], deleteBeforeReplace: true },
+    );
 }
