@@ -12,6 +12,7 @@ import {
     recordedOpts,
     valueOf,
 } from "./harness";
+import { createHash } from "crypto";
 import { parse } from "yaml";
 import { REFERENCE_CRD_NAMES } from "./crdSchema";
 import { Calico } from "../components/calico";
@@ -25,6 +26,7 @@ const CMD = "command:remote:Command";
 /** The lab's binaries, sorted by name, all from cni.localBinDir. */
 const BINS = ["calico", "calico-ipam", "host-local", "loopback", "portmap"];
 const binSha = (name: string) => fakeEnv.fileSha256(`./cni-bin/${name}`)!;
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 describe("the lab under mocks", () => {
     let calico: Calico;
@@ -147,7 +149,7 @@ describe("the lab under mocks", () => {
             const upload = find("command:remote:CopyToRemote", `${node}-cni-upload`);
             expect(upload.inputs.remotePath).toBe(CNI_UPLOAD_DIR);
             expect(await upload.inputs.source.path).toBe("./cni-bin");
-            expect(upload.inputs.triggers).toEqual(BINS.map((b) => `${b}:${binSha(b)}`));
+            expect(upload.inputs.triggers).toEqual([sha256(BINS.map((b) => `${b} ${binSha(b)}\n`).join(""))]);
             expect(recordedOpts.find((o) => o.name === `${node}-cni-install`)?.dependsOn).toEqual([`${node}-cni-upload`]);
         }
     });

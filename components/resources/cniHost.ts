@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { CniBinary } from "../config/types";
@@ -23,6 +24,12 @@ export interface CniHostArgs {
     kubeconfig: pulumi.Input<string>;
     /** Extra files for this host (e.g. etcd client TLS), each written with its mode. */
     extraFiles: HostFile<pulumi.Input<string>>[];
+}
+
+/** sha256 over the local binaries' names and sha256s: changes when any of them does. */
+export function bundleDigest(binaries: CniBinary[]): string {
+    const local = binaries.flatMap((b) => (b.source === "local" ? [`${b.name} ${b.sha256}\n`] : []));
+    return crypto.createHash("sha256").update(local.join("")).digest("hex");
 }
 
 /** The one folder every local binary comes from (`calico:cni.localBinDir`), or undefined when none is local. */
@@ -57,8 +64,9 @@ export function cniHost(name: string, args: CniHostArgs, parent: pulumi.Resource
                       connection,
                       source: new pulumi.asset.FileArchive(localDir),
                       remotePath: CNI_UPLOAD_DIR,
-                      // A new binary uploads again; the install then sees a new sha256 and re-runs.
-                      triggers: args.binaries.filter((b) => b.source === "local").map((b) => `${b.name}:${b.sha256}`),
+                      // A new binary uploads again (the install then sees a new sha256 and re-runs). One digest
+                      // of them all, not the list: the state keeps triggers twice per node.
+                      triggers: [bundleDigest(args.binaries)],
                   },
                   { parent },
               )
