@@ -4,6 +4,7 @@ import {
     calls,
     find,
     installedFile,
+    installedConflist,
     installedFiles,
     isSecretOutput,
     kubernetesObjects,
@@ -243,6 +244,51 @@ describe("stable identity", () => {
         raw.pools.reverse();
         await buildProgram(resolvedConfig(raw));
         expect(snapshot()).toEqual(first);
+    });
+
+    /** type::name of what differs between two snapshots. */
+    const changed = (a: string[], b: string[]) =>
+        [...a.filter((r) => !b.includes(r)), ...b.filter((r) => !a.includes(r))].map((r) => r.split("::").slice(0, 2).join("::"));
+
+    test("one node's own change (its SSH port) touches only that node's two resources", async () => {
+        await buildProgram(resolvedConfig());
+        const first = snapshot();
+        const raw: any = labRaw();
+        raw.nodes[1].port = 2222;
+        await buildProgram(resolvedConfig(raw));
+        expect([...new Set(changed(first, snapshot()))].sort()).toEqual([
+            `${CMD}::cka002-cni-install`,
+            "command:remote:CopyToRemote::cka002-cni-upload",
+        ]);
+    });
+
+    test("an MTU change re-runs each node's install, through its stdin only, and uploads nothing", async () => {
+        await buildProgram(resolvedConfig());
+        const before = Object.fromEntries(byType(CMD).map((r) => [r.name, r.inputs]));
+        const first = snapshot().filter((r) => /::cka00\d-cni-/.test(r));
+        const raw: any = labRaw();
+        raw.cni = { ...raw.cni, mtu: 1400 };
+        await buildProgram(resolvedConfig(raw));
+        const nodes = ["cka001", "cka002", "cka003"];
+        const now = snapshot().filter((r) => /::cka00\d-cni-/.test(r));
+        expect([...new Set(changed(first, now))].sort()).toEqual(nodes.map((n) => `${CMD}::${n}-cni-install`));
+        for (const n of nodes) {
+            const install = find(CMD, `${n}-cni-install`).inputs;
+            expect(install.create).toBe(before[`${n}-cni-install`]!.create);
+            expect(installedConflist(n).plugins[0].mtu).toBe(1400);
+        }
+    });
+
+    test("a new binary changes each node's upload trigger and install script, and nothing else", async () => {
+        await buildProgram(resolvedConfig());
+        const first = snapshot();
+        const env = { ...fakeEnv, fileSha256: (p: string) => (p.endsWith("/portmap") ? "f".repeat(64) : fakeEnv.fileSha256(p)) };
+        await buildProgram(resolvedConfig(labRaw(), undefined, env));
+        const nodes = ["cka001", "cka002", "cka003"];
+        expect([...new Set(changed(first, snapshot()))].sort()).toEqual(
+            nodes.flatMap((n) => [`${CMD}::${n}-cni-install`, `command:remote:CopyToRemote::${n}-cni-upload`]).sort(),
+        );
+        for (const n of nodes) expect(find(CMD, `${n}-cni-install`).inputs.create).toContain(`put portmap ${"f".repeat(64)}`);
     });
 
     test("removing one node removes only that node's resources", async () => {
