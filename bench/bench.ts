@@ -18,14 +18,23 @@ interface Sample {
     peakRssMb: number;
     /** Heap still reachable after a full GC: what the program retains, apart from garbage V8 has not collected yet. */
     retainedMb: number;
+    /** Per-node resources' inputs plus outputs as JSON, per node: what each node adds to the state file. */
+    stateBytesPerNode: number;
 }
+
+/** Sizes of real RSA-2048 PEMs (key, certificate), so kubeconfigs and SSH keys in the state are real-sized. */
+const REAL_PEM = { key: 1600, cert: 1100 };
 
 /** Child: one build, one JSON line on stdout. Mocks load first, as in the tests. */
 async function measure(nodes: number): Promise<Sample> {
     const harness = await import("../test/harness");
-    const { labRaw, resolvedConfig } = await import("../test/fixtures");
+    const { labRaw, labSecrets, resolvedConfig } = await import("../test/fixtures");
     const { Calico } = await import("../components/calico");
+    const { generateKeyPairSync } = await import("crypto");
+    Object.assign(harness.PEM_SIZES, REAL_PEM);
     const raw: any = labRaw();
+    raw.cluster.caCert = `-----BEGIN CERTIFICATE-----\n${"A".repeat(REAL_PEM.cert)}\n-----END CERTIFICATE-----\n`;
+    const sshKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
     // Addresses from 10.0.0.0/16 onwards; names sort in node order.
     raw.nodes = Array.from({ length: nodes }, (_, i) => ({
         name: `node-${String(i + 1).padStart(4, "0")}`,
@@ -33,7 +42,7 @@ async function measure(nodes: number): Promise<Sample> {
     }));
     const start = process.hrtime.bigint();
     const cpuStart = process.cpuUsage();
-    new Calico("calico", { config: resolvedConfig(raw) });
+    new Calico("calico", { config: resolvedConfig(raw, { ...labSecrets(), sshPrivateKey: sshKey }) });
     await harness.settle();
     const buildMs = Number(process.hrtime.bigint() - start) / 1e6;
     const cpu = process.cpuUsage(cpuStart);
@@ -46,7 +55,22 @@ async function measure(nodes: number): Promise<Sample> {
         // maxRSS is in kilobytes on Linux.
         peakRssMb: process.resourceUsage().maxRSS / 1024,
         retainedMb: retainedHeapMb(),
+        stateBytesPerNode:
+            perNodeStateBytes(
+                harness.recorded,
+                raw.nodes.map((n: { name: string }) => n.name),
+            ) / nodes,
     };
+}
+
+/**
+ * Bytes of state the nodes' own resources (named `<node>-...`) hold: inputs and outputs, as JSON, as the
+ * engine keeps both. Components hold none.
+ */
+function perNodeStateBytes(recorded: { type: string; name: string; inputs: unknown; state: unknown }[], nodeNames: string[]): number {
+    const prefixes = new Set(nodeNames.map((n) => `${n}-`));
+    const perNode = recorded.filter((r) => !r.type.startsWith("calico:index:") && [...prefixes].some((p) => r.name.startsWith(p)));
+    return perNode.reduce((sum, r) => sum + JSON.stringify(r.inputs).length + JSON.stringify(r.state).length, 0);
 }
 
 function retainedHeapMb(): number {
@@ -69,7 +93,17 @@ function run(nodes: number): Sample {
 }
 
 function table(samples: Sample[]): string {
-    const head = ["nodes", "resources", "k8s objects", "wall (ms)", "CPU (ms)", "CPU ms/resource", "peak RSS (MB)", "retained heap (MB)"];
+    const head = [
+        "nodes",
+        "resources",
+        "k8s objects",
+        "wall (ms)",
+        "CPU (ms)",
+        "CPU ms/resource",
+        "peak RSS (MB)",
+        "retained heap (MB)",
+        "state/node (KB)",
+    ];
     const rows = samples.map((s) => [
         String(s.nodes),
         String(s.resources),
@@ -79,6 +113,7 @@ function table(samples: Sample[]): string {
         (s.cpuMs / s.resources).toFixed(2),
         s.peakRssMb.toFixed(0),
         s.retainedMb.toFixed(0),
+        (s.stateBytesPerNode / 1024).toFixed(1),
     ]);
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(" | ")} |`;

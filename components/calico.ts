@@ -129,7 +129,6 @@ export class Calico extends pulumi.ComponentResource {
         this.workloads = calicoWorkloads(this, cfg, this.pki, {
             crds: afterCrds,
             cni: [this.cni],
-            hostCleanups: this.cni.dataplanes,
             etcd: this.etcdClient,
             pools,
         });

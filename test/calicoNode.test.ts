@@ -179,7 +179,6 @@ describe("CalicoNode component under mocks", () => {
         usePodCidr: false,
         mtu: 1500,
         datastore: { type: "kubernetes" },
-        hostCleanups: [],
     };
     const typhaArgs = {
         caCertPem: "CA",

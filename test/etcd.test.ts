@@ -1,4 +1,15 @@
-import { buildProgram, byType, find, isSecretOutput, kubernetesObjects, plain, recordedOpts, valueOf } from "./harness";
+import {
+    buildProgram,
+    byType,
+    find,
+    installedFile,
+    installedFiles,
+    isSecretOutput,
+    kubernetesObjects,
+    plain,
+    recordedOpts,
+    valueOf,
+} from "./harness";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { buildConflist } from "../components/builders/conflist";
@@ -11,6 +22,7 @@ import { Mutate, TEST_CERT_PEM, TEST_KEY_PEM, fakeEnv, labRaw, labSecrets, probl
 const CMD = "command:remote:Command";
 const ENDPOINTS = ["https://172.16.0.11:2379", "https://172.16.0.12:2379"];
 const TLS_DIR = "/etc/cni/net.d/calico-tls";
+const CONFLIST = "/etc/cni/net.d/10-calico.conflist";
 
 function etcdRaw(): any {
     const raw: any = labRaw();
@@ -88,18 +100,16 @@ describe("the etcd datastore under mocks", () => {
                 ["etcd-cert", TEST_CERT_PEM],
                 ["etcd-key", TEST_KEY_PEM],
             ]) {
-                const file = find(CMD, `${node}-${stem}`);
-                expect(file.inputs.create).toContain("chmod 0600");
-                expect(file.inputs.create).toContain(`${TLS_DIR}/${stem}`);
-                expect(file.inputs.create).not.toContain("BEGIN");
-                expect(plain(file.inputs.stdin)).toBe(content);
+                expect(installedFile(node, `${TLS_DIR}/${stem}`)).toEqual({ path: `${TLS_DIR}/${stem}`, mode: "0600", content });
             }
+            expect(find(CMD, `${node}-cni-install`).inputs.create).not.toContain("BEGIN");
         }
     });
 
     test("each conflist points at the files written and is written after them", () => {
         for (const node of ["cka001", "cka002", "cka003"]) {
-            const calicoPlugin = JSON.parse(find(CMD, `${node}-conflist`).inputs.stdin).plugins[0];
+            const written = installedFiles(node).map((f) => f.path);
+            const calicoPlugin = JSON.parse(installedFile(node, CONFLIST).content).plugins[0];
             expect(calicoPlugin.datastore_type).toBe("etcdv3");
             expect(calicoPlugin.etcd_endpoints).toBe(ENDPOINTS.join(","));
             for (const [field, stem] of [
@@ -108,16 +118,19 @@ describe("the etcd datastore under mocks", () => {
                 ["etcd_key_file", "etcd-key"],
             ]) {
                 expect(calicoPlugin[field]).toBe(`${TLS_DIR}/${stem}`);
-                expect(find(CMD, `${node}-${stem}`).inputs.create).toContain(calicoPlugin[field]);
             }
-            expect(recordedOpts.find((o) => o.name === `${node}-conflist`)?.dependsOn).toEqual(
-                expect.arrayContaining([`${node}-etcd-ca`, `${node}-etcd-cert`, `${node}-etcd-key`]),
-            );
+            expect(written).toEqual([
+                "/etc/cni/net.d/calico-kubeconfig",
+                `${TLS_DIR}/etcd-ca`,
+                `${TLS_DIR}/etcd-cert`,
+                `${TLS_DIR}/etcd-key`,
+                CONFLIST,
+            ]);
         }
     });
 
     test("the etcd client files are secret inputs of the CNI component's hosts", async () => {
-        const stdin = find(CMD, "cka001-etcd-key").inputs.stdin;
+        const stdin = find(CMD, "cka001-cni-install").inputs.stdin;
         expect(plain(stdin)).not.toBe(stdin);
     });
 

@@ -20,6 +20,7 @@ export const TEST_CERT_PEM = "-----BEGIN CERTIFICATE-----\nMIIBtestcertificate\n
 /** A fake file system: every local binary exists with a sha256 derived from its path. */
 export const fakeEnv: ConfigEnv = {
     fileSha256: (p) => crypto.createHash("sha256").update(p).digest("hex"),
+    realDir: (p) => p,
     plaintextSecretKeys: [],
 };
 

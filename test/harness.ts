@@ -12,6 +12,8 @@ export interface Recorded {
     type: string;
     name: string;
     inputs: Record<string, any>;
+    /** The outputs the mock returned, i.e. what the engine would keep as the resource's state. */
+    state: Record<string, any>;
 }
 
 export interface RecordedOpts {
@@ -23,10 +25,20 @@ export interface RecordedOpts {
     additionalSecretOutputs?: string[];
 }
 
+/**
+ * Extra base64-like characters in the mock keys and certificates: 0 in tests; the bench sets the sizes of
+ * real RSA-2048 PEMs, so the state it measures carries real-sized kubeconfigs.
+ */
+export const PEM_SIZES = { key: 0, cert: 0 };
+
+function pemFiller(chars: number): string {
+    return chars > 0 ? `${"A".repeat(chars).replace(/(.{64})(?=.)/g, "$1\n")}\n` : "";
+}
+
 /** Resource types the program may register, with the outputs a real provider would compute. */
 const KNOWN: Record<string, (name: string, inputs: any) => Record<string, unknown>> = {
     "tls:index/privateKey:PrivateKey": (name) => ({
-        privateKeyPem: `-----BEGIN RSA PRIVATE KEY-----\nkey-of-${name}\n-----END RSA PRIVATE KEY-----\n`,
+        privateKeyPem: `-----BEGIN RSA PRIVATE KEY-----\nkey-of-${name}\n${pemFiller(PEM_SIZES.key)}-----END RSA PRIVATE KEY-----\n`,
         publicKeyPem: `-----BEGIN PUBLIC KEY-----\npub-of-${name}\n-----END PUBLIC KEY-----\n`,
     }),
     "tls:index/selfSignedCert:SelfSignedCert": (name, i) => ({
@@ -36,7 +48,7 @@ const KNOWN: Record<string, (name: string, inputs: any) => Record<string, unknow
         certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\ncsr ${name} CN=${i.subject?.commonName}\n-----END CERTIFICATE REQUEST-----\n`,
     }),
     "tls:index/locallySignedCert:LocallySignedCert": (name, i) => ({
-        certPem: `-----BEGIN CERTIFICATE-----\n${name} from ${String(i.certRequestPem).split("\n")[1]}\n-----END CERTIFICATE-----\n`,
+        certPem: `-----BEGIN CERTIFICATE-----\n${name} from ${String(i.certRequestPem).split("\n")[1]}\n${pemFiller(PEM_SIZES.cert)}-----END CERTIFICATE-----\n`,
     }),
     "command:remote:Command": (name) => ({
         stdout: /cluster-ca-(cert|key)$/.test(name) ? `-----BEGIN X-----\nread by ${name}\n-----END X-----\n` : "",
@@ -85,8 +97,10 @@ void pulumi.runtime.setMocks(
             if (!known && !isKubernetes(args.type) && !isAlicloud(args.type) && !isComponent(args.type)) {
                 throw new Error(`unexpected resource type ${args.type} (${args.name}); model it in test/harness.ts`);
             }
-            recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
-            return { id: `${args.name}-id`, state: { ...args.inputs, ...(known ? known(args.name, args.inputs) : {}) } };
+            // Like upstream providers (@pulumi/command among them), the state repeats every input.
+            const state = { ...args.inputs, ...(known ? known(args.name, args.inputs) : {}) };
+            recorded.push({ type: args.type, name: args.name, inputs: args.inputs, state });
+            return { id: `${args.name}-id`, state };
         },
         call(args) {
             calls.push({ token: args.token, inputs: args.inputs });
@@ -204,4 +218,39 @@ export async function buildProgram(config: CalicoConfig, transformations: pulumi
     const calico = new Program("calico", { config }, { transformations: [recordOptions, ...transformations] });
     await settle();
     return calico;
+}
+
+export interface InstalledFile {
+    path: string;
+    mode: string;
+    content: string;
+}
+
+/** The files a node's `<node>-cni-install` writes, in order, parsed back from its framed stdin (see frameFiles). */
+export function installedFiles(node: string): InstalledFile[] {
+    const stdin = Buffer.from(String(plain(find("command:remote:Command", `${node}-cni-install`).inputs.stdin)), "utf8");
+    const files: InstalledFile[] = [];
+    let at = 0;
+    while (at < stdin.length) {
+        const eol = stdin.indexOf("\n", at);
+        const [size, mode, ...rest] = stdin.subarray(at, eol).toString().split(" ");
+        const end = eol + 1 + Number(size);
+        files.push({ path: rest.join(" "), mode: mode!, content: stdin.subarray(eol + 1, end).toString() });
+        at = end;
+    }
+    return files;
+}
+
+/** One file of installedFiles by path. */
+export function installedFile(node: string, path: string): InstalledFile {
+    const f = installedFiles(node).find((x) => x.path === path);
+    if (!f) throw new Error(`${node}-cni-install writes no ${path}`);
+    return f;
+}
+
+/** The conflist a node's install writes, parsed: always the last file of its stdin. */
+export function installedConflist(node: string): any {
+    const last = installedFiles(node).at(-1);
+    if (!last?.path.endsWith("/10-calico.conflist")) throw new Error(`${node}-cni-install writes ${last?.path} last, not the conflist`);
+    return JSON.parse(last.content);
 }

@@ -3,77 +3,192 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { asRoot, downloadScript, installStagedScript, removeFileScript, shq, writeFileScript } from "../components/builders/hostScripts";
+import {
+    type CniInstallPlan,
+    type FramedFile,
+    asRoot,
+    cniInstallScript,
+    cniUninstallScript,
+    frameFiles,
+    shq,
+} from "../components/builders/hostScripts";
 
 // The scripts run for real in a local shell, against a temp tree, exactly as the SSH session runs them.
 function run(script: string, stdin = ""): string {
-    return execSync(asRoot(script, "root"), { input: stdin, encoding: "utf8", shell: "/bin/sh" });
+    return execSync(asRoot(script, "root"), { input: stdin, encoding: "utf8", shell: "/bin/sh", stdio: ["pipe", "pipe", "pipe"] });
 }
 
 let dir: string;
+let plan: CniInstallPlan;
+let bin: string;
+let up: string;
 beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "calico-host-"));
+    bin = path.join(dir, "opt", "cni", "bin");
+    up = path.join(dir, "home", ".calico-cni-upload", "cni-bin");
+    fs.mkdirSync(up, { recursive: true });
+    plan = { binDir: bin, uploadDir: up, recordPath: path.join(dir, "var", "record"), binaries: [] };
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const sha = (b: Buffer | string) => crypto.createHash("sha256").update(b).digest("hex");
+const mode = (p: string) => fs.statSync(p).mode & 0o777;
+/** Every file under dir, relative, sorted. */
+const tree = () => (fs.readdirSync(dir, { recursive: true }) as string[]).filter((p) => fs.statSync(path.join(dir, p)).isFile()).sort();
+
+function stage(name: string, content: string): { name: string; source: "local"; sha256: string } {
+    fs.writeFileSync(path.join(up, name), content);
+    return { name, source: "local", sha256: sha(content) };
+}
+
+function files(conflist: string): FramedFile[] {
+    return [
+        { path: path.join(dir, "net.d", "calico-kubeconfig"), mode: "0600", content: "client-key-data: c2VjcmV0\n" },
+        { path: path.join(dir, "net.d", "10-calico.conflist"), mode: "0644", content: conflist },
+    ];
+}
 
 test("shq survives quotes", () => {
     expect(execSync(`printf %s ${shq("it's a 'test'")}`, { encoding: "utf8" })).toBe("it's a 'test'");
 });
 
-test("writeFileScript writes stdin with the mode, creating the directory, and leaves no temp file", () => {
-    const file = path.join(dir, "net.d", "calico-kubeconfig");
-    run(writeFileScript(file, "0600"), "secret: yes\n");
-    expect(fs.readFileSync(file, "utf8")).toBe("secret: yes\n");
-    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    expect(fs.readdirSync(path.dirname(file))).toEqual(["calico-kubeconfig"]);
-    run(writeFileScript(file, "0600"), "secret: changed\n");
-    expect(fs.readFileSync(file, "utf8")).toBe("secret: changed\n");
-});
-
-test("removeFileScript deletes, and is idempotent", () => {
-    const file = path.join(dir, "10-calico.conflist");
-    fs.writeFileSync(file, "{}");
-    run(removeFileScript(file));
-    run(removeFileScript(file));
-    expect(fs.existsSync(file)).toBe(false);
-});
-
-test("installStagedScript installs a file whose sha256 matches, and refuses one that doesn't", () => {
-    const staging = path.join(dir, ".calico.upload");
-    const dest = path.join(dir, "bin", "calico");
-    fs.writeFileSync(staging, "binary");
-    expect(() => run(installStagedScript(staging, sha("other"), dest))).toThrow();
-    expect(fs.existsSync(dest)).toBe(false);
-    run(installStagedScript(staging, sha("binary"), dest));
-    expect(fs.readFileSync(dest, "utf8")).toBe("binary");
-    expect(fs.statSync(dest).mode & 0o777).toBe(0o755);
-    expect(fs.existsSync(staging)).toBe(false);
-});
-
-describe("downloadScript (file:// URLs)", () => {
-    test("checks the download's sha256 and installs it", () => {
-        const src = path.join(dir, "calico-amd64");
-        fs.writeFileSync(src, "calico binary");
-        const dest = path.join(dir, "opt", "calico");
-        expect(() => run(downloadScript(`file://${src}`, sha("nope"), dest))).toThrow();
-        expect(fs.existsSync(dest)).toBe(false);
-        run(downloadScript(`file://${src}`, sha("calico binary"), dest));
-        expect(fs.readFileSync(dest, "utf8")).toBe("calico binary");
-        expect(fs.statSync(dest).mode & 0o777).toBe(0o755);
+describe("frameFiles", () => {
+    test("length-prefixes each file, counting bytes, not characters", () => {
+        expect(
+            frameFiles([
+                { path: "/a", mode: "0600", content: "é\n" },
+                { path: "/b c", mode: "0644", content: "" },
+            ]),
+        ).toBe("3 0600 /a\né\n0 0644 /b c\n");
     });
 
-    test("extracts one member of a checked tarball", () => {
+    test.each([
+        [{ path: "a", mode: "0644", content: "" }, 'host file "a": not an absolute path on one line'],
+        [{ path: "/a\nb", mode: "0644", content: "" }, 'host file "/a\\nb": not an absolute path on one line'],
+        [{ path: "/a", mode: "644", content: "" }, "host file /a: mode 644 is not octal like 0644"],
+        [{ path: "/a", mode: "0899", content: "" }, "host file /a: mode 0899 is not octal like 0644"],
+    ])("refuses %j", (file, message) => {
+        expect(() => frameFiles([file])).toThrow(new Error(message));
+    });
+});
+
+describe("cniInstallScript", () => {
+    test("installs checked binaries by rename, then the stdin files with their modes, and records every path", () => {
+        plan.binaries = [stage("calico", "calico binary"), stage("portmap", "portmap binary")];
+        const conflist = '{"name": "k8s-pod-network"}';
+        const odd = "no newline at the end\n12 0644 /not/a/header";
+        run(cniInstallScript(plan), frameFiles([...files(conflist), { path: path.join(dir, "x", "odd"), mode: "0640", content: odd }]));
+        expect(fs.readFileSync(path.join(bin, "calico"), "utf8")).toBe("calico binary");
+        expect(mode(path.join(bin, "calico"))).toBe(0o755);
+        expect(mode(path.join(dir, "net.d", "calico-kubeconfig"))).toBe(0o600);
+        expect(fs.readFileSync(path.join(dir, "net.d", "10-calico.conflist"), "utf8")).toBe(conflist);
+        expect(mode(path.join(dir, "net.d", "10-calico.conflist"))).toBe(0o644);
+        expect(fs.readFileSync(path.join(dir, "x", "odd"), "utf8")).toBe(odd);
+        expect(mode(path.join(dir, "x", "odd"))).toBe(0o640);
+        // No temp file left, and the upload is gone once installed.
+        expect(tree()).toEqual([
+            "net.d/10-calico.conflist",
+            "net.d/calico-kubeconfig",
+            "opt/cni/bin/calico",
+            "opt/cni/bin/portmap",
+            "var/record",
+            "x/odd",
+        ]);
+        expect(fs.readFileSync(plan.recordPath, "utf8").split("\n")).toEqual([
+            `${bin}/calico`,
+            `${bin}/portmap`,
+            path.join(dir, "net.d", "calico-kubeconfig"),
+            path.join(dir, "net.d", "10-calico.conflist"),
+            path.join(dir, "x", "odd"),
+            "",
+        ]);
+    });
+
+    test("a binary whose sha256 does not match installs nothing and writes no file", () => {
+        plan.binaries = [stage("calico", "calico binary"), { ...stage("portmap", "tampered"), sha256: sha("portmap binary") }];
+        expect(() => run(cniInstallScript(plan), frameFiles(files("{}")))).toThrow(
+            /portmap: the upload in .* is missing or its sha256 is not/,
+        );
+        expect(tree()).toEqual(["home/.calico-cni-upload/cni-bin/calico", "home/.calico-cni-upload/cni-bin/portmap"]);
+    });
+
+    test("stdin that ends inside a file leaves that file as it was, and the conflist after it unwritten", () => {
+        const framed = frameFiles(files("{}"));
+        const cut = framed.slice(0, framed.indexOf("c2VjcmV0"));
+        expect(() => run(cniInstallScript(plan), cut)).toThrow(/stdin ended inside .*calico-kubeconfig/);
+        expect(tree()).toEqual([]);
+    });
+
+    test("a re-run keeps binaries that already match, so a conflist change needs no upload", () => {
+        plan.binaries = [stage("calico", "calico binary")];
+        run(cniInstallScript(plan), frameFiles(files("{}")));
+        expect(fs.existsSync(up)).toBe(false);
+        run(cniInstallScript(plan), frameFiles(files('{"mtu": 1430}')));
+        expect(fs.readFileSync(path.join(dir, "net.d", "10-calico.conflist"), "utf8")).toBe('{"mtu": 1430}');
+        // A new binary without its upload is refused, naming it.
+        plan.binaries = [{ name: "calico", source: "local", sha256: sha("calico v2") }];
+        expect(() => run(cniInstallScript(plan), frameFiles(files("{}")))).toThrow(/calico: the upload in .* is missing/);
+        expect(fs.readFileSync(path.join(bin, "calico"), "utf8")).toBe("calico binary");
+    });
+
+    test("removes what an earlier install wrote and this one does not (a binary switched off)", () => {
+        plan.binaries = [stage("calico", "calico binary"), stage("bandwidth", "bandwidth binary")];
+        run(cniInstallScript(plan), frameFiles(files("{}")));
+        plan.binaries = [plan.binaries[0]!];
+        run(cniInstallScript(plan), frameFiles(files("{}")));
+        expect(tree()).toEqual(["net.d/10-calico.conflist", "net.d/calico-kubeconfig", "opt/cni/bin/calico", "var/record"]);
+    });
+
+    test("downloads (file:// URLs): checks the download's sha256, extracts a tarball member", () => {
+        fs.writeFileSync(path.join(dir, "loopback-amd64"), "loopback binary");
         const work = path.join(dir, "tar");
         fs.mkdirSync(work);
         fs.writeFileSync(path.join(work, "portmap"), "portmap binary");
         fs.writeFileSync(path.join(work, "bridge"), "bridge binary");
         const tgz = path.join(dir, "cni-plugins.tgz");
         execSync(`tar -czf ${tgz} -C ${work} ./portmap ./bridge`);
-        const dest = path.join(dir, "bin", "portmap");
-        run(downloadScript(`file://${tgz}`, sha(fs.readFileSync(tgz)), dest, "./portmap"));
-        expect(fs.readFileSync(dest, "utf8")).toBe("portmap binary");
-        expect(fs.readdirSync(path.join(dir, "bin"))).toEqual(["portmap"]);
+        const loopback = {
+            name: "loopback",
+            source: "download" as const,
+            url: `file://${dir}/loopback-amd64`,
+            sha256: sha("loopback binary"),
+        };
+        plan.binaries = [{ ...loopback, sha256: sha("nope") }];
+        expect(() => run(cniInstallScript(plan))).toThrow();
+        expect(fs.existsSync(path.join(bin, "loopback"))).toBe(false);
+        plan.binaries = [
+            loopback,
+            { name: "portmap", source: "download", url: `file://${tgz}`, sha256: sha(fs.readFileSync(tgz)), archiveMember: "./portmap" },
+        ];
+        run(cniInstallScript(plan));
+        expect(fs.readFileSync(path.join(bin, "loopback"), "utf8")).toBe("loopback binary");
+        expect(fs.readFileSync(path.join(bin, "portmap"), "utf8")).toBe("portmap binary");
+        expect(mode(path.join(bin, "portmap"))).toBe(0o755);
+        expect(fs.readdirSync(bin).sort()).toEqual(["loopback", "portmap"]);
     });
+});
+
+test("cniUninstallScript removes every path written, the record and the upload, and is idempotent", () => {
+    plan.binaries = [stage("calico", "calico binary"), stage("bandwidth", "bandwidth binary")];
+    run(cniInstallScript(plan), frameFiles(files("{}")));
+    fs.mkdirSync(up, { recursive: true });
+    // The config no longer lists bandwidth; the record still does.
+    const uninstall = cniUninstallScript(
+        [path.join(dir, "net.d", "10-calico.conflist"), `${bin}/calico`],
+        plan.recordPath,
+        path.dirname(up),
+    );
+    run(uninstall);
+    run(uninstall);
+    expect(tree()).toEqual([]);
+    expect(fs.existsSync(path.dirname(up))).toBe(false);
+});
+
+test.each([
+    [{ name: "calico ipam", source: "local" as const, sha256: "0".repeat(64) }],
+    [{ name: "calico", source: "local" as const, sha256: "0123" }],
+])("cniInstallScript refuses a binary that is not a plain name with a hex sha256: %j", (b) => {
+    expect(() => cniInstallScript({ ...plan, binaries: [b] })).toThrow(
+        new Error(`CNI binary ${b.name}: not a plain name with a hex sha256`),
+    );
 });

@@ -56,6 +56,17 @@ test("a valid config builds and exports its outputs, secrets as secrets", async 
     expect(await valueOf(mod.nodes)).toEqual([{ name: "n1", address: "10.0.0.11" }]);
     await expect(pulumi.isSecret(pulumi.output(mod.cniKubeconfig))).resolves.toBe(true);
     expect(await valueOf(mod.calicoctlConfig)).toContain("datastoreType: kubernetes");
-    const upload = recorded.find((r) => r.name === "n1-bin-calico");
-    expect(upload?.inputs.create).toContain(require("crypto").createHash("sha256").update("calico").digest("hex"));
+    const install = recorded.find((r) => r.name === "n1-cni-install");
+    expect(install?.inputs.create).toContain(`put calico ${require("crypto").createHash("sha256").update("calico").digest("hex")}`);
+    expect(await recorded.find((r) => r.name === "n1-cni-upload")?.inputs.source.path).toBe(dir);
+});
+
+test("realDir resolves a linked cni.localBinDir (the upload copies the folder, and no provider descends into a link)", () => {
+    const fs = require("fs") as typeof import("fs");
+    const { realDir } = require("../components/config/load") as typeof import("../components/config/load");
+    const dir = fs.realpathSync(fs.mkdtempSync(`${require("os").tmpdir()}/bins-`));
+    fs.mkdirSync(`${dir}/real`);
+    fs.symlinkSync(`${dir}/real`, `${dir}/link`);
+    expect(realDir(`${dir}/link`)).toBe(`${dir}/real`);
+    expect(realDir(`${dir}/missing`)).toBe(`${dir}/missing`);
 });

@@ -1,4 +1,4 @@
-import { buildProgram, byType, find } from "./harness";
+import { buildProgram, byType, find, installedFile } from "./harness";
 import { buildConflist } from "../components/builders/conflist";
 import { buildSpiderIpPool } from "../components/builders/spiderpool";
 import { usableRange } from "../components/facts/cidr";
@@ -17,7 +17,7 @@ function withIpam(ipam: string, extra: Record<string, unknown> = {}): any {
 }
 
 function conflistOf(node: string): any {
-    return JSON.parse(find(CMD, `${node}-conflist`).inputs.stdin);
+    return JSON.parse(installedFile(node, "/etc/cni/net.d/10-calico.conflist").content);
 }
 
 const base = {
@@ -110,7 +110,7 @@ describe("IPAM modes under mocks", () => {
     test("bandwidth on: the binary is installed and the plugin is in every conflist", async () => {
         await buildProgram(resolvedConfig(withIpam("host-local", { bandwidth: true })));
         for (const node of Object.keys(POD_CIDRS)) {
-            expect(find(CMD, `${node}-bin-bandwidth`).inputs.create).toContain("/opt/cni/bin/bandwidth");
+            expect(find(CMD, `${node}-cni-install`).inputs.create).toMatch(/^put bandwidth [0-9a-f]{64}$/m);
             expect(conflistOf(node).plugins.map((p: any) => p.type)).toEqual(["calico", "portmap", "bandwidth"]);
         }
     });

@@ -1,13 +1,33 @@
-import { buildProgram, byType, calls, find, isSecretOutput, kubernetesObjects, plain, recorded, recordedOpts, valueOf } from "./harness";
+import {
+    buildProgram,
+    byType,
+    calls,
+    find,
+    installedFile,
+    installedConflist,
+    installedFiles,
+    isSecretOutput,
+    kubernetesObjects,
+    plain,
+    recorded,
+    recordedOpts,
+    valueOf,
+} from "./harness";
+import { createHash } from "crypto";
 import { parse } from "yaml";
 import { REFERENCE_CRD_NAMES } from "./crdSchema";
 import { Calico } from "../components/calico";
 import { CERT_SPECS } from "../components/builders/certs";
-import { TEST_CERT_PEM, labRaw, resolvedConfig } from "./fixtures";
+import { TEST_CERT_PEM, fakeEnv, labRaw, resolvedConfig } from "./fixtures";
 import { dataplaneCleanupScript } from "../components/builders/dataplaneCleanup";
-import { asRoot } from "../components/builders/hostScripts";
+import { asRoot, cniInstallScript, cniUninstallScript } from "../components/builders/hostScripts";
+import { CNI_HOST_RECORD, CNI_UPLOAD_DIR } from "../components/facts/names";
 
 const CMD = "command:remote:Command";
+/** The lab's binaries, sorted by name, all from cni.localBinDir. */
+const BINS = ["calico", "calico-ipam", "host-local", "loopback", "portmap"];
+const binSha = (name: string) => fakeEnv.fileSha256(`./cni-bin/${name}`)!;
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 describe("the lab under mocks", () => {
     let calico: Calico;
@@ -83,24 +103,30 @@ describe("the lab under mocks", () => {
         expect(env.map((e: any) => e.name)).not.toContain("CALICO_IPV4POOL_CIDR");
     });
 
-    test("each node's dataplane cleanup runs on delete only, after calico-node is gone", () => {
+    test("each node's install deletes its files, then clears the dataplane; calico-node depends on no node", () => {
         for (const node of ["cka001", "cka002", "cka003"]) {
-            const cleanup = find(CMD, `${node}-dataplane`);
-            expect(cleanup.inputs.create).toBe("true");
-            expect(cleanup.inputs.delete).toBe(asRoot(dataplaneCleanupScript(), "root"));
+            const install = find(CMD, `${node}-cni-install`);
+            expect(install.inputs.delete).toBe(
+                asRoot(
+                    `${cniUninstallScript(
+                        ["/etc/cni/net.d/10-calico.conflist", "/etc/cni/net.d/calico-kubeconfig", ...BINS.map((b) => `/opt/cni/bin/${b}`)],
+                        CNI_HOST_RECORD,
+                        CNI_UPLOAD_DIR,
+                    )}\n${dataplaneCleanupScript()}`,
+                    "root",
+                ),
+            );
+            // Create-before-delete would let the old delete remove what the new create wrote.
+            expect(recordedOpts.find((o) => o.name === `${node}-cni-install`)?.deleteBeforeReplace).toBe(true);
         }
-        // calico-node depends on every cleanup (so destroy removes the DaemonSet first), and on no host file:
-        // a node that is down must not hold up a DaemonSet update.
+        // A node that is down must not hold up a DaemonSet update; on destroy, the cleanup waits for
+        // calico-node to stop on its host instead.
         const ds = recordedOpts.find((o) => o.type === "kubernetes:apps/v1:DaemonSet" && o.name === "calico-node")!;
-        expect(ds.dependsOn.filter((d) => d.startsWith("cka")).sort()).toEqual([
-            "cka001-dataplane",
-            "cka002-dataplane",
-            "cka003-dataplane",
-        ]);
+        expect(ds.dependsOn.filter((d) => d.startsWith("cka"))).toEqual([]);
     });
 
     test("components that only group children register no inputs, so a change shows once in preview", () => {
-        for (const type of ["calico:index:IpPools", "calico:index:CniHost", "calico:index:Bgp"]) {
+        for (const type of ["calico:index:IpPools", "calico:index:Cni", "calico:index:Bgp"]) {
             const comps = recorded.filter((r) => r.type === type);
             expect(comps.length).toBeGreaterThan(0);
             for (const c of comps) expect(c.inputs).toEqual({});
@@ -113,44 +139,55 @@ describe("the lab under mocks", () => {
         expect(binding.inputs.roleRef.name).toBe("calico-cni-plugin");
     });
 
-    test("writes each node's files over SSH, named from the node", () => {
+    test("each node has two resources for SSH delivery: the upload of the binaries and the install", async () => {
+        const perNode = recorded.filter((r) => /^cka00\d-/.test(r.name) && !r.type.startsWith("calico:index:"));
+        expect(perNode.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
+            ["cka001", "cka002", "cka003"]
+                .flatMap((n) => [`command:remote:CopyToRemote ${n}-cni-upload`, `${CMD} ${n}-cni-install`])
+                .sort(),
+        );
         for (const node of ["cka001", "cka002", "cka003"]) {
-            const conflist = find(CMD, `${node}-conflist`);
-            const kubeconfig = find(CMD, `${node}-kubeconfig`);
-            expect(kubeconfig.inputs.create).toContain("chmod 0600");
-            expect(kubeconfig.inputs.create).toContain("/etc/cni/net.d/calico-kubeconfig");
-            expect(conflist.inputs.create).toContain("/etc/cni/net.d/10-calico.conflist");
+            const upload = find("command:remote:CopyToRemote", `${node}-cni-upload`);
+            expect(upload.inputs.remotePath).toBe(CNI_UPLOAD_DIR);
+            expect(await upload.inputs.source.path).toBe("./cni-bin");
+            expect(upload.inputs.triggers).toEqual([sha256(BINS.map((b) => `${b} ${binSha(b)}\n`).join(""))]);
+            expect(recordedOpts.find((o) => o.name === `${node}-cni-install`)?.dependsOn).toEqual([`${node}-cni-upload`]);
+        }
+    });
+
+    test("the install checks every binary's sha256 and reads every file from stdin, the conflist last", () => {
+        for (const node of ["cka001", "cka002", "cka003"]) {
+            const install = find(CMD, `${node}-cni-install`);
+            expect(install.inputs.create).toBe(
+                asRoot(
+                    cniInstallScript({
+                        binDir: "/opt/cni/bin",
+                        uploadDir: `${CNI_UPLOAD_DIR}/cni-bin`,
+                        binaries: BINS.map((name) => ({ name, source: "local", sha256: binSha(name) })),
+                        recordPath: CNI_HOST_RECORD,
+                    }),
+                    "root",
+                ),
+            );
+            expect(install.inputs.logging).toBe("stderr");
+            const files = installedFiles(node);
+            expect(files.map((f) => [f.path, f.mode])).toEqual([
+                ["/etc/cni/net.d/calico-kubeconfig", "0600"],
+                ["/etc/cni/net.d/10-calico.conflist", "0644"],
+            ]);
+            expect(JSON.parse(files[1]!.content).plugins[0].nodename).toBe(node);
+            expect(files[0]!.content).toContain("client-key-data");
             // Content travels on stdin, never on the command line.
-            expect(conflist.inputs.create).not.toContain("k8s-pod-network");
-            const parsed = JSON.parse(conflist.inputs.stdin);
-            expect(parsed.plugins[0].nodename).toBe(node);
-            expect(kubeconfig.inputs.create).not.toContain("client-key-data");
-            for (const bin of ["calico", "calico-ipam", "portmap", "loopback", "host-local"]) {
-                expect(find(CMD, `${node}-bin-${bin}`).inputs.create).toContain(`/opt/cni/bin/${bin}`);
-                expect(find("command:remote:CopyToRemote", `${node}-bin-${bin}-upload`).inputs.remotePath).toBe(
-                    `/opt/cni/bin/.${bin}.upload`,
-                );
-            }
+            expect(install.inputs.create).not.toContain("k8s-pod-network");
+            expect(install.inputs.create).not.toContain("client-key-data");
         }
     });
 
     test("the kubeconfig path in each conflist is the file that is written", () => {
-        const conflist = JSON.parse(find(CMD, "cka002-conflist").inputs.stdin);
+        const conflist = JSON.parse(installedFile("cka002", "/etc/cni/net.d/10-calico.conflist").content);
         const path = conflist.plugins[0].kubernetes.kubeconfig;
         expect(path).toBe("/etc/cni/net.d/calico-kubeconfig");
-        expect(find(CMD, "cka002-kubeconfig").inputs.create).toMatch(new RegExp(`mv -f "\\$tmp" '\\\\''${path}'`));
-    });
-
-    test("the conflist is written after the binaries and the kubeconfig", () => {
-        const opts = recordedOpts.find((o) => o.name === "cka001-conflist")!;
-        expect(opts.dependsOn.sort()).toEqual([
-            "cka001-bin-calico",
-            "cka001-bin-calico-ipam",
-            "cka001-bin-host-local",
-            "cka001-bin-loopback",
-            "cka001-bin-portmap",
-            "cka001-kubeconfig",
-        ]);
+        expect(installedFile("cka002", path).mode).toBe("0600");
     });
 
     test("the CNI kubeconfig uses the cluster CA, the API server and context cni@kubernetes", async () => {
@@ -207,6 +244,51 @@ describe("stable identity", () => {
         raw.pools.reverse();
         await buildProgram(resolvedConfig(raw));
         expect(snapshot()).toEqual(first);
+    });
+
+    /** type::name of what differs between two snapshots. */
+    const changed = (a: string[], b: string[]) =>
+        [...a.filter((r) => !b.includes(r)), ...b.filter((r) => !a.includes(r))].map((r) => r.split("::").slice(0, 2).join("::"));
+
+    test("one node's own change (its SSH port) touches only that node's two resources", async () => {
+        await buildProgram(resolvedConfig());
+        const first = snapshot();
+        const raw: any = labRaw();
+        raw.nodes[1].port = 2222;
+        await buildProgram(resolvedConfig(raw));
+        expect([...new Set(changed(first, snapshot()))].sort()).toEqual([
+            `${CMD}::cka002-cni-install`,
+            "command:remote:CopyToRemote::cka002-cni-upload",
+        ]);
+    });
+
+    test("an MTU change re-runs each node's install, through its stdin only, and uploads nothing", async () => {
+        await buildProgram(resolvedConfig());
+        const before = Object.fromEntries(byType(CMD).map((r) => [r.name, r.inputs]));
+        const first = snapshot().filter((r) => /::cka00\d-cni-/.test(r));
+        const raw: any = labRaw();
+        raw.cni = { ...raw.cni, mtu: 1400 };
+        await buildProgram(resolvedConfig(raw));
+        const nodes = ["cka001", "cka002", "cka003"];
+        const now = snapshot().filter((r) => /::cka00\d-cni-/.test(r));
+        expect([...new Set(changed(first, now))].sort()).toEqual(nodes.map((n) => `${CMD}::${n}-cni-install`));
+        for (const n of nodes) {
+            const install = find(CMD, `${n}-cni-install`).inputs;
+            expect(install.create).toBe(before[`${n}-cni-install`]!.create);
+            expect(installedConflist(n).plugins[0].mtu).toBe(1400);
+        }
+    });
+
+    test("a new binary changes each node's upload trigger and install script, and nothing else", async () => {
+        await buildProgram(resolvedConfig());
+        const first = snapshot();
+        const env = { ...fakeEnv, fileSha256: (p: string) => (p.endsWith("/portmap") ? "f".repeat(64) : fakeEnv.fileSha256(p)) };
+        await buildProgram(resolvedConfig(labRaw(), undefined, env));
+        const nodes = ["cka001", "cka002", "cka003"];
+        expect([...new Set(changed(first, snapshot()))].sort()).toEqual(
+            nodes.flatMap((n) => [`${CMD}::${n}-cni-install`, `command:remote:CopyToRemote::${n}-cni-upload`]).sort(),
+        );
+        for (const n of nodes) expect(find(CMD, `${n}-cni-install`).inputs.create).toContain(`put portmap ${"f".repeat(64)}`);
     });
 
     test("removing one node removes only that node's resources", async () => {

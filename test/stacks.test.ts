@@ -1,4 +1,4 @@
-import { buildProgram, recorded } from "./harness";
+import { buildProgram, installedConflist, recorded } from "./harness";
 import { parseAllDocuments } from "yaml";
 import { RESOURCES_CONFIGMAP, RESOURCES_KEY } from "../components/builders/calicoctlApply";
 import { formatProblem } from "../components/config/problems";
@@ -14,9 +14,7 @@ describe.each(stackFiles().map((s) => [s.file, s] as const))("%s", (_file, stack
         expect(v.ok ? [] : v.problems.map(formatProblem)).toEqual([]);
         if (!v.ok) return;
         await buildProgram(v.config);
-        for (const node of v.config.nodes) {
-            expect(recorded.some((r) => r.name === `${node.name}-conflist`)).toBe(true);
-        }
+        for (const node of v.config.nodes) expect(installedConflist(node.name).plugins[0].nodename).toBe(node.name);
         // Custom resources on the Kubernetes datastore; documents the calicoctl Job applies with etcd.
         const crs = recorded.filter((r) => r.inputs?.kind === "IPPool").map((r) => r.inputs.metadata.name);
         const etcdDocs = recorded

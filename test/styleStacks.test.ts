@@ -1,4 +1,4 @@
-import { buildProgram, byType, find, recorded, recordedOpts, withoutCrds } from "./harness";
+import { buildProgram, byType, find, installedConflist, installedFiles, recorded, recordedOpts, withoutCrds } from "./harness";
 import { formatProblem } from "../components/config/problems";
 import type { CalicoConfig } from "../components/config/types";
 import { resolveConfig } from "../components/config/resolve";
@@ -18,7 +18,6 @@ function stackConfig(file: string): CalicoConfig {
     return v.config;
 }
 
-const CMD = "command:remote:Command";
 const calicoObjects = () => recorded.filter((r) => r.type.startsWith("kubernetes:crd.projectcalico.org/v1:"));
 
 describe("Pulumi.rr.yaml", () => {
@@ -62,9 +61,16 @@ describe("Pulumi.etcd.yaml", () => {
 
     test("writes the etcd client files and an etcdv3 conflist on every node, and no CRDs", () => {
         for (const node of ["etcd-cp-1", "etcd-worker-1", "etcd-worker-2"]) {
-            expect(JSON.parse(find(CMD, `${node}-conflist`).inputs.stdin).plugins[0].datastore_type).toBe("etcdv3");
-            for (const stem of ["etcd-ca", "etcd-cert", "etcd-key"])
-                expect(find(CMD, `${node}-${stem}`).inputs.create).toContain("chmod 0600");
+            expect(installedConflist(node).plugins[0].datastore_type).toBe("etcdv3");
+            expect(
+                installedFiles(node)
+                    .filter((f) => f.path.includes("/calico-tls/"))
+                    .map((f) => [f.path.replace(/.*\//, ""), f.mode]),
+            ).toEqual([
+                ["etcd-ca", "0600"],
+                ["etcd-cert", "0600"],
+                ["etcd-key", "0600"],
+            ]);
         }
         expect(byType("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition")).toEqual([]);
     });
@@ -75,7 +81,7 @@ describe("Pulumi.hostlocal.yaml", () => {
 
     test("every conflist takes the node's podCIDR and chains the bandwidth plugin", () => {
         for (const node of ["hl-cp-1", "hl-worker-1", "hl-worker-2"]) {
-            const conflist = JSON.parse(find(CMD, `${node}-conflist`).inputs.stdin);
+            const conflist = installedConflist(node);
             expect(conflist.plugins[0].ipam).toEqual({ type: "host-local", subnet: "usePodCidr" });
             expect(conflist.plugins.map((p: any) => p.type)).toEqual(["calico", "portmap", "bandwidth"]);
         }

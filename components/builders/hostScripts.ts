@@ -9,91 +9,116 @@ export function shq(s: string): string {
     return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function dirname(path: string): string {
-    const i = path.lastIndexOf("/");
-    return i <= 0 ? "/" : path.slice(0, i);
-}
-
-function basename(path: string): string {
-    return path.slice(path.lastIndexOf("/") + 1);
-}
-
 /** Runs a script as root: directly for root, through passwordless sudo otherwise. */
 export function asRoot(script: string, user: string): string {
     const body = `set -eu\n${script}`;
     return user === "root" ? `sh -c ${shq(body)}` : `sudo -n sh -c ${shq(body)}`;
 }
 
-/** Writes stdin to `path` with `mode`, atomically. */
-export function writeFileScript(path: string, mode: string): string {
-    const dir = dirname(path);
-    return [
-        `mkdir -p ${shq(dir)}`,
-        `tmp=$(mktemp ${shq(`${dir}/.${basename(path)}.XXXXXX`)})`,
-        `trap 'rm -f "$tmp"' EXIT`,
-        `cat > "$tmp"`,
-        `chmod ${mode} "$tmp"`,
-        `mv -f "$tmp" ${shq(path)}`,
-        `trap - EXIT`,
-    ].join("\n");
-}
-
-export function removeFileScript(path: string): string {
-    return `rm -f ${shq(path)}`;
-}
-
-/**
- * Downloads a binary on the host, checks its sha256 (of the download: the binary, or the tarball it is
- * extracted from) and installs it atomically with mode 0755.
- */
-export function downloadScript(url: string, sha256: string, dest: string, archiveMember?: string): string {
-    const dir = dirname(dest);
-    const lines = [
-        `mkdir -p ${shq(dir)}`,
-        `work=$(mktemp -d ${shq(`${dir}/.${basename(dest)}.XXXXXX`)})`,
-        `trap 'rm -rf "$work"' EXIT`,
-        `curl -fsSL --retry 3 -o "$work/download" ${shq(url)}`,
-        `echo ${shq(`${sha256}  `)}"$work/download" | sha256sum -c --quiet -`,
-    ];
-    if (archiveMember !== undefined) {
-        lines.push(`tar -xzf "$work/download" -C "$work" ${shq(archiveMember)}`, `src="$work/${archiveMember.replace(/^\.\//, "")}"`);
-    } else {
-        lines.push(`src="$work/download"`);
-    }
-    lines.push(`chmod 0755 "$src"`, `mv -f "$src" ${shq(dest)}`);
-    return lines.join("\n");
-}
-
-/** Checks a file copied to `staging` against its sha256 and moves it into place with mode 0755. */
-export function installStagedScript(staging: string, sha256: string, dest: string): string {
-    const dir = dirname(dest);
-    return [
-        `echo ${shq(`${sha256}  ${staging}`)} | sha256sum -c --quiet -`,
-        `mkdir -p ${shq(dir)}`,
-        `tmp=$(mktemp ${shq(`${dir}/.${basename(dest)}.XXXXXX`)})`,
-        `trap 'rm -f "$tmp"' EXIT`,
-        `cp ${shq(staging)} "$tmp"`,
-        `chmod 0755 "$tmp"`,
-        `mv -f "$tmp" ${shq(dest)}`,
-        `trap - EXIT`,
-        `rm -f ${shq(staging)}`,
-    ].join("\n");
-}
-
-/**
- * Where a local binary is uploaded before its checksum is verified on the host: beside its destination
- * for root, so the final rename stays on one file system; in the user's home otherwise (sudo moves it).
- */
-export function stagingPath(dest: string, user: string): string {
-    return user === "root" ? `${dirname(dest)}/.${basename(dest)}.upload` : `.calico-${basename(dest)}.upload`;
-}
-
-/** Makes sure the upload directory exists (the bin dir for root; a non-root user's home always does). */
-export function prepareStagingScript(binDir: string, user: string): string {
-    return user === "root" ? asRoot(`mkdir -p ${shq(binDir)}`, user) : "true";
-}
-
 /** Prints a file to stdout (used only with output marked secret, for the cluster CA key). */
 export function readFileScript(path: string): string {
     return `cat ${shq(path)}`;
+}
+
+/** A file the install step writes from stdin: path, octal mode, content. */
+export interface FramedFile {
+    path: string;
+    mode: string;
+    content: string;
+}
+
+/**
+ * The install step's stdin: for each file a header line `<bytes> <mode> <path>`, then exactly that many
+ * bytes of content, then the next header. Length-prefixed, so content needs no escaping and may hold any
+ * byte (no newline at the end, lines that look like headers); the script reads it with `read` and `head
+ * -c`, both of which take no more than they are asked for.
+ */
+export function frameFiles(files: FramedFile[]): string {
+    for (const f of files) {
+        if (!/^0[0-7]{3}$/.test(f.mode)) throw new Error(`host file ${f.path}: mode ${f.mode} is not octal like 0644`);
+        if (!f.path.startsWith("/") || /[\n\r]/.test(f.path))
+            throw new Error(`host file ${JSON.stringify(f.path)}: not an absolute path on one line`);
+    }
+    return files.map((f) => `${Buffer.byteLength(f.content, "utf8")} ${f.mode} ${f.path}\n${f.content}`).join("");
+}
+
+/** A CNI binary as the install step takes it: from the uploaded directory, or downloaded by the host. */
+export type InstallBinary =
+    | { name: string; source: "local"; sha256: string }
+    | { name: string; source: "download"; sha256: string; url: string; archiveMember?: string };
+
+export interface CniInstallPlan {
+    binDir: string;
+    /** Where the node's upload of the local binaries lands (relative paths are under the SSH user's home). */
+    uploadDir: string;
+    binaries: InstallBinary[];
+    /** The host's record of every path the install wrote, so a later install or the delete finds them all. */
+    recordPath: string;
+}
+
+/**
+ * The install step of one node, run on every create and update: checks every binary's sha256 (an already
+ * installed binary that matches is kept, so a conflist change needs no upload), then moves them all into
+ * place by rename, then writes the files that arrive on stdin (see frameFiles; the conflist comes last)
+ * each by rename, then removes what an earlier install wrote and this one did not (a binary or file no
+ * longer configured), using the host's record. Nothing is installed unless every binary checks out.
+ */
+export function cniInstallScript(plan: CniInstallPlan): string {
+    const { binDir, uploadDir, recordPath } = plan;
+    const calls = plan.binaries.map((b) => {
+        // Names and digests go unquoted into the script (and into the host's record): only plain ones.
+        if (!/^[a-z0-9][a-z0-9-]*$/.test(b.name) || !/^[0-9a-f]{64}$/.test(b.sha256))
+            throw new Error(`CNI binary ${b.name}: not a plain name with a hex sha256`);
+        return b.source === "local"
+            ? `put ${b.name} ${b.sha256}`
+            : `fetch ${b.name} ${b.sha256} ${shq(b.url)}${b.archiveMember !== undefined ? ` ${shq(b.archiveMember)}` : ""}`;
+    });
+    return [
+        `bin=${shq(binDir)} up=${shq(uploadDir)} rec=${shq(recordPath)} tmp=`,
+        `mkdir -p "$bin"`,
+        `work=$(mktemp -d "$bin/.calico-install.XXXXXX")`,
+        `trap 'rm -rf "$work"; [ -z "$tmp" ] || rm -f "$tmp"' EXIT`,
+        `ok() { [ -f "$2" ] && echo "$1  $2" | sha256sum -c --status -; }`,
+        // Each binary lands checked in $work (on the bin dir's file system, so the rename is atomic).
+        `put() {`,
+        `  echo "$bin/$1" >> "$work/.files"`,
+        `  ok "$2" "$bin/$1" && return 0`,
+        `  ok "$2" "$up/$1" || { echo "$1: the upload in $up/$1 is missing or its sha256 is not $2" >&2; exit 1; }`,
+        `  cp "$up/$1" "$work/$1"; ok "$2" "$work/$1"; echo "$1" >> "$work/.new"`,
+        `}`,
+        `fetch() {`,
+        `  echo "$bin/$1" >> "$work/.files"`,
+        `  curl -fsSL --retry 3 -o "$work/.dl" "$3"`,
+        `  echo "$2  $work/.dl" | sha256sum -c --quiet -`,
+        `  if [ -n "\${4:-}" ]; then mkdir "$work/.x"; tar -xzf "$work/.dl" -C "$work/.x" "$4"; mv "$work/.x/\${4#./}" "$work/$1"; rm -rf "$work/.x" "$work/.dl"`,
+        `  else mv "$work/.dl" "$work/$1"; fi`,
+        `  echo "$1" >> "$work/.new"`,
+        `}`,
+        ...calls,
+        `touch "$work/.new"`,
+        `while read -r n; do chmod 0755 "$work/$n"; mv -f "$work/$n" "$bin/$n"; done < "$work/.new"`,
+        // The files on stdin, in their order; a short read leaves the file as it was.
+        `while read -r size mode path; do`,
+        `  d=$(dirname "$path"); mkdir -p "$d"; tmp=$(mktemp "$d/.calico.XXXXXX")`,
+        `  head -c "$size" > "$tmp"`,
+        `  [ "$(wc -c < "$tmp")" -eq "$size" ] || { echo "stdin ended inside $path" >&2; exit 1; }`,
+        `  chmod "$mode" "$tmp"; mv -f "$tmp" "$path"; tmp=; echo "$path" >> "$work/.files"`,
+        `done`,
+        `if [ -f "$rec" ]; then grep -vxF -f "$work/.files" "$rec" | while read -r f; do rm -f "$f"; done; fi`,
+        `mkdir -p "$(dirname "$rec")"; cp "$work/.files" "$rec.tmp"; mv -f "$rec.tmp" "$rec"`,
+        `rm -rf "$up"; rmdir "$(dirname "$up")" 2>/dev/null || true`,
+    ].join("\n");
+}
+
+/**
+ * The delete of a node's install: the conflist first (the kubelet stops starting pods with Calico), then
+ * every other path this program wrote, from `paths` and the host's record, the record and the upload.
+ */
+export function cniUninstallScript(paths: string[], recordPath: string, uploadDir: string): string {
+    return [
+        `rm -f ${paths.map(shq).join(" ")}`,
+        `rec=${shq(recordPath)}`,
+        `if [ -f "$rec" ]; then while read -r f; do rm -f "$f"; done < "$rec"; fi`,
+        `rm -rf "$rec" ${shq(uploadDir)}`,
+    ].join("\n");
 }

@@ -29,7 +29,7 @@ function cniBinaries(cfg: ParsedConfig, env: ConfigEnv): CniBinary[] {
     return requiredCniBinaries(cfg).map((name): CniBinary => {
         const d = cfg.cni.downloads[name];
         if (d) return { name, source: "download", url: d.url, sha256: d.sha256, archiveMember: d.archiveMember };
-        const path = `${(cfg.cni.localBinDir ?? "").replace(/\/+$/, "")}/${name}`;
+        const path = `${env.realDir((cfg.cni.localBinDir ?? "").replace(/\/+$/, ""))}/${name}`;
         return { name, source: "local", path, sha256: env.fileSha256(path) ?? "" };
     });
 }

@@ -32,6 +32,14 @@ export function fileSha256(path: string): string | undefined {
     }
 }
 
+export function realDir(path: string): string {
+    try {
+        return fs.realpathSync(path);
+    } catch {
+        return path;
+    }
+}
+
 /** Reads every `calico:*` key, validates it all at once (throwing one error listing every problem) and resolves it. */
 export function loadConfig(): CalicoConfig {
     const raw: Record<string, unknown> = {};
@@ -58,7 +66,7 @@ export function loadConfig(): CalicoConfig {
     secrets.alicloudAccessKey = pulumi.runtime.getConfig("alicloud:accessKey");
     secrets.alicloudSecretKey = pulumi.runtime.getConfig("alicloud:secretKey");
     if (secrets.alicloudSecretKey !== undefined && !isSecret("secretKey", "alicloud")) plaintextSecretKeys.push("alicloud:secretKey");
-    const env: ConfigEnv = { fileSha256, plaintextSecretKeys };
+    const env: ConfigEnv = { fileSha256, realDir, plaintextSecretKeys };
     const result = resolveConfig(raw, secrets, env, (s) => pulumi.secret(s));
     if (!result.ok) throw new ConfigError(result.problems);
     return result.config;

@@ -19,6 +19,11 @@ export interface RawSecrets {
 export interface ConfigEnv {
     /** sha256 (hex) of a local file, or undefined when it does not exist. */
     fileSha256(path: string): string | undefined;
+    /**
+     * A local folder with symbolic links resolved (itself when it does not exist). The CNI upload copies
+     * `cni.localBinDir` as a folder archive, and neither the engine nor the providers descend into a link.
+     */
+    realDir(path: string): string;
     /** Secret keys that were set in plaintext (without `--secret`). */
     plaintextSecretKeys: string[];
 }

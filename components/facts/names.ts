@@ -47,3 +47,11 @@ export function calicoDatastoreName(type: DatastoreType): string {
 export const ROUTE_REFLECTOR_LABEL = "route-reflector";
 /** Names of the two peers the route-reflector topology needs; config peers may not reuse them. */
 export const RR_PEER_NAMES = { reflectors: "route-reflector-mesh", nodes: "peer-with-route-reflectors" } as const;
+
+/**
+ * Where each host keeps the list of paths the CNI install wrote: a later install removes what it no longer
+ * writes (a binary switched off, a moved conf dir), and the delete removes everything listed.
+ */
+export const CNI_HOST_RECORD = "/var/lib/calico-hardway/cni-files";
+/** Where a node's upload of the local CNI binaries lands, under the SSH user's home; removed after install. */
+export const CNI_UPLOAD_DIR = ".calico-cni-upload";

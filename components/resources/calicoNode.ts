@@ -16,8 +16,6 @@ export interface CalicoNodeArgs extends Omit<CalicoNodeParams, "typhaServiceName
     typha?: Typha;
     /** Something the DaemonSet waits for, e.g. the Job that writes the IP pools to etcd. */
     waitFor?: pulumi.Resource;
-    /** Per-host dataplane cleanups (CniHost.dataplane): on destroy they run once the DaemonSet is gone. */
-    hostCleanups: pulumi.Resource[];
 }
 
 /** calico/node on every node: RBAC and the DaemonSet. */
@@ -29,7 +27,7 @@ export class CalicoNode extends pulumi.ComponentResource {
     constructor(name: string, args: CalicoNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         // No inputs registered (see Calico).
         super("calico:index:CalicoNode", name, {}, opts);
-        const { etcd, typha, waitFor, hostCleanups, ...params } = args;
+        const { etcd, typha, waitFor, ...params } = args;
         const datastore = params.datastore;
         if (datastore.type === "etcd" && typha) throw new Error("CalicoNode: Typha is not used with the etcd datastore");
         if (datastore.type === "etcd" && !etcd) throw new Error("CalicoNode: the etcd datastore needs its EtcdClient");
@@ -60,10 +58,12 @@ export class CalicoNode extends pulumi.ComponentResource {
             serviceAccountName: rbac.serviceAccount.metadata.name,
         });
         const template = withCertHash(ds.spec.template, certHashOutput(material));
+        // No per-node resource among the dependencies: a node that is down must not hold up the DaemonSet.
+        // On destroy each node's cleanup (its cni-install, see cniHost.ts) waits for calico-node to stop on its host instead.
         this.daemonSet = new k8s.apps.v1.DaemonSet(
             CALICO_NODE,
             { ...ds, spec: { ...ds.spec, template } },
-            { parent: this, dependsOn: [...dependsOn, ...hostCleanups, ...(waitFor ? [waitFor] : [])] },
+            { parent: this, dependsOn: [...dependsOn, ...(waitFor ? [waitFor] : [])] },
         );
 
         this.image = pulumi.output(args.image);

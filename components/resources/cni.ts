@@ -6,7 +6,7 @@ import { renderClientKubeconfig } from "../builders/kubeconfig";
 import type { HostFile } from "../builders/etcdHost";
 import type { CalicoConfig } from "../config/types";
 import { CNI_CLUSTER, CNI_CONTEXT, CNI_KUBECONFIG_FILE, CNI_USER, CONFLIST_FILE } from "../facts/names";
-import { CniHost } from "./cniHost";
+import { cniHost } from "./cniHost";
 import { sshConnection } from "./ssh";
 
 export interface CniArgs {
@@ -28,9 +28,6 @@ export const CNI_RBAC_NAME = "calico-cni-plugin";
 export class Cni extends pulumi.ComponentResource {
     /** Secret. */
     public readonly kubeconfig: pulumi.Output<string>;
-    public readonly hosts: Record<string, CniHost> = {};
-    /** Each host's dataplane cleanup (CniHost.dataplane): what calico-node must be removed before. */
-    public readonly dataplanes: pulumi.Resource[] = [];
 
     constructor(name: string, args: CniArgs, opts?: pulumi.ComponentResourceOptions) {
         // No inputs registered (see Calico).
@@ -57,7 +54,9 @@ export class Cni extends pulumi.ComponentResource {
         );
 
         for (const node of cfg.nodes) {
-            this.hosts[node.name] = new CniHost(
+            // Kept in no field: the SDK walks every value an Output resolves to, and from the CRDs' Output the
+            // walk reaches their parents, then these fields; a field of every host made each walk cover every node.
+            cniHost(
                 node.name,
                 {
                     nodeName: node.name,
@@ -78,9 +77,8 @@ export class Cni extends pulumi.ComponentResource {
                     }),
                     extraFiles: args.extraHostFiles,
                 },
-                { parent: this },
+                this,
             );
-            this.dataplanes.push(this.hosts[node.name].dataplane);
         }
         this.registerOutputs({ kubeconfig: this.kubeconfig, conflistName: CONFLIST_FILE });
     }

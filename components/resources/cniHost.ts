@@ -1,11 +1,11 @@
+import * as crypto from "crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { CniBinary } from "../config/types";
-import { CNI_KUBECONFIG_FILE, CONFLIST_FILE } from "../facts/names";
-import { asRoot, downloadScript, installStagedScript, prepareStagingScript, removeFileScript, stagingPath } from "../builders/hostScripts";
+import { CNI_HOST_RECORD, CNI_KUBECONFIG_FILE, CNI_UPLOAD_DIR, CONFLIST_FILE } from "../facts/names";
+import { asRoot, cniInstallScript, cniUninstallScript, frameFiles } from "../builders/hostScripts";
 import type { HostFile } from "../builders/etcdHost";
 import { dataplaneCleanupScript } from "../builders/dataplaneCleanup";
-import { RemoteFile } from "./remoteFile";
 
 export interface CniHostArgs {
     /** Kubernetes node name; every child resource is named from it. */
@@ -26,91 +26,79 @@ export interface CniHostArgs {
     extraFiles: HostFile<pulumi.Input<string>>[];
 }
 
+/** sha256 over the local binaries' names and sha256s: changes when any of them does. */
+export function bundleDigest(binaries: CniBinary[]): string {
+    const local = binaries.flatMap((b) => (b.source === "local" ? [`${b.name} ${b.sha256}\n`] : []));
+    return crypto.createHash("sha256").update(local.join("")).digest("hex");
+}
+
+/** The one folder every local binary comes from (`calico:cni.localBinDir`), or undefined when none is local. */
+function localBinDir(binaries: CniBinary[]): string | undefined {
+    const dirs = new Set(binaries.flatMap((b) => (b.source === "local" ? [b.path.slice(0, b.path.lastIndexOf("/")) || "/"] : [])));
+    if (dirs.size > 1) throw new Error(`cniHost: local binaries come from one folder, got ${[...dirs].join(", ")}`);
+    return [...dirs][0];
+}
+
 /**
- * Everything the CNI plugin needs on one node: binaries, kubeconfig, conflist. The conflist goes last,
- * since the kubelet marks the node Ready as soon as it sees it.
+ * Everything the CNI plugin needs on one node, in two resources (children of the Cni component, with no
+ * component of their own per node: at a thousand nodes every registration counts):
+ * - `<node>-cni-upload` copies the local binaries' folder to the SSH user's home (only with local binaries);
+ * - `<node>-cni-install` checks and installs the binaries, then writes the files that arrive on its stdin
+ *   (kubeconfig 0600, extra files, the conflist last, since the kubelet marks the node Ready as soon as it
+ *   sees it). Its delete removes every file and clears Calico's dataplane from the host.
+ * The install's script is short and reads the files from stdin, so the state holds no script per file.
  */
-export class CniHost extends pulumi.ComponentResource {
-    public readonly conflistPath: string;
-    public readonly kubeconfigPath: string;
-    /** Clears Calico's dataplane from the host when deleted; calico-node's DaemonSet depends on it. */
-    public readonly dataplane: command.remote.Command;
+export function cniHost(name: string, args: CniHostArgs, parent: pulumi.Resource): command.remote.Command {
+    const { user, binDir, confDir, connection } = args;
+    const conflistPath = `${confDir}/${CONFLIST_FILE}`;
+    const kubeconfigPath = `${confDir}/${CNI_KUBECONFIG_FILE}`;
 
-    constructor(name: string, args: CniHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        // Inputs stay on the children: registered here they would show every change twice in `pulumi preview`.
-        super("calico:index:CniHost", name, {}, opts);
-        const { user, binDir, confDir } = args;
-        this.conflistPath = `${confDir}/${CONFLIST_FILE}`;
-        this.kubeconfigPath = `${confDir}/${CNI_KUBECONFIG_FILE}`;
-        const connection = args.connection;
-
-        // One directory for every upload: created once, before any copy lands in it.
-        const stagingDir = args.binaries.some((b) => b.source === "local")
-            ? new command.remote.Command(
-                  `${name}-bin-staging-dir`,
-                  { connection, create: prepareStagingScript(binDir, user), logging: "stderr" },
-                  { parent: this },
+    // A folder archive lands in <remotePath>/<folder name>, with the upstream provider and the sandbox's alike.
+    const localDir = localBinDir(args.binaries);
+    const uploadDir = `${CNI_UPLOAD_DIR}/${localDir?.slice(localDir.lastIndexOf("/") + 1) ?? ""}`;
+    const upload =
+        localDir !== undefined
+            ? new command.remote.CopyToRemote(
+                  `${name}-cni-upload`,
+                  {
+                      connection,
+                      source: new pulumi.asset.FileArchive(localDir),
+                      remotePath: CNI_UPLOAD_DIR,
+                      // A new binary uploads again (the install then sees a new sha256 and re-runs). One digest
+                      // of them all, not the list: the state keeps triggers twice per node.
+                      triggers: [bundleDigest(args.binaries)],
+                  },
+                  { parent },
               )
             : undefined;
-        const installed: pulumi.Resource[] = args.binaries.map((bin) => {
-            const dest = `${binDir}/${bin.name}`;
-            if (bin.source === "download") {
-                return new command.remote.Command(
-                    `${name}-bin-${bin.name}`,
-                    {
-                        connection,
-                        create: asRoot(downloadScript(bin.url, bin.sha256, dest, bin.archiveMember), user),
-                        delete: asRoot(removeFileScript(dest), user),
-                        logging: "stderr",
-                    },
-                    { parent: this, deleteBeforeReplace: true },
-                );
-            }
-            const staging = stagingPath(dest, user);
-            const upload = new command.remote.CopyToRemote(
-                `${name}-bin-${bin.name}-upload`,
-                { connection, source: new pulumi.asset.FileAsset(bin.path), remotePath: staging, triggers: [bin.sha256] },
-                { parent: this, dependsOn: stagingDir ? [stagingDir] : [] },
-            );
-            return new command.remote.Command(
-                `${name}-bin-${bin.name}`,
-                {
-                    connection,
-                    create: asRoot(installStagedScript(staging, bin.sha256, dest), user),
-                    delete: asRoot(removeFileScript(dest), user),
-                    triggers: [bin.sha256, upload.id],
-                    logging: "stderr",
-                },
-                { parent: this, dependsOn: [upload], deleteBeforeReplace: true },
-            );
-        });
 
-        const kubeconfig = new RemoteFile(
-            `${name}-kubeconfig`,
-            { connection, user, path: this.kubeconfigPath, content: args.kubeconfig, mode: "0600", secret: true },
-            { parent: this },
-        );
-        const extras = args.extraFiles.map(
-            (f) =>
-                new RemoteFile(
-                    `${name}-${f.name}`,
-                    { connection, user, path: f.path, content: f.content, mode: f.mode, secret: f.secret },
-                    { parent: this },
-                ),
-        );
-        new RemoteFile(
-            `${name}-conflist`,
-            { connection, user, path: this.conflistPath, content: args.conflist, mode: "0644" },
-            { parent: this, dependsOn: [...installed, kubeconfig, ...extras] },
-        );
-        // Nothing to create: on delete it clears what calico-node left in the host's network. The DaemonSet
-        // depends on it (not on the files, so a node that is down does not hold up a DaemonSet update),
-        // so on destroy calico-node and its pods go first.
-        this.dataplane = new command.remote.Command(
-            `${name}-dataplane`,
-            { connection, create: "true", delete: asRoot(dataplaneCleanupScript(), user), logging: "stderr" },
-            { parent: this },
-        );
-        this.registerOutputs({ conflistPath: this.conflistPath, kubeconfigPath: this.kubeconfigPath });
-    }
+    const files = [
+        { path: kubeconfigPath, mode: "0600", content: args.kubeconfig },
+        ...args.extraFiles.map((f) => ({ path: f.path, mode: f.mode, content: f.content })),
+        { path: conflistPath, mode: "0644", content: args.conflist },
+    ];
+    // One stream for every file; secret as a whole, since the kubeconfig holds the CNI client key.
+    const stdin = pulumi.secret(
+        pulumi.all(files.map((f) => f.content)).apply((contents) => frameFiles(files.map((f, i) => ({ ...f, content: contents[i]! })))),
+    );
+    const binaries = args.binaries.map((b) =>
+        b.source === "local"
+            ? { name: b.name, source: b.source, sha256: b.sha256 }
+            : { name: b.name, source: b.source, sha256: b.sha256, url: b.url, archiveMember: b.archiveMember },
+    );
+    const written = [conflistPath, ...files.slice(0, -1).map((f) => f.path), ...binaries.map((b) => `${binDir}/${b.name}`)];
+    return new command.remote.Command(
+        `${name}-cni-install`,
+        {
+            connection,
+            create: asRoot(cniInstallScript({ binDir, uploadDir, binaries, recordPath: CNI_HOST_RECORD }), user),
+            // The files first, then the dataplane: the cleanup waits for calico-node to stop on this host.
+            delete: asRoot(`${cniUninstallScript(written, CNI_HOST_RECORD, CNI_UPLOAD_DIR)}\n${dataplaneCleanupScript()}`, user),
+            stdin,
+            // Scripts print nothing on success; keep stderr for failures, never stdout.
+            logging: "stderr",
+        },
+        // Never create-before-delete: the old delete would remove the files the new create just wrote.
+        { parent, dependsOn: upload ? [upload] : [], deleteBeforeReplace: true },
+    );
 }

@@ -30,8 +30,6 @@ export interface WorkloadDeps {
     crds: pulumi.Input<pulumi.Resource[]>;
     /** The CNI plugin on the hosts: kube-controllers is the first pod that needs pod networking. */
     cni: pulumi.Resource[];
-    /** Per-host dataplane cleanups, which calico-node's DaemonSet depends on (see CniHost.dataplane). */
-    hostCleanups: pulumi.Resource[];
     /** With etcd: the client Secret and ConfigMap calico-node and kube-controllers mount. */
     etcd?: EtcdClient;
     /** The pools calico-node must find at start, or it would create Calico's default pool: IpPools, or the calicoctl Job. */
@@ -76,7 +74,6 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
             etcd: deps.etcd,
             typha,
             waitFor: deps.pools,
-            hostCleanups: deps.hostCleanups,
         },
         afterCrds,
     );
