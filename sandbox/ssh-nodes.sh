@@ -47,6 +47,17 @@ TREE_TOOLS="sh bash cat chmod chown cp mkdir mktemp mv rm rmdir ls stat sha256su
   ln env id readlink realpath dirname basename head tail grep sed awk touch sync install sort uniq wc tr cut
   tee xargs find diff cmp base64 date sleep uname hostname printf test true false"
 
+# copy_tool SRC DIR ROOT : a binary into ROOT/DIR, with the shared libraries it needs
+copy_tool() {
+  local src="$1" dir="$2" root="$3" lib
+  cp -L "$src" "$root/$dir/$(basename "$src")"
+  for lib in $(ldd "$src" 2>/dev/null | grep -o '/[^ ]*'); do
+    [[ -e "$root$lib" ]] && continue
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+}
+
 make_tree() {
   local root="$1" t f lib src
   mkdir -p "$root"/{usr/bin,usr/lib,usr/lib64,etc,tmp,root,dev,opt,var/tmp}
@@ -60,12 +71,7 @@ make_tree() {
     for t in $TREE_TOOLS; do
       src="$(type -P "$t" || true)"
       [[ -n "$src" ]] || continue
-      cp -L "$src" "$root/usr/bin/$t"
-      for lib in $(ldd "$src" 2>/dev/null | grep -o '/[^ ]*'); do
-        [[ -e "$root$lib" ]] && continue
-        mkdir -p "$root$(dirname "$lib")"
-        cp -L "$lib" "$root$lib"
-      done
+      copy_tool "$src" usr/bin "$root"
     done
     cp /bin/busybox "$root/usr/bin/busybox"
     for f in $(/bin/busybox --list); do
@@ -85,19 +91,14 @@ make_tree() {
 NODE_TOOLS="ip ipset nft xtables-legacy-multi xtables-nft-multi"
 XT_LINKS="iptables ip6tables iptables-save ip6tables-save iptables-restore ip6tables-restore"
 node_tools() {
-  local root="$1" t src lib l
+  local root="$1" t src l
   [[ -x "$root/usr/sbin/xtables-nft-multi" ]] && return
   mkdir -p "$root/usr/sbin" "$root/usr/lib/x86_64-linux-gnu" "$root/run"
   [[ -e "$root/sbin" ]] || ln -s usr/sbin "$root/sbin"
   for t in $NODE_TOOLS; do
     src="$(PATH=/usr/sbin:/usr/bin:/sbin:/bin type -P "$t" || true)"
     [[ -n "$src" ]] || { echo "missing $t on this machine (up.sh installs iproute2 iptables ipset nftables)" >&2; exit 1; }
-    cp -L "$src" "$root/usr/sbin/$t"
-    for lib in $(ldd "$src" 2>/dev/null | grep -o '/[^ ]*'); do
-      [[ -e "$root$lib" ]] && continue
-      mkdir -p "$root$(dirname "$lib")"
-      cp -L "$lib" "$root$lib"
-    done
+    copy_tool "$src" usr/sbin "$root"
   done
   cp -a /usr/lib/x86_64-linux-gnu/xtables "$root/usr/lib/x86_64-linux-gnu/"
   for l in $XT_LINKS; do
