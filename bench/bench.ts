@@ -2,7 +2,8 @@
  * `npm run bench`: builds the whole program under the test mocks for 3, 100 and 1000 nodes and prints
  * wall and CPU time, peak RSS, the heap retained after GC and the number of registered resources. Each
  * size runs in its own child process, so peak RSS belongs to that size alone. `npm run bench -- 3 50`
- * picks other sizes.
+ * picks other sizes; `npm run bench -- --delivery daemonset` measures `cni.delivery: daemonset` (the
+ * nodes are still listed, as a stack with per-node settings would list them).
  */
 import { spawnSync } from "child_process";
 
@@ -26,7 +27,7 @@ interface Sample {
 const REAL_PEM = { key: 1600, cert: 1100 };
 
 /** Child: one build, one JSON line on stdout. Mocks load first, as in the tests. */
-async function measure(nodes: number): Promise<Sample> {
+async function measure(nodes: number, delivery: string): Promise<Sample> {
     const harness = await import("../test/harness");
     const { labRaw, labSecrets, resolvedConfig } = await import("../test/fixtures");
     const { Calico } = await import("../components/calico");
@@ -40,9 +41,15 @@ async function measure(nodes: number): Promise<Sample> {
         name: `node-${String(i + 1).padStart(4, "0")}`,
         address: `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}`,
     }));
+    if (delivery === "daemonset") {
+        raw.cni = { delivery };
+        delete raw.cluster.caCert;
+        raw.typha = { replicas: 3 };
+    }
+    const secrets = delivery === "daemonset" ? { sshPrivateKey: sshKey } : { ...labSecrets(), sshPrivateKey: sshKey };
     const start = process.hrtime.bigint();
     const cpuStart = process.cpuUsage();
-    new Calico("calico", { config: resolvedConfig(raw, { ...labSecrets(), sshPrivateKey: sshKey }) });
+    new Calico("calico", { config: resolvedConfig(raw, secrets) });
     await harness.settle();
     const buildMs = Number(process.hrtime.bigint() - start) / 1e6;
     const cpu = process.cpuUsage(cpuStart);
@@ -78,10 +85,10 @@ function retainedHeapMb(): number {
     return process.memoryUsage().heapUsed / 1048576;
 }
 
-function run(nodes: number): Sample {
+function run(nodes: number, delivery: string): Sample {
     const child = spawnSync(
         process.execPath,
-        ["--expose-gc", "-r", "ts-node/register/transpile-only", __filename, "--child", String(nodes)],
+        ["--expose-gc", "-r", "ts-node/register/transpile-only", __filename, "--child", String(nodes), delivery],
         {
             encoding: "utf8",
             maxBuffer: 64 * 1024 * 1024,
@@ -123,13 +130,17 @@ function table(samples: Sample[]): string {
 async function main(): Promise<void> {
     const args = process.argv.slice(2);
     if (args[0] === "--child") {
-        const sample = await measure(Number(args[1]));
+        const sample = await measure(Number(args[1]), args[2] ?? "ssh");
         process.stdout.write(JSON.stringify(sample) + "\n");
         // Pending mock timers must not keep the child alive.
         process.exit(0);
     }
+    const at = args.indexOf("--delivery");
+    const delivery = at >= 0 ? (args.splice(at, 2)[1] ?? "") : "ssh";
+    if (delivery !== "ssh" && delivery !== "daemonset") throw new Error(`--delivery ${delivery}: use ssh or daemonset`);
     const sizes = args.length > 0 ? args.map(Number) : DEFAULT_SIZES;
-    const samples = sizes.map(run);
+    const samples = sizes.map((n) => run(n, delivery));
+    console.log(`cni.delivery: ${delivery}`);
     console.log(table(samples));
 }
 

@@ -5,6 +5,7 @@ import { renderCalicoctlConfig } from "./builders/calicoctl";
 import { APPLIED_OUTPUT, type AppliedNames } from "./builders/calicoctlApply";
 import { calicoctlDatastore, cniEtcdDatastore, etcdHostFiles } from "./builders/etcdHost";
 import { poolSummary } from "./builders/ippool";
+import type { CniDelivery } from "./config/schema";
 import type { CalicoConfig } from "./config/types";
 import { after } from "./resources/after";
 import { AliyunRoutes } from "./resources/aliyunRoutes";
@@ -32,8 +33,9 @@ export interface CalicoOutputs extends WorkloadOutputs {
     calicoVersion: string;
     pools: ReturnType<typeof poolSummary>[];
     nodes: { name: string; address: string }[];
-    /** Secret. */
-    cniKubeconfig: pulumi.Output<string>;
+    /** Secret; only with `cni.delivery: ssh` (install-cni writes a token kubeconfig on each host). */
+    cniKubeconfig?: pulumi.Output<string>;
+    cniDelivery: CniDelivery;
     calicoctlConfig: string;
     podMtu: number;
     /** Set only when `calico:aliyun.enabled`. */
@@ -75,8 +77,9 @@ export class Calico extends pulumi.ComponentResource {
         super("calico:index:Calico", name, {}, opts);
         const cfg = args.config;
         const parent = { parent: this };
-        const ca = clusterCa(cfg.clusterCa, this);
-        this.pki = new CalicoPki("pki", { clusterCaCertPem: ca.certPem, clusterCaKeyPem: ca.keyPem, ...cfg.pki }, parent);
+        // Only SSH delivery signs a client certificate with the cluster CA (daemonset: a ServiceAccount token).
+        const ca = cfg.clusterCa ? clusterCa(cfg.clusterCa, this) : undefined;
+        this.pki = new CalicoPki("pki", { clusterCa: ca, ...cfg.pki }, parent);
         const felix = felixSettings(cfg);
         const ds = cfg.datastore;
 
@@ -111,9 +114,7 @@ export class Calico extends pulumi.ComponentResource {
             "cni",
             {
                 config: cfg,
-                clusterCaCertPem: ca.certPem,
-                cniCertPem: this.pki.cniCertPem,
-                cniKeyPem: this.pki.cniKeyPem,
+                x509: ca && this.pki.cni ? { clusterCaCertPem: ca.certPem, cert: this.pki.cni } : undefined,
                 datastore: ds.type === "etcd" ? cniEtcdDatastore(confDir, ds.endpoints) : { type: "kubernetes" },
                 extraHostFiles: ds.type === "etcd" ? etcdHostFiles(confDir, ds.tls) : [],
             },
@@ -129,6 +130,7 @@ export class Calico extends pulumi.ComponentResource {
         this.workloads = calicoWorkloads(this, cfg, this.pki, {
             crds: afterCrds,
             cni: [this.cni],
+            installCni: this.cni.installCni,
             etcd: this.etcdClient,
             pools,
         });
@@ -137,7 +139,8 @@ export class Calico extends pulumi.ComponentResource {
             calicoVersion: cfg.calicoVersion,
             pools: cfg.pools.map(poolSummary),
             nodes: cfg.nodes.map((n) => ({ name: n.name, address: n.address })),
-            cniKubeconfig: this.cni.kubeconfig,
+            ...(this.cni.kubeconfig ? { cniKubeconfig: this.cni.kubeconfig } : {}),
+            cniDelivery: cfg.cni.delivery,
             calicoctlConfig: renderCalicoctlConfig(calicoctlDatastore(ds, confDir, CALICOCTL_KUBECONFIG)),
             podMtu: cfg.mtu,
             ...this.workloads.outputs,

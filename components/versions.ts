@@ -32,6 +32,12 @@ export function calicoImages(version: string, registry: string): Record<CalicoIm
     };
 }
 
+/**
+ * What the calico/cni image of the pinned release carries in /opt/cni/bin (cni-plugin/Makefile: Calico's
+ * own plugins, the containernetworking plugins it bundles, flannel, and the installer). No bandwidth plugin.
+ */
+export const CNI_IMAGE_BINARIES = ["calico", "calico-ipam", "flannel", "host-local", "install", "loopback", "portmap", "tuning"] as const;
+
 /** The official CRD manifest of a Calico release, applied when no local copy is configured. */
 export function calicoCrdsUrl(version: string): string {
     return `https://raw.githubusercontent.com/projectcalico/calico/${version}/manifests/crds.yaml`;

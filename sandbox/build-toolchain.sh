@@ -259,7 +259,9 @@ build_calico_images() { # SRC: the files of calico/node, typha, kube-controllers
   r="$IMAGES.tmp/cni"
   mkdir -p "$r/opt/cni/bin"
   cp "$BIN/calico" "$BIN/calico-ipam" "$BIN/install" "$r/opt/cni/bin/"
-  for f in bandwidth host-local loopback portmap tuning; do
+  # The containernetworking plugins the release's image bundles (cni-plugin/Makefile CN_FILES; its flannel
+  # is not in Debian), from Debian's containernetworking-plugins. No bandwidth: the real image has none.
+  for f in host-local loopback portmap tuning; do
     [[ -x /usr/lib/cni/$f ]] && cp /usr/lib/cni/$f "$r/opt/cni/bin/"
   done
   echo '{"cmd":["/opt/cni/bin/install"]}' >"$r/.image.json"

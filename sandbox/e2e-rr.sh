@@ -10,71 +10,21 @@
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$SANDBOX_DIR/env.sh"
-export SANDBOX_STACK=sandbox-rr
-source "$SANDBOX_DIR/stack.sh"
-# Own state dir: stack.sh's $S/stack belongs to the `sandbox` stack (its salt).
-STACK_DIR="$S/stack-rr"
-STACK_CFG="$STACK_DIR/Pulumi.$STACK.yaml"
-export SBX_PULUMI_TIMEOUT="${E2E_PULUMI_TIMEOUT:-600}"
+STYLE_STACK=sandbox-rr STYLE_TAG=e2e-rr
+source "$SANDBOX_DIR/e2e-style.sh"
 
-E="$S/e2e-rr"
-KUBECTL="kubectl --request-timeout=20s"
-read -r -a NODES <<<"$SANDBOX_NODES"
 RR_NODE="${NODES[0]}"
 CLUSTER_ID=244.0.0.1
 ANN='projectcalico.org/RouteReflectorClusterID'
-rm -rf "$E"; mkdir -p "$E/logs"
 
-declare -a ROWS=()
-pass=0; fail=0
-row() { # row NAME RESULT DETAIL
-  ROWS+=("| $1 | $2 | $3 |")
-  if [[ $2 == pass ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
-  echo "$2: $1 -- $3"
-}
-p() { local label="$1"; shift; sbx_pulumi "$@" --color never >"$E/logs/$label.log" 2>&1; }
-finish() {
-  echo
-  echo "| check | result | detail |"
-  echo "|---|---|---|"
-  printf '%s\n' "${ROWS[@]}"
-  echo "e2e-rr: $pass passed, $fail failed"
-  [[ $fail == 0 ]]; exit $?
-}
-
-stack_exists() { (cd "$REPO" && timeout 60 pulumi stack ls --json 2>/dev/null) | jq -e --arg s "$STACK" 'any(.[]; .name == $s)' >/dev/null; }
-prepare_stack() {
-  mkdir -p "$STACK_DIR"
-  if ! stack_exists || [[ ! -s "$STACK_DIR/salt" ]]; then
-    stack_exists && { p destroy-old destroy --yes --skip-preview --continue-on-error || true; sbx_pulumi_nocfg stack rm --yes --force --preserve-config >/dev/null 2>&1 || true; }
-    local tmp; tmp="$(mktemp -d)"
-    printf 'name: %s\nruntime: nodejs\n' "$PROJECT_NAME" >"$tmp/Pulumi.yaml"
-    (cd "$tmp" && timeout 60 pulumi stack init "$STACK" --non-interactive >/dev/null) || { rm -rf "$tmp"; return 1; }
-    grep '^encryptionsalt:' "$tmp/Pulumi.$STACK.yaml" >"$STACK_DIR/salt"
-    rm -rf "$tmp"
-  fi
-  # The committed sandbox config + salt, then the route-reflector settings (YAML edited with the repo's yaml package).
-  { cat "$REPO/Pulumi.sandbox.yaml"; echo; cat "$STACK_DIR/salt"; } >"$STACK_CFG"
-  node -e '
-    const y = require(process.argv[1]), fs = require("fs"), f = process.argv[2];
-    const d = y.parseDocument(fs.readFileSync(f, "utf8"));
-    const nodes = d.get("config").get("calico:nodes");
-    const n = nodes.items.find((x) => x.get("name") === process.argv[3]);
-    if (!n) { console.error("no node " + process.argv[3]); process.exit(1); }
-    n.set("routeReflectorClusterId", process.argv[4]);
-    d.get("config").set("calico:calicoNode", { backend: "bird" });
-    d.get("config").set("calico:bgp", { nodeToNodeMesh: false, serviceClusterIPs: ["10.96.0.0/12"] });
-    fs.writeFileSync(f, d.toString());' "$REPO/node_modules/yaml" "$STACK_CFG" "$RR_NODE" "$CLUSTER_ID"
-}
-clean_trees() { local n; for n in "${NODES[@]}"; do (cd "$S/nodes/$n" && rm -rf opt/cni etc/cni && find tmp var/tmp -mindepth 1 -delete 2>/dev/null); done; }
-
-pid_alive kube-apiserver || { row "cluster" FAIL "the sandbox cluster is not running (sandbox/up.sh)"; finish; }
-sbx_link_cni_bin
-if (cd "$REPO" && timeout 60 pulumi stack ls --json 2>/dev/null) | jq -e 'any(.[]; .name == "sandbox" and (.resourceCount // 0) > 0)' >/dev/null; then
-  row "preconditions" FAIL "the sandbox stack holds resources (same Calico objects); destroy it first"; finish
-fi
-clean_trees
-prepare_stack >"$E/logs/stack-init.log" 2>&1 || { cat "$E/logs/stack-init.log"; row "stack" FAIL "could not prepare stack $STACK"; finish; }
+style_preconditions
+style_prepare_stack '
+    const n = c.get("calico:nodes").items.find((x) => x.get("name") === argv[0]);
+    if (!n) { console.error("no node " + argv[0]); process.exit(1); }
+    n.set("routeReflectorClusterId", argv[1]);
+    c.set("calico:calicoNode", { backend: "bird" });
+    c.set("calico:bgp", { nodeToNodeMesh: false, serviceClusterIPs: ["10.96.0.0/12"] });' "$RR_NODE" "$CLUSTER_ID" \
+  >"$E/logs/stack-init.log" 2>&1 || { cat "$E/logs/stack-init.log"; row "stack" FAIL "could not prepare stack $STACK"; finish; }
 
 # ---------------------------------------------------------------------------------------------- up
 ev() { jq -rR --arg s "${2:-}" "fromjson? | select(type == \"object\") | $1" "$E/logs/up.log" 2>/dev/null; }
@@ -156,7 +106,6 @@ done
 if [[ -z "$bad" ]]; then row "after destroy" pass "no route-reflector label or $ANN annotation on any node; both BGPPeers gone"
 else row "after destroy" FAIL "$bad"; fi
 
-sbx_pulumi_nocfg stack rm --yes --force --preserve-config >/dev/null 2>&1 || true
-rm -rf "$STACK_DIR"
+style_remove_stack
 clean_trees
 finish

@@ -390,6 +390,12 @@ check11() {
   bash "$SANDBOX_DIR/e2e-rr.sh" || die "e2e-rr.sh failed (logs in $S/e2e-rr/logs)"
 }
 
+# cni.delivery daemonset (issue 12): sandbox/e2e-ds.sh, its own stack `sandbox-ds` from SSH to daemonset
+# (plus a fourth node in no config) and back, on real Calico; prints its own table.
+check16() {
+  bash "$SANDBOX_DIR/e2e-ds.sh" || die "e2e-ds.sh failed (logs in $S/e2e-ds/logs)"
+}
+
 # ----------------------------------------------------------------------------------------------- main
 TITLES=(
   [1]="up from scratch; every Calico object live; Typha, calico-node Ready"
@@ -407,13 +413,15 @@ TITLES=(
   [13]="BGP: every BIRD Established with every other node (full mesh)"
   [14]="pods: pool-1 addresses, cross-node and node-to-pod ping, route, MTU, NetworkPolicy, IPAM release"
   [15]="second pool: a pod in ipv4-ippool-2 is reachable from another node (the lab's failed step)"
+  [16]="cni.delivery daemonset: ssh -> daemonset -> a 4th node in no config joins -> ssh; same conflist, token identity, can-i, ping, destroy"
 )
+NCHECKS=${#TITLES[@]}
 # 8 before 7: the fault test runs with all three nodes; 12-14 on the first install, 15 once check 6 enabled pool 2.
-ORDER=(1 2 3 4 5 12 13 14 6 15 8 7 9 10 11)
+ORDER=(1 2 3 4 5 12 13 14 6 15 8 7 9 10 11 16)
 
 command -v jq >/dev/null && command -v openssl >/dev/null && command -v python3 >/dev/null \
-  || { echo "e2e needs jq, openssl and python3"; echo "e2e: 0 passed, 15 failed"; exit 1; }
-bash "$SANDBOX_DIR/toolchain-ready.sh" || { echo "e2e: toolchain not built (run sandbox/build-toolchain.sh)"; echo "e2e: 0 passed, 15 failed"; exit 1; }
+  || { echo "e2e needs jq, openssl and python3"; echo "e2e: 0 passed, $NCHECKS failed"; exit 1; }
+bash "$SANDBOX_DIR/toolchain-ready.sh" || { echo "e2e: toolchain not built (run sandbox/build-toolchain.sh)"; echo "e2e: 0 passed, $NCHECKS failed"; exit 1; }
 [[ -d "$REPO/node_modules/@pulumi/pulumi" ]] || (cd "$REPO" && npm ci --no-audit --no-fund)
 rm -rf "$E"; mkdir -p "$E/logs"
 T0=$(now)
@@ -421,22 +429,32 @@ T0=$(now)
 STARTED_CLUSTER=0
 pid_alive kube-apiserver || STARTED_CLUSTER=1
 echo "==> sandbox cluster (sandbox/up.sh --no-build)"
-timeout 300 "$SANDBOX_DIR/up.sh" --no-build >"$E/logs/up-sh.log" 2>&1 || { tail -20 "$E/logs/up-sh.log"; echo "e2e: 0 passed, 15 failed"; exit 1; }
+timeout 300 "$SANDBOX_DIR/up.sh" --no-build >"$E/logs/up-sh.log" 2>&1 || { tail -20 "$E/logs/up-sh.log"; echo "e2e: 0 passed, $NCHECKS failed"; exit 1; }
 sbx_link_cni_bin
 
 echo "==> clean start: previous $STACK stack, host files, reference objects"
 $KUBECTL delete namespace $PT_NS --wait=true --timeout=120s >/dev/null 2>&1 || true
 sbx_stack_remove
-# A route-reflector stack left by an interrupted run holds the same Calico objects.
-(
-  export SANDBOX_STACK=sandbox-rr; source "$SANDBOX_DIR/stack.sh"
-  STACK_DIR="$S/stack-rr"; STACK_CFG="$STACK_DIR/Pulumi.$STACK.yaml"
-  if sbx_stack_exists; then
-    [[ -s "$STACK_CFG" ]] && sbx_pulumi destroy --yes --skip-preview --continue-on-error >/dev/null 2>&1
-    sbx_pulumi_nocfg stack rm --yes --force --preserve-config >/dev/null 2>&1
-  fi
-  rm -rf "$STACK_DIR"
-) || true
+# A style stack left by an interrupted run holds the same Calico objects.
+for style in rr ds; do
+  (
+    export SANDBOX_STACK=sandbox-$style; source "$SANDBOX_DIR/stack.sh"
+    STACK_DIR="$S/stack-$style"; STACK_CFG="$STACK_DIR/Pulumi.$STACK.yaml"
+    if sbx_stack_exists; then
+      [[ -s "$STACK_CFG" ]] && sbx_pulumi destroy --yes --skip-preview --continue-on-error >/dev/null 2>&1
+      sbx_pulumi_nocfg stack rm --yes --force --preserve-config >/dev/null 2>&1
+    fi
+    rm -rf "$STACK_DIR"
+  ) || true
+done
+# The fourth node of check 16, left by an interrupted run.
+if [[ -e /run/netns/sbx-node-4 ]] || $KUBECTL get node sbx-node-4 >/dev/null 2>&1; then
+  SANDBOX_NODES=sbx-node-4 "$SANDBOX_DIR/kubelets.sh" stop >/dev/null 2>&1 || true
+  $KUBECTL delete node sbx-node-4 --timeout=60s >/dev/null 2>&1 || true
+  SANDBOX_NODES="$SANDBOX_NODES sbx-node-4" "$SANDBOX_DIR/ssh-nodes.sh" stop sbx-node-4 >/dev/null 2>&1 || true
+  SANDBOX_NODES="$SANDBOX_NODES sbx-node-4" "$SANDBOX_DIR/netns.sh" down sbx-node-4 >/dev/null 2>&1 || true
+  rm -rf "${S:?}/nodes/sbx-node-4" "$S/kubelet/sbx-node-4"
+fi
 # Objects no stack knows any more (a run killed while it created them): the program labels its own; the CRDs
 # are Calico's. Only with no stack left, so nothing that a state still tracks is touched.
 if ! sbx_stack_exists; then
@@ -447,7 +465,7 @@ if ! sbx_stack_exists; then
     echo "removing $(wc -l <<<"$crds") Calico CRDs no stack holds"
     $KUBECTL delete $crds --wait=false >/dev/null 2>&1 || true
     timeout 300 bash -c "while $KUBECTL get crd -o name 2>/dev/null | grep -q projectcalico.org; do sleep 2; done" \
-      || { echo "Calico CRDs still terminating after 5 min"; echo "e2e: 0 passed, 15 failed"; exit 1; }
+      || { echo "Calico CRDs still terminating after 5 min"; echo "e2e: 0 passed, $NCHECKS failed"; exit 1; }
   fi
 fi
 for n in "${NODES[@]}"; do (cd "$(tree "$n")" && rm -rf opt/cni etc/cni && find tmp var/tmp -mindepth 1 -delete 2>/dev/null); done
@@ -468,7 +486,7 @@ if [[ -s "$REFERENCE_MANIFEST" ]]; then
 else
   echo "no $REFERENCE_MANIFEST; skipping the reference timing"
 fi
-sbx_stack_prepare >"$E/logs/stack-init.log" 2>&1 || { cat "$E/logs/stack-init.log"; echo "e2e: 0 passed, 15 failed"; exit 1; }
+sbx_stack_prepare >"$E/logs/stack-init.log" 2>&1 || { cat "$E/logs/stack-init.log"; echo "e2e: 0 passed, $NCHECKS failed"; exit 1; }
 
 declare -A RESULT TIME
 stop_after=""
@@ -498,7 +516,7 @@ t() { cat "$E/time.$1" 2>/dev/null || echo "-"; }
   echo
   echo "| # | check | result | time (s) |"
   echo "|---|---|---|---|"
-  for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+  for i in $(seq 1 "$NCHECKS"); do
     echo "| $i | ${TITLES[$i]} | ${RESULT[$i]} | ${TIME[$i]} |"
     if [[ ${RESULT[$i]} == pass ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
   done

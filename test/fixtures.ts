@@ -25,7 +25,10 @@ export const fakeEnv: ConfigEnv = {
 };
 
 /** The hard-way lab as raw config, with the CA given directly and an SSH key. */
-export function labRaw(): RawConfig {
+/** A raw config whose node list is given (the schema defaults it to empty). */
+export type LabRaw = RawConfig & { nodes: NonNullable<RawConfig["nodes"]> };
+
+export function labRaw(): LabRaw {
     return {
         cluster: { podCidr: "10.244.0.0/16", apiServer: "https://172.16.0.11:6443", caCert: TEST_CERT_PEM },
         nodes: [

@@ -1,4 +1,4 @@
-import { execSync } from "child_process";
+import { execSync, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -27,7 +27,8 @@ beforeEach(() => {
     bin = path.join(dir, "opt", "cni", "bin");
     up = path.join(dir, "home", ".calico-cni-upload", "cni-bin");
     fs.mkdirSync(up, { recursive: true });
-    plan = { binDir: bin, uploadDir: up, recordPath: path.join(dir, "var", "record"), binaries: [] };
+    const ownerPath = path.join(dir, "net.d", "calico-kubeconfig");
+    plan = { binDir: bin, uploadDir: up, recordPath: path.join(dir, "var", "record"), ownerPath, nodeName: "node-a", binaries: [] };
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -73,6 +74,32 @@ describe("frameFiles", () => {
 });
 
 describe("cniInstallScript", () => {
+    test("waits while a calico-node on this node still renews the kubeconfig (switch from daemonset), then writes", () => {
+        // A process with calico-node's env for this node, as the old DaemonSet pod has until it rolls.
+        const env = { ...process.env, CALICO_MANAGE_CNI: "true", NODENAME: plan.nodeName };
+        const other = spawn("sleep", ["30"], { env: { ...env, NODENAME: "node-b" } });
+        const old = spawn("sleep", ["2"], { env });
+        try {
+            const t0 = Date.now();
+            run(cniInstallScript(plan), frameFiles(files("{}")));
+            // Another node's calico-node (visible in a shared /proc) is no reason to wait.
+            expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+            expect(fs.readFileSync(plan.ownerPath, "utf8")).toContain("client-key-data");
+            const still = spawn("sleep", ["30"], { env });
+            try {
+                expect(() => run(cniInstallScript({ ...plan, managedWaitSeconds: 1 }), frameFiles(files('{"x": 1}')))).toThrow(
+                    /calico-node here still renews the CNI kubeconfig \(CALICO_MANAGE_CNI=true, cni.delivery daemonset\)/,
+                );
+                expect(fs.readFileSync(path.join(dir, "net.d", "10-calico.conflist"), "utf8")).toBe("{}");
+            } finally {
+                still.kill();
+            }
+        } finally {
+            old.kill();
+            other.kill();
+        }
+    });
+
     test("installs checked binaries by rename, then the stdin files with their modes, and records every path", () => {
         plan.binaries = [stage("calico", "calico binary"), stage("portmap", "portmap binary")];
         const conflist = '{"name": "k8s-pod-network"}';
@@ -92,8 +119,10 @@ describe("cniInstallScript", () => {
             "opt/cni/bin/calico",
             "opt/cni/bin/portmap",
             "var/record",
+            "var/record.owner",
             "x/odd",
         ]);
+        expect(fs.readFileSync(`${plan.recordPath}.owner`, "utf8")).toBe(`${sha("client-key-data: c2VjcmV0\n")}  ${plan.ownerPath}\n`);
         expect(fs.readFileSync(plan.recordPath, "utf8").split("\n")).toEqual([
             `${bin}/calico`,
             `${bin}/portmap`,
@@ -136,7 +165,13 @@ describe("cniInstallScript", () => {
         run(cniInstallScript(plan), frameFiles(files("{}")));
         plan.binaries = [plan.binaries[0]!];
         run(cniInstallScript(plan), frameFiles(files("{}")));
-        expect(tree()).toEqual(["net.d/10-calico.conflist", "net.d/calico-kubeconfig", "opt/cni/bin/calico", "var/record"]);
+        expect(tree()).toEqual([
+            "net.d/10-calico.conflist",
+            "net.d/calico-kubeconfig",
+            "opt/cni/bin/calico",
+            "var/record",
+            "var/record.owner",
+        ]);
     });
 
     test("downloads (file:// URLs): checks the download's sha256, extracts a tarball member", () => {
@@ -181,6 +216,26 @@ test("cniUninstallScript removes every path written, the record and the upload, 
     run(uninstall);
     run(uninstall);
     expect(tree()).toEqual([]);
+    expect(fs.existsSync(path.dirname(up))).toBe(false);
+});
+
+test("cniUninstallScript leaves a host another installer took over (a kubeconfig it did not write), and stops the delete there", () => {
+    plan.binaries = [stage("calico", "calico binary")];
+    run(cniInstallScript(plan), frameFiles(files("{}")));
+    // What calico-node's install-cni does on a switch to cni.delivery daemonset: same paths, a token kubeconfig.
+    fs.writeFileSync(plan.ownerPath, "token: eyJhbGciOi\n");
+    fs.mkdirSync(up, { recursive: true });
+    const marker = path.join(dir, "after");
+    const uninstall = cniUninstallScript(
+        [path.join(dir, "net.d", "10-calico.conflist"), `${bin}/calico`],
+        plan.recordPath,
+        path.dirname(up),
+    );
+    const r = spawnSync("/bin/sh", ["-c", asRoot(`${uninstall}\ntouch ${shq(marker)}`, "root")], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain("is no longer the kubeconfig this program wrote (calico-node's install-cni has taken the host over)");
+    // The files stay, the record and the upload go, and nothing after the uninstall ran (the dataplane cleanup).
+    expect(tree()).toEqual(["net.d/10-calico.conflist", "net.d/calico-kubeconfig", "opt/cni/bin/calico"]);
     expect(fs.existsSync(path.dirname(up))).toBe(false);
 });
 

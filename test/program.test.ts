@@ -165,6 +165,8 @@ describe("the lab under mocks", () => {
                         uploadDir: `${CNI_UPLOAD_DIR}/cni-bin`,
                         binaries: BINS.map((name) => ({ name, source: "local", sha256: binSha(name) })),
                         recordPath: CNI_HOST_RECORD,
+                        ownerPath: "/etc/cni/net.d/calico-kubeconfig",
+                        nodeName: node,
                     }),
                     "root",
                 ),
@@ -191,7 +193,7 @@ describe("the lab under mocks", () => {
     });
 
     test("the CNI kubeconfig uses the cluster CA, the API server and context cni@kubernetes", async () => {
-        const text = await valueOf(calico.cni.kubeconfig);
+        const text = await valueOf(calico.cni.kubeconfig!);
         const kc = parse(text);
         expect(kc["current-context"]).toBe("cni@kubernetes");
         expect(kc.clusters[0].cluster.server).toBe("https://172.16.0.11:6443");
@@ -201,8 +203,8 @@ describe("the lab under mocks", () => {
     });
 
     test("secrets stay secret: keys, kubeconfig, the CA key", async () => {
-        expect(await isSecretOutput(calico.cni.kubeconfig)).toBe(true);
-        expect(await isSecretOutput(calico.pki.cniKeyPem)).toBe(true);
+        expect(await isSecretOutput(calico.cni.kubeconfig!)).toBe(true);
+        expect(await isSecretOutput(calico.pki.cni!.keyPem)).toBe(true);
         expect(await isSecretOutput(calico.pki.typhaKeyPem)).toBe(true);
         expect(await isSecretOutput(calico.pki.nodeKeyPem)).toBe(true);
         expect(await isSecretOutput(calico.outputs.cniKubeconfig as any)).toBe(true);

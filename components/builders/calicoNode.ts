@@ -1,6 +1,7 @@
 import type { Backend } from "../config/schema";
 import { CALICO_NODE, TYPHA_SERVER_CN, calicoDatastoreName } from "../facts/names";
 import { ETCD_MOUNT, etcdEnv, etcdVolume } from "./etcdClient";
+import { CALICO_NODE_CNI_NET_MOUNT, type InstallCniParams, installCniContainer, installCniVolumes } from "./installCni";
 import {
     ANY_NO_SCHEDULE,
     CRITICAL_ADDONS_ONLY,
@@ -36,13 +37,15 @@ export interface CalicoNodeParams {
     /** Hash of the Typha CA and node cert (and etcd material) the pods mount; see podHash.ts. */
     certHash: string;
     serviceAccountName: string;
+    /** `cni.delivery: daemonset`: the install-cni init container writes the CNI files; calico-node then keeps the token fresh. */
+    installCni?: InstallCniParams;
 }
 
 function hostPath(name: string, path: string, type?: string): Volume {
     return { name, hostPath: type ? { path, type } : { path } };
 }
 
-/** Host paths calico-node uses (upstream's manifest), without the CNI install dirs: the hard way installs CNI on the host. */
+/** Host paths calico-node uses (upstream's manifest), without the CNI dirs: only `cni.delivery: daemonset` adds them. */
 const HOST_VOLUMES: Volume[] = [
     hostPath("lib-modules", "/lib/modules"),
     hostPath("var-run-calico", "/var/run/calico", "DirectoryOrCreate"),
@@ -131,8 +134,9 @@ export function calicoNodeEnv(p: CalicoNodeParams): EnvVar[] {
         literal("IP_AUTODETECTION_METHOD", p.ipAutodetectionMethod),
         ...ipv6Env(p),
         ...(p.usePodCidr ? [literal("USE_POD_CIDR", "true")] : []),
-        // The program writes the CNI config and kubeconfig on the hosts; calico-node must not replace them.
-        literal("CALICO_MANAGE_CNI", "false"),
+        // Over SSH the program writes the CNI kubeconfig (x509) and calico-node must not replace it; with
+        // install-cni, calico-node renews the calico-cni-plugin token in it before the token expires.
+        literal("CALICO_MANAGE_CNI", p.installCni ? "true" : "false"),
         // Pools come only from config: calico-node must not create its 192.168.0.0/16 default pool.
         literal("NO_DEFAULT_POOLS", "true"),
         literal("FELIX_IPINIPMTU", mtu),
@@ -159,7 +163,7 @@ export function buildCalicoNodeDaemonSet(p: CalicoNodeParams): DaemonSet {
             tolerations: [ANY_NO_SCHEDULE, CRITICAL_ADDONS_ONLY, { operator: "Exists", effect: "NoExecute" }],
             // Deleted at once on rollout; the -shutdown hook has already withdrawn routes.
             terminationGracePeriodSeconds: 0,
-            initContainers: [ebpfBootstrap(p.image)],
+            initContainers: [...(p.installCni ? [installCniContainer(p.installCni)] : []), ebpfBootstrap(p.image)],
             containers: [
                 container({
                     name: CALICO_NODE,
@@ -175,6 +179,7 @@ export function buildCalicoNodeDaemonSet(p: CalicoNodeParams): DaemonSet {
                         ...NODE_MOUNTS,
                         ...(typha ? [certMount(TYPHA_CA), certMount(NODE_CERTS)] : []),
                         ...(etcd ? [ETCD_MOUNT] : []),
+                        ...(p.installCni ? [CALICO_NODE_CNI_NET_MOUNT] : []),
                     ],
                 }),
             ],
@@ -182,6 +187,7 @@ export function buildCalicoNodeDaemonSet(p: CalicoNodeParams): DaemonSet {
                 ...HOST_VOLUMES,
                 ...(typha ? [certVolume(TYPHA_CA, "configMap"), certVolume(NODE_CERTS, "secret")] : []),
                 ...(etcd ? [etcdVolume(0o400)] : []),
+                ...(p.installCni ? installCniVolumes(p.installCni) : []),
             ],
         },
     );

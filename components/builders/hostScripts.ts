@@ -54,7 +54,19 @@ export interface CniInstallPlan {
     binaries: InstallBinary[];
     /** The host's record of every path the install wrote, so a later install or the delete finds them all. */
     recordPath: string;
+    /**
+     * A file on stdin whose sha256 the install keeps beside the record (`<record>.owner`): the CNI kubeconfig,
+     * the one file another installer (calico-node's install-cni) always writes differently. See cniUninstallScript.
+     */
+    ownerPath: string;
+    /** This host's Kubernetes node name (calico-node's NODENAME), for the wait below. */
+    nodeName: string;
+    /** How long to wait for a calico-node that still manages the CNI kubeconfig here to stop (see the script). */
+    managedWaitSeconds?: number;
 }
+
+/** A switch from `cni.delivery: daemonset` waits this long for each host's calico-node to roll (maxUnavailable 1). */
+const MANAGED_WAIT_SECONDS = 1800;
 
 /**
  * The install step of one node, run on every create and update: checks every binary's sha256 (an already
@@ -64,7 +76,8 @@ export interface CniInstallPlan {
  * longer configured), using the host's record. Nothing is installed unless every binary checks out.
  */
 export function cniInstallScript(plan: CniInstallPlan): string {
-    const { binDir, uploadDir, recordPath } = plan;
+    const { binDir, uploadDir, recordPath, ownerPath, nodeName } = plan;
+    if (!/^[a-z0-9.-]+$/.test(nodeName)) throw new Error(`node name ${nodeName}: not a Kubernetes node name`);
     const calls = plan.binaries.map((b) => {
         // Names and digests go unquoted into the script (and into the host's record): only plain ones.
         if (!/^[a-z0-9][a-z0-9-]*$/.test(b.name) || !/^[0-9a-f]{64}$/.test(b.sha256))
@@ -97,6 +110,14 @@ export function cniInstallScript(plan: CniInstallPlan): string {
         ...calls,
         `touch "$work/.new"`,
         `while read -r n; do chmod 0755 "$work/$n"; mv -f "$work/$n" "$bin/$n"; done < "$work/.new"`,
+        // Switching from cni.delivery daemonset: until calico-node rolls here, the old pod's token refresher
+        // (CALICO_MANAGE_CNI=true) may rewrite the kubeconfig after this install wrote it. The DaemonSet rolls
+        // meanwhile (it does not wait for any node's install); write only once no such process runs here.
+        `managed() { grep -lzx 'CALICO_MANAGE_CNI=true' /proc/[0-9]*/environ 2>/dev/null | while read -r e; do grep -qzx ${shq(`NODENAME=${nodeName}`)} "$e" 2>/dev/null && echo "$e"; done; }`,
+        `i=0; while [ -n "$(managed)" ]; do`,
+        `  i=$((i + 1)); [ "$i" -le ${plan.managedWaitSeconds ?? MANAGED_WAIT_SECONDS} ] || { echo "calico-node here still renews the CNI kubeconfig (CALICO_MANAGE_CNI=true, cni.delivery daemonset): wait for its DaemonSet to roll, then run pulumi up again" >&2; exit 1; }`,
+        `  sleep 1`,
+        `done`,
         // The files on stdin, in their order; a short read leaves the file as it was.
         `while read -r size mode path; do`,
         `  d=$(dirname "$path"); mkdir -p "$d"; tmp=$(mktemp "$d/.calico.XXXXXX")`,
@@ -106,6 +127,7 @@ export function cniInstallScript(plan: CniInstallPlan): string {
         `done`,
         `if [ -f "$rec" ]; then grep -vxF -f "$work/.files" "$rec" | while read -r f; do rm -f "$f"; done; fi`,
         `mkdir -p "$(dirname "$rec")"; cp "$work/.files" "$rec.tmp"; mv -f "$rec.tmp" "$rec"`,
+        `if [ -f ${shq(ownerPath)} ]; then sha256sum ${shq(ownerPath)} > "$rec.owner.tmp"; mv -f "$rec.owner.tmp" "$rec.owner"; fi`,
         `rm -rf "$up"; rmdir "$(dirname "$up")" 2>/dev/null || true`,
     ].join("\n");
 }
@@ -113,12 +135,22 @@ export function cniInstallScript(plan: CniInstallPlan): string {
 /**
  * The delete of a node's install: the conflist first (the kubelet stops starting pods with Calico), then
  * every other path this program wrote, from `paths` and the host's record, the record and the upload.
+ *
+ * Unless another installer has taken the host over: switching to `cni.delivery: daemonset` deletes this
+ * resource after calico-node's install-cni wrote the same paths (same conflist and binaries, a token
+ * kubeconfig). A kubeconfig that is no longer the one this install wrote says so; then only the record
+ * and the upload go, and the script stops before anything that follows it (the dataplane cleanup).
  */
 export function cniUninstallScript(paths: string[], recordPath: string, uploadDir: string): string {
     return [
-        `rm -f ${paths.map(shq).join(" ")}`,
         `rec=${shq(recordPath)}`,
+        `if [ -f "$rec.owner" ] && kc=$(awk '{print $2}' "$rec.owner") && [ -f "$kc" ] && ! sha256sum -c --status "$rec.owner"; then`,
+        `  echo "$kc is no longer the kubeconfig this program wrote (calico-node's install-cni has taken the host over): left the CNI files and Calico's dataplane in place" >&2`,
+        `  rm -rf "$rec" "$rec.owner" ${shq(uploadDir)}`,
+        `  exit 0`,
+        `fi`,
+        `rm -f ${paths.map(shq).join(" ")}`,
         `if [ -f "$rec" ]; then while read -r f; do rm -f "$f"; done < "$rec"; fi`,
-        `rm -rf "$rec" ${shq(uploadDir)}`,
+        `rm -rf "$rec" "$rec.owner" ${shq(uploadDir)}`,
     ].join("\n");
 }

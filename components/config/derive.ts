@@ -60,10 +60,14 @@ export function deriveConfig(cfg: ParsedConfig, secrets: RawSecrets, env: Config
             : { type: "kubernetes", crds: d.crdsFile ?? calicoCrdsUrl(cfg.calicoVersion) };
     const c = cfg.cluster;
     const caNode = nodes.find((n) => n.name === c.caFromNode);
-    const clusterCa: CalicoConfig["clusterCa"] = caNode
-        ? { from: "node", node: caNode, certPath: c.caCertPath, keyPath: c.caKeyPath }
-        : { from: "config", certPem: c.caCert ?? "", keyPem: wrap(secrets.clusterCaKey ?? "") };
+    const ssh = cfg.cni.delivery === "ssh";
+    const clusterCa: CalicoConfig["clusterCa"] = !ssh
+        ? undefined
+        : caNode
+          ? { from: "node", node: caNode, certPath: c.caCertPath, keyPath: c.caKeyPath }
+          : { from: "config", certPem: c.caCert ?? "", keyPem: wrap(secrets.clusterCaKey ?? "") };
     const t = cfg.typha;
+    // With cni.delivery daemonset the rules require typha.replicas: the node list need not be the cluster.
     const replicas = t.replicas ?? expectedTyphaReplicas(nodes.length);
     const a = cfg.aliyun;
     return {
@@ -88,6 +92,7 @@ export function deriveConfig(cfg: ParsedConfig, secrets: RawSecrets, env: Config
         images: calicoImages(cfg.calicoVersion, cfg.registry),
         mtu: derivePodMtu(cfg),
         usePodCidr: cfg.cni.ipam !== "calico-ipam",
-        cniBinaries: cniBinaries(cfg, env),
+        cniPlugins: requiredCniBinaries(cfg),
+        cniBinaries: ssh ? cniBinaries(cfg, env) : [],
     };
 }

@@ -7,6 +7,7 @@ import { calicoNodeRules } from "./rules/calicoNode";
 import { clusterRules } from "./rules/cluster";
 import { cniRules } from "./rules/cni";
 import { datastoreRules } from "./rules/datastore";
+import { deliveryRules } from "./rules/delivery";
 import { ipamRules } from "./rules/ipam";
 import { networkRules } from "./rules/network";
 import { nodeRules } from "./rules/nodes";
@@ -21,6 +22,7 @@ export const RULES: Rule[] = [
     (cfg) => networkRules(cfg),
     (cfg, secrets) => nodeRules(cfg, secrets),
     (cfg, _s, env) => cniRules(cfg, env),
+    (cfg, secrets) => deliveryRules(cfg, secrets),
     (cfg) => calicoNodeRules(cfg),
     (cfg) => bgpRules(cfg),
     (cfg) => ipamRules(cfg),

@@ -17,6 +17,10 @@ export type Backend = (typeof Backends)[number];
 export const IpamModes = ["calico-ipam", "host-local", "spiderpool"] as const;
 export type IpamMode = (typeof IpamModes)[number];
 
+/** How the CNI plugin reaches the hosts: over SSH from Pulumi (the hard way), or by calico-node's install-cni. */
+export const CniDeliveries = ["ssh", "daemonset"] as const;
+export type CniDelivery = (typeof CniDeliveries)[number];
+
 export const CniLogLevels = ["debug", "info", "warning", "error"] as const;
 export const LogSeverities = ["Debug", "Info", "Warning", "Error", "Fatal"] as const;
 
@@ -91,7 +95,8 @@ export const rawConfigSchema = z.strictObject({
             useAgent: z.boolean().default(false),
         })
         .prefault({}),
-    nodes: z.array(node),
+    /** Every node with `cni.delivery: ssh`; with `daemonset`, only nodes that need per-node settings. */
+    nodes: z.array(node).default([]),
     pools: z.array(pool),
     datastore: z
         .strictObject({
@@ -110,6 +115,8 @@ export const rawConfigSchema = z.strictObject({
         .prefault({}),
     cni: z
         .strictObject({
+            /** `ssh`: the program writes the files on every listed node; `daemonset`: calico-node's install-cni does, on every node. */
+            delivery: z.enum(CniDeliveries).default("ssh"),
             mtu: z.number().int().optional(),
             logLevel: z.enum(CniLogLevels).default("info"),
             binDir: z.string().default("/opt/cni/bin"),

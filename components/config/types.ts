@@ -86,7 +86,8 @@ export interface CalicoConfig extends Omit<ParsedConfig, "nodes" | "datastore" |
     /** Sorted by name: the order config lists them in never changes what is built. */
     nodes: ResolvedNode[];
     datastore: ResolvedDatastore;
-    clusterCa: ClusterCaSource;
+    /** The CA that signs the calico-cni certificate; unset with `cni.delivery: daemonset` (ServiceAccount token instead). */
+    clusterCa?: ClusterCaSource;
     typha: {
         /** Whether Typha runs: asked for, on the Kubernetes datastore, with more than zero replicas. */
         enabled: boolean;
@@ -101,6 +102,8 @@ export interface CalicoConfig extends Omit<ParsedConfig, "nodes" | "datastore" |
     mtu: number;
     /** IPAM hands out each node's Kubernetes podCIDR (host-local, Spiderpool): BGP advertises those. */
     usePodCidr: boolean;
-    /** Binaries for every node's CNI bin dir, sorted by name. */
+    /** The plugins the conflist calls (with the loopback and host-local the kubelet and tests use), sorted. */
+    cniPlugins: string[];
+    /** Binaries for every node's CNI bin dir, sorted by name; empty with `cni.delivery: daemonset` (the image's). */
     cniBinaries: CniBinary[];
 }

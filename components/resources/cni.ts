@@ -1,22 +1,21 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { cniClusterRole, cniClusterRoleBinding } from "../builders/cniRbac";
-import { CniDatastore, renderConflist } from "../builders/conflist";
+import { cniClusterRole, cniClusterRoleBinding, cniServiceAccount } from "../builders/cniRbac";
+import { CniDatastore, type ConflistOptions, renderConflist } from "../builders/conflist";
+import { type InstallCniParams, conflistTemplate } from "../builders/installCni";
 import { renderClientKubeconfig } from "../builders/kubeconfig";
 import type { HostFile } from "../builders/etcdHost";
 import type { CalicoConfig } from "../config/types";
 import { CNI_CLUSTER, CNI_CONTEXT, CNI_KUBECONFIG_FILE, CNI_USER, CONFLIST_FILE } from "../facts/names";
+import type { IssuedCert } from "./pki";
 import { cniHost } from "./cniHost";
 import { sshConnection } from "./ssh";
 
 export interface CniArgs {
     config: CalicoConfig;
-    /** Cluster CA certificate PEM. */
-    clusterCaCertPem: pulumi.Input<string>;
-    /** The calico-cni client certificate and key (secret) signed by the cluster CA. */
-    cniCertPem: pulumi.Input<string>;
-    cniKeyPem: pulumi.Input<string>;
-    /** Host files beyond the kubeconfig, e.g. the etcd client TLS files. */
+    /** `cni.delivery: ssh`: the cluster CA certificate PEM and the calico-cni client certificate it signed. */
+    x509?: { clusterCaCertPem: pulumi.Input<string>; cert: IssuedCert };
+    /** Host files beyond the kubeconfig, e.g. the etcd client TLS files (SSH delivery; install-cni copies them itself). */
     extraHostFiles: HostFile<pulumi.Input<string>>[];
     /** The datastore section of the conflist. */
     datastore: CniDatastore;
@@ -24,23 +23,61 @@ export interface CniArgs {
 
 export const CNI_RBAC_NAME = "calico-cni-plugin";
 
-/** The CNI plugin: its RBAC, its kubeconfig, and its files on every node. */
+/**
+ * The CNI plugin: its RBAC, and its files on every node. With `cni.delivery: ssh` the program writes them
+ * (x509 kubeconfig from the calico-cni certificate); with `daemonset` it registers only the
+ * calico-cni-plugin ServiceAccount and hands calico-node the install-cni settings, so nothing here
+ * grows with the node count.
+ */
 export class Cni extends pulumi.ComponentResource {
-    /** Secret. */
-    public readonly kubeconfig: pulumi.Output<string>;
+    /** Secret; only with SSH delivery (install-cni writes a token kubeconfig on each host). */
+    public readonly kubeconfig?: pulumi.Output<string>;
+    /** Only with `cni.delivery: daemonset`: the init container calico-node runs. */
+    public readonly installCni?: InstallCniParams;
 
     constructor(name: string, args: CniArgs, opts?: pulumi.ComponentResourceOptions) {
         // No inputs registered (see Calico).
         super("calico:index:Cni", name, {}, opts);
         const cfg = args.config;
+        const daemonset = cfg.cni.delivery === "daemonset";
         const role = new k8s.rbac.v1.ClusterRole(CNI_RBAC_NAME, cniClusterRole(CNI_RBAC_NAME), { parent: this });
-        new k8s.rbac.v1.ClusterRoleBinding(CNI_RBAC_NAME, cniClusterRoleBinding(CNI_RBAC_NAME, CNI_RBAC_NAME), {
-            parent: this,
-            dependsOn: [role],
-        });
+        const sa = daemonset
+            ? new k8s.core.v1.ServiceAccount(CNI_RBAC_NAME, cniServiceAccount(CNI_RBAC_NAME), { parent: this })
+            : undefined;
+        new k8s.rbac.v1.ClusterRoleBinding(
+            CNI_RBAC_NAME,
+            cniClusterRoleBinding(CNI_RBAC_NAME, CNI_RBAC_NAME, daemonset ? "serviceAccount" : "user"),
+            {
+                parent: this,
+                dependsOn: sa ? [role, sa] : [role],
+            },
+        );
 
-        this.kubeconfig = pulumi.secret(
-            pulumi.all([args.clusterCaCertPem, args.cniCertPem, args.cniKeyPem]).apply(([caPem, certPem, keyPem]) =>
+        const conflist: Omit<ConflistOptions, "nodeName"> = {
+            mtu: cfg.mtu,
+            logLevel: cfg.cni.logLevel,
+            kubeconfigPath: `${cfg.cni.confDir}/${CNI_KUBECONFIG_FILE}`,
+            ipam: cfg.cni.ipam,
+            bandwidth: cfg.cni.bandwidth,
+            datastore: args.datastore,
+        };
+        if (daemonset) {
+            this.installCni = {
+                image: cfg.images.cni,
+                binDir: cfg.cni.binDir,
+                confDir: cfg.cni.confDir,
+                conflistTemplate: conflistTemplate(conflist),
+                binaries: cfg.cniPlugins,
+                etcd: cfg.datastore.type === "etcd",
+            };
+            this.registerOutputs({ conflistName: CONFLIST_FILE });
+            return;
+        }
+
+        const x509 = args.x509;
+        if (!x509) throw new Error("Cni: SSH delivery writes an x509 kubeconfig and needs the calico-cni certificate");
+        const kubeconfig = pulumi.secret(
+            pulumi.all([x509.clusterCaCertPem, x509.cert.certPem, x509.cert.keyPem]).apply(([caPem, certPem, keyPem]) =>
                 renderClientKubeconfig({
                     server: cfg.cluster.apiServer,
                     caPem,
@@ -52,7 +89,7 @@ export class Cni extends pulumi.ComponentResource {
                 }),
             ),
         );
-
+        this.kubeconfig = kubeconfig;
         for (const node of cfg.nodes) {
             // Kept in no field: the SDK walks every value an Output resolves to, and from the CRDs' Output the
             // walk reaches their parents, then these fields; a field of every host made each walk cover every node.
@@ -65,21 +102,13 @@ export class Cni extends pulumi.ComponentResource {
                     binDir: cfg.cni.binDir,
                     confDir: cfg.cni.confDir,
                     binaries: cfg.cniBinaries,
-                    kubeconfig: this.kubeconfig,
-                    conflist: renderConflist({
-                        nodeName: node.name,
-                        mtu: cfg.mtu,
-                        logLevel: cfg.cni.logLevel,
-                        kubeconfigPath: `${cfg.cni.confDir}/${CNI_KUBECONFIG_FILE}`,
-                        ipam: cfg.cni.ipam,
-                        bandwidth: cfg.cni.bandwidth,
-                        datastore: args.datastore,
-                    }),
+                    kubeconfig,
+                    conflist: renderConflist({ ...conflist, nodeName: node.name }),
                     extraFiles: args.extraHostFiles,
                 },
                 this,
             );
         }
-        this.registerOutputs({ kubeconfig: this.kubeconfig, conflistName: CONFLIST_FILE });
+        this.registerOutputs({ kubeconfig, conflistName: CONFLIST_FILE });
     }
 }

@@ -91,7 +91,17 @@ export function cniHost(name: string, args: CniHostArgs, parent: pulumi.Resource
         `${name}-cni-install`,
         {
             connection,
-            create: asRoot(cniInstallScript({ binDir, uploadDir, binaries, recordPath: CNI_HOST_RECORD }), user),
+            create: asRoot(
+                cniInstallScript({
+                    binDir,
+                    uploadDir,
+                    binaries,
+                    recordPath: CNI_HOST_RECORD,
+                    ownerPath: kubeconfigPath,
+                    nodeName: args.nodeName,
+                }),
+                user,
+            ),
             // The files first, then the dataplane: the cleanup waits for calico-node to stop on this host.
             delete: asRoot(`${cniUninstallScript(written, CNI_HOST_RECORD, CNI_UPLOAD_DIR)}\n${dataplaneCleanupScript()}`, user),
             stdin,

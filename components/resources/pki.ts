@@ -3,10 +3,8 @@ import * as tls from "@pulumi/tls";
 import { CERT_SPECS, CertSpec, TYPHA_CA_CN, TYPHA_CA_USES } from "../builders/certs";
 
 export interface CalicoPkiArgs {
-    /** PEM of the cluster CA certificate that signs the CNI client cert. */
-    clusterCaCertPem: pulumi.Input<string>;
-    /** PEM of the cluster CA private key (secret). */
-    clusterCaKeyPem: pulumi.Input<string>;
+    /** The cluster CA (key secret) that signs the CNI client cert; unset with `cni.delivery: daemonset`, which issues none. */
+    clusterCa?: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
     /** RSA key size (`calico:pki.rsaBits`). */
     rsaBits: number;
     /** Certificate lifetime in hours. */
@@ -15,7 +13,7 @@ export interface CalicoPkiArgs {
     earlyRenewalHours: number;
 }
 
-interface IssuedCert {
+export interface IssuedCert {
     certPem: pulumi.Output<string>;
     /** Secret. */
     keyPem: pulumi.Output<string>;
@@ -23,7 +21,7 @@ interface IssuedCert {
 
 /**
  * Calico's certificates: the Typha CA, Typha's server cert, calico/node's client cert (both under the
- * Typha CA, for mutual TLS) and the CNI plugin's client cert under the cluster CA.
+ * Typha CA, for mutual TLS) and, given the cluster CA, the CNI plugin's client cert under it.
  */
 export class CalicoPki extends pulumi.ComponentResource {
     public readonly typhaCaCertPem: pulumi.Output<string>;
@@ -33,9 +31,8 @@ export class CalicoPki extends pulumi.ComponentResource {
     public readonly nodeCertPem: pulumi.Output<string>;
     /** Secret. */
     public readonly nodeKeyPem: pulumi.Output<string>;
-    public readonly cniCertPem: pulumi.Output<string>;
-    /** Secret. */
-    public readonly cniKeyPem: pulumi.Output<string>;
+    /** The calico-cni client certificate and key (secret); unset without the cluster CA. */
+    public readonly cni?: IssuedCert;
 
     constructor(name: string, args: CalicoPkiArgs, opts?: pulumi.ComponentResourceOptions) {
         // No inputs registered (see Calico): here they would put the cluster CA key in this component's state.
@@ -81,16 +78,16 @@ export class CalicoPki extends pulumi.ComponentResource {
         };
         const typha = issue(CERT_SPECS.typha, ca.certPem, caKey.privateKeyPem);
         const node = issue(CERT_SPECS.node, ca.certPem, caKey.privateKeyPem);
-        const cni = issue(CERT_SPECS.cni, args.clusterCaCertPem, args.clusterCaKeyPem);
+        const clusterCa = args.clusterCa;
+        this.cni = clusterCa ? issue(CERT_SPECS.cni, clusterCa.certPem, clusterCa.keyPem) : undefined;
         [this.typhaCertPem, this.typhaKeyPem] = [typha.certPem, typha.keyPem];
         [this.nodeCertPem, this.nodeKeyPem] = [node.certPem, node.keyPem];
-        [this.cniCertPem, this.cniKeyPem] = [cni.certPem, cni.keyPem];
 
         this.registerOutputs({
             typhaCaCertPem: this.typhaCaCertPem,
             typhaCertPem: this.typhaCertPem,
             nodeCertPem: this.nodeCertPem,
-            cniCertPem: this.cniCertPem,
+            ...(this.cni ? { cniCertPem: this.cni.certPem } : {}),
         });
     }
 }

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { InstallCniParams } from "../builders/installCni";
 import type { CalicoConfig } from "../config/types";
 import type { CalicoImage } from "../versions";
 import { after } from "./after";
@@ -30,6 +31,8 @@ export interface WorkloadDeps {
     crds: pulumi.Input<pulumi.Resource[]>;
     /** The CNI plugin on the hosts: kube-controllers is the first pod that needs pod networking. */
     cni: pulumi.Resource[];
+    /** `cni.delivery: daemonset`: calico-node's install-cni init container. */
+    installCni?: InstallCniParams;
     /** With etcd: the client Secret and ConfigMap calico-node and kube-controllers mount. */
     etcd?: EtcdClient;
     /** The pools calico-node must find at start, or it would create Calico's default pool: IpPools, or the calicoctl Job. */
@@ -71,6 +74,7 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
             usePodCidr: cfg.usePodCidr,
             mtu: cfg.mtu,
             datastore,
+            installCni: deps.installCni,
             etcd: deps.etcd,
             typha,
             waitFor: deps.pools,

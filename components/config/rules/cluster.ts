@@ -26,6 +26,53 @@ export function clusterRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] 
         );
     }
 
+    // With cni.delivery daemonset no certificate is signed by the cluster CA (rules/delivery.ts refuses its keys).
+    if (cfg.cni.delivery === "ssh") out.push(...clusterCaRules(cfg, secrets));
+    if (c.networkMtu < 576 || c.networkMtu > 9216) {
+        out.push(
+            problem("cluster.networkMtu", c.networkMtu, "is out of range; use the hosts' interface MTU, 576-9216 (1500 on most networks)."),
+        );
+    }
+
+    const pki = cfg.pki;
+    if (![2048, 3072, 4096].includes(pki.rsaBits)) {
+        out.push(problem("pki.rsaBits", pki.rsaBits, "use 2048, 3072 or 4096."));
+    }
+    if (pki.validityHours < 24) {
+        out.push(
+            problem("pki.validityHours", pki.validityHours, "certificates would expire within a day; use at least 24 (8760 is one year)."),
+        );
+    }
+    if (pki.earlyRenewalHours < 0 || pki.earlyRenewalHours >= pki.validityHours) {
+        out.push(
+            problem(
+                "pki.earlyRenewalHours",
+                pki.earlyRenewalHours,
+                `must be at least 0 and below pki.validityHours (${pki.validityHours}).`,
+            ),
+        );
+    }
+
+    // RBAC, env and the CRD handling follow one minor release; its patch releases change none of them.
+    if (!isSupportedCalicoVersion(cfg.calicoVersion)) {
+        out.push(
+            problem(
+                "calicoVersion",
+                cfg.calicoVersion,
+                `is not a ${CALICO_MINOR}.x patch release; this program's RBAC, env and CRD handling are written for Calico ${CALICO_MINOR}, so use ${CALICO_VERSION} or another ${CALICO_MINOR}.x.`,
+            ),
+        );
+    }
+    if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(\/[a-z0-9._-]+)*$/.test(cfg.registry)) {
+        out.push(problem("registry", cfg.registry, "is not a registry host (and optional path); e.g. quay.io or docker.m.daocloud.io."));
+    }
+    return out;
+}
+
+/** The cluster CA that signs the calico-cni client certificate: from config, or read over SSH from a node. */
+function clusterCaRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
+    const out: Problem[] = [];
+    const c = cfg.cluster;
     const fromNode = c.caFromNode !== undefined;
     const given = c.caCert !== undefined || secrets.clusterCaKey !== undefined;
     if (fromNode && given) {
@@ -69,44 +116,6 @@ export function clusterRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] 
         } else if (!PEM_KEY.test(secrets.clusterCaKey)) {
             out.push(problem("clusterCaKey", SECRET_VALUE, "is not a PEM private key; set it from /etc/kubernetes/pki/ca.key."));
         }
-    }
-    if (c.networkMtu < 576 || c.networkMtu > 9216) {
-        out.push(
-            problem("cluster.networkMtu", c.networkMtu, "is out of range; use the hosts' interface MTU, 576-9216 (1500 on most networks)."),
-        );
-    }
-
-    const pki = cfg.pki;
-    if (![2048, 3072, 4096].includes(pki.rsaBits)) {
-        out.push(problem("pki.rsaBits", pki.rsaBits, "use 2048, 3072 or 4096."));
-    }
-    if (pki.validityHours < 24) {
-        out.push(
-            problem("pki.validityHours", pki.validityHours, "certificates would expire within a day; use at least 24 (8760 is one year)."),
-        );
-    }
-    if (pki.earlyRenewalHours < 0 || pki.earlyRenewalHours >= pki.validityHours) {
-        out.push(
-            problem(
-                "pki.earlyRenewalHours",
-                pki.earlyRenewalHours,
-                `must be at least 0 and below pki.validityHours (${pki.validityHours}).`,
-            ),
-        );
-    }
-
-    // RBAC, env and the CRD handling follow one minor release; its patch releases change none of them.
-    if (!isSupportedCalicoVersion(cfg.calicoVersion)) {
-        out.push(
-            problem(
-                "calicoVersion",
-                cfg.calicoVersion,
-                `is not a ${CALICO_MINOR}.x patch release; this program's RBAC, env and CRD handling are written for Calico ${CALICO_MINOR}, so use ${CALICO_VERSION} or another ${CALICO_MINOR}.x.`,
-            ),
-        );
-    }
-    if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(\/[a-z0-9._-]+)*$/.test(cfg.registry)) {
-        out.push(problem("registry", cfg.registry, "is not a registry host (and optional path); e.g. quay.io or docker.m.daocloud.io."));
     }
     return out;
 }

@@ -40,7 +40,8 @@ export function cniRules(cfg: ParsedConfig, env: ConfigEnv): Problem[] {
             out.push(problem(`cni.downloads.${name}.url`, d.url, "is not an http(s) URL the nodes can fetch."));
         }
     }
-    for (const name of requiredCniBinaries(cfg)) {
+    // With cni.delivery daemonset they come from the calico/cni image (rules/delivery.ts refuses other sources).
+    for (const name of cni.delivery === "ssh" ? requiredCniBinaries(cfg) : []) {
         if (cni.downloads[name]) continue;
         if (cni.localBinDir === undefined) {
             out.push(

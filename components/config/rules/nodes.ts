@@ -9,7 +9,9 @@ const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)
 /** Node list rules: names, SSH reachability settings and the node podCIDRs. */
 export function nodeRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
     const out: Problem[] = [];
-    if (cfg.nodes.length === 0) {
+    // With cni.delivery daemonset the cluster delivers to its own nodes; the list carries per-node settings only.
+    const ssh = cfg.cni.delivery === "ssh";
+    if (ssh && cfg.nodes.length === 0) {
         out.push(problem("nodes", cfg.nodes, "no nodes; list every Kubernetes node with its name and SSH address."));
     }
     const counts = new Map<string, number>();
@@ -46,7 +48,7 @@ export function nodeRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
             targets.set(target, node.name);
         }
         const hasKey = secrets.sshPrivateKeys?.[node.name] !== undefined || secrets.sshPrivateKey !== undefined;
-        if (!hasKey && !cfg.ssh.useAgent) {
+        if (ssh && !hasKey && !cfg.ssh.useAgent) {
             out.push(
                 problem(
                     "sshPrivateKey",
