@@ -85,6 +85,13 @@ describe("validation: which keys need which cni.delivery", () => {
             [],
         ],
         ["etcd needs no Typha count", etcd, []],
+        [
+            "an unknown delivery",
+            (r) => {
+                r.cni.delivery = "scp";
+            },
+            ['calico:cni.delivery = "scp": is not one of ssh, daemonset; use one of them.'],
+        ],
     ])("%s", (_name, mutate, expected) => {
         expect(problemsOf(mutate, { start, secrets })).toEqual(expected);
     });

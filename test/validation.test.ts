@@ -100,11 +100,11 @@ const cases: [string, Mutate, string | string[]][] = [
     [
         "two unknown keys, each with its value",
         (r) => {
-            r.cni.delivery = "scp";
+            r.cni.deliver = "daemonset";
             r.cni.mtuu = 1400;
         },
         [
-            'calico:cni.delivery = "scp": is not a known key; check its spelling against the README\'s config reference.',
+            'calico:cni.deliver = "daemonset": is not a known key; check its spelling against the README\'s config reference.',
             "calico:cni.mtuu = 1400: is not a known key; check its spelling against the README's config reference.",
         ],
     ],
