@@ -120,6 +120,16 @@ EOF2
   else row "daemonset: RBAC" FAIL "$bad"; fi
 }
 
+# switch_up STEP LABEL : pulumi up after a config switch, one row with its time and step counts
+switch_up() {
+  local t0; t0=$(date +%s)
+  if p "$2" up --yes --skip-preview; then
+    row "$1: up" pass "one pulumi up ($(($(date +%s) - t0)) s): $(grep -E '^\s+[-+~] [0-9]+ (created|deleted|updated|replaced)' "$E/logs/$2.log" | xargs); now $(resources_in_state) resources, $(commands_in_state) SSH commands"
+  else
+    tail -30 "$E/logs/$2.log"; row "$1: up" FAIL "pulumi up failed (see $E/logs/$2.log)"
+  fi
+}
+
 resources_in_state() { sbx_pulumi_nocfg stack export | jq '[.deployment.resources[] | select(.type | startswith("pulumi:") | not)] | length'; }
 commands_in_state() { sbx_pulumi_nocfg stack export | jq '[.deployment.resources[] | select(.type | startswith("command:"))] | length'; }
 
@@ -136,12 +146,7 @@ check_files ssh ssh "${NODES[@]}"
 
 # ------------------------------------------------------------------------------------- 2. daemonset
 style_config "$TO_DAEMONSET"
-t0=$(date +%s)
-if p up-ds up --yes --skip-preview; then
-  row "to daemonset: up" pass "one pulumi up ($(($(date +%s) - t0)) s): $(grep -E '^\s+[-+~] [0-9]+ (created|deleted|updated|replaced)' "$E/logs/up-ds.log" | xargs); now $(resources_in_state) resources, $(commands_in_state) SSH commands"
-else
-  tail -30 "$E/logs/up-ds.log"; row "to daemonset: up" FAIL "pulumi up failed (see $E/logs/up-ds.log)"
-fi
+switch_up "to daemonset" up-ds
 [[ "$(commands_in_state)" == 0 ]] || row "to daemonset: state" FAIL "$(commands_in_state) SSH commands left in the state"
 grep -q "calico-node's install-cni has taken the host over" "$E/logs/up-ds.log" \
   && row "to daemonset: handover" pass "each old install's delete saw install-cni's kubeconfig and left the files ($(grep -c "has taken the host over" "$E/logs/up-ds.log") nodes)" \
@@ -173,12 +178,7 @@ rm -rf "${S:?}/nodes/$EXTRA_NODE" "$S/kubelet/$EXTRA_NODE"
 
 # --------------------------------------------------------------------------------------- 4. back to SSH
 style_config ''
-t0=$(date +%s)
-if p up-back up --yes --skip-preview; then
-  row "back to ssh: up" pass "one pulumi up ($(($(date +%s) - t0)) s): $(grep -E '^\s+[-+~] [0-9]+ (created|deleted|updated|replaced)' "$E/logs/up-back.log" | xargs); $(commands_in_state) SSH commands"
-else
-  tail -30 "$E/logs/up-back.log"; row "back to ssh: up" FAIL "pulumi up failed (see $E/logs/up-back.log)"
-fi
+switch_up "back to ssh" up-back
 check_files "back to ssh" ssh "${NODES[@]}"
 check_ping "back to ssh" "${NODES[@]}"
 
