@@ -156,7 +156,7 @@ check_can_i
 check_ping "to daemonset" "${NODES[@]}"
 
 # ---------------------------------------------------------------------- 3. a node in no stack config
-if SANDBOX_NODES="$SANDBOX_NODES $EXTRA_NODE" bash "$SANDBOX_DIR/up.sh" >"$E/logs/extra-node-up.log" 2>&1; then
+if SANDBOX_NODES="$SANDBOX_NODES $EXTRA_NODE" timeout 300 bash "$SANDBOX_DIR/up.sh" --no-build >"$E/logs/extra-node-up.log" 2>&1; then
   if timeout 200 bash -c "until [[ \$($KUBECTL -n $NS get pod -l k8s-app=calico-node --field-selector spec.nodeName=$EXTRA_NODE -o jsonpath='{.items[0].status.conditions[?(@.type==\"Ready\")].status}' 2>/dev/null) == True ]]; do sleep 3; done"; then
     row "$EXTRA_NODE joins" pass "added to the sandbox only (not in $STACK's config, no pulumi up): its calico-node ran install-cni and is Ready"
   else
