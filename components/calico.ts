@@ -34,6 +34,8 @@ export interface CalicoOutputs extends WorkloadOutputs {
     nodes: { name: string; address: string }[];
     /** Secret. */
     cniKubeconfig: pulumi.Output<string>;
+    /** The CNI client certificate (public, no key): `npm run verify` reads its expiry here. */
+    cniClientCert: pulumi.Output<string>;
     calicoctlConfig: string;
     podMtu: number;
     /** Set only when `calico:aliyun.enabled`. */
@@ -138,6 +140,7 @@ export class Calico extends pulumi.ComponentResource {
             pools: cfg.pools.map(poolSummary),
             nodes: cfg.nodes.map((n) => ({ name: n.name, address: n.address })),
             cniKubeconfig: this.cni.kubeconfig,
+            cniClientCert: this.pki.cniCertPem,
             calicoctlConfig: renderCalicoctlConfig(calicoctlDatastore(ds, confDir, CALICOCTL_KUBECONFIG)),
             podMtu: cfg.mtu,
             ...this.workloads.outputs,

@@ -1,0 +1,65 @@
+/** What a probe pod reports in its termination message (verify/probeScript.ts writes it). */
+
+export interface PingEntry {
+    k: "ping";
+    to: string;
+    ip: string;
+    tx: number | null;
+    rx: number | null;
+    /** Average round trip, ms. */
+    ms: number | null;
+    err: string;
+}
+export interface DfEntry {
+    k: "df";
+    to: string;
+    ip: string;
+    size: number;
+    tx: number | null;
+    rx: number | null;
+    err: string;
+}
+export interface IperfEntry {
+    k: "iperf";
+    to: string;
+    ip: string;
+    mbps: number | null;
+    err: string;
+}
+export interface HttpEntry {
+    k: "http";
+    to: string;
+    ip: string;
+    /** Requests answered with 200, and their total time in seconds (one after another). */
+    n: number | null;
+    s: number | null;
+    err: string;
+}
+export interface TyphaEntry {
+    k: "typha";
+    felix: number | null;
+    err: string;
+}
+export type Entry = PingEntry | DfEntry | IperfEntry | HttpEntry | TyphaEntry;
+
+export type Parsed = { ok: true; entries: Entry[] } | { ok: false; error: string };
+
+const KINDS = ["ping", "df", "iperf", "http", "typha"];
+
+/** The termination message of a probe; anything else (a log tail under FallbackToLogsOnError) is the error. */
+export function parseProbeMessage(text: string): Parsed {
+    let v: unknown;
+    try {
+        v = JSON.parse(text);
+    } catch {
+        return { ok: false, error: text.trim().split("\n").slice(-3).join(" | ").slice(0, 300) || "empty termination message" };
+    }
+    const r = (v as { v?: unknown; r?: unknown }) ?? {};
+    if (r.v !== 1 || !Array.isArray(r.r)) return { ok: false, error: "termination message is not a verify probe result" };
+    const entries = (r.r as Record<string, unknown>[]).filter((e) => KINDS.includes(String(e.k)));
+    for (const e of entries) {
+        if (typeof e.err !== "string") e.err = "";
+        for (const f of ["tx", "rx", "ms", "mbps", "n", "s", "felix"]) if (e[f] === undefined) e[f] = null;
+    }
+    return { ok: true, entries: entries as unknown as Entry[] };
+}
