@@ -82,14 +82,14 @@ export function selects(sel: Selector | undefined, labels: Record<string, string
 }
 
 /** Policies that could stop the probes: Kubernetes ones in their namespace (matched), Calico ones (listed). */
-export async function policies(kube: Kube, namespace: string, probeLabels: Record<string, string>): Promise<PolicyFact[]> {
+export async function policies(kube: Kube, namespace: string, probeLabels: Record<string, string>[]): Promise<PolicyFact[]> {
     const out: PolicyFact[] = [];
     for (const p of await kube.networkPolicies(namespace)) {
         out.push({
             kind: "NetworkPolicy",
             namespace,
             name: p.metadata?.name ?? "",
-            selectsProbes: selects(p.spec?.podSelector, probeLabels),
+            selectsProbes: probeLabels.some((l) => selects(p.spec?.podSelector, l)),
         });
     }
     const tryList = async (kind: string, f: () => Promise<Record<string, unknown>[]>, ns?: string) => {
@@ -105,6 +105,12 @@ export async function policies(kube: Kube, namespace: string, probeLabels: Recor
 }
 
 export const STATUS_PREFIX = "calico-verify-";
+
+interface StatusBody {
+    lastUpdated?: string;
+    agent?: { birdV4?: { state?: string } };
+    bgp?: { peersV4?: { peerIP?: string; type?: string; state?: string; since?: string }[] };
+}
 
 /** CalicoNodeStatus per node, created for the check, read until each reports (or the time is up), always deleted. */
 export async function nodeStatuses(
@@ -128,29 +134,26 @@ export async function nodeStatuses(
             onCreated([...created]);
         }
         const facts = new Map<string, NodeStatusFact>();
+        const wanted = new Set(created);
         const deadline = Date.now() + timeoutMs;
+        // One list a second, not one read per node: large clusters have many.
         while (facts.size < nodes.length && Date.now() < deadline) {
-            for (const n of nodes.filter((x) => !facts.has(x))) {
-                const s = (await kube.getCluster(CALICO_CRD_GROUP, V1, "caliconodestatuses", name(n))).status as
-                    | {
-                          lastUpdated?: string;
-                          agent?: { birdV4?: { state?: string } };
-                          bgp?: { peersV4?: { peerIP?: string; type?: string; state?: string; since?: string }[] };
-                      }
-                    | undefined;
-                if (s?.lastUpdated) {
-                    facts.set(n, {
-                        node: n,
-                        reported: true,
-                        birdState: s.agent?.birdV4?.state,
-                        peers: (s.bgp?.peersV4 ?? []).map((p) => ({
-                            peerIP: p.peerIP ?? "",
-                            type: p.type ?? "",
-                            state: p.state ?? "",
-                            since: p.since,
-                        })),
-                    });
-                }
+            for (const item of await kube.listCluster(CALICO_CRD_GROUP, V1, "caliconodestatuses")) {
+                const meta = item.metadata as { name?: string };
+                const spec = item.spec as { node?: string };
+                const s = item.status as StatusBody | undefined;
+                if (!wanted.has(meta?.name ?? "") || !spec?.node || !s?.lastUpdated) continue;
+                facts.set(spec.node, {
+                    node: spec.node,
+                    reported: true,
+                    birdState: s.agent?.birdV4?.state,
+                    peers: (s.bgp?.peersV4 ?? []).map((p) => ({
+                        peerIP: p.peerIP ?? "",
+                        type: p.type ?? "",
+                        state: p.state ?? "",
+                        since: p.since,
+                    })),
+                });
             }
             if (facts.size < nodes.length) await new Promise((r) => setTimeout(r, 1000));
         }

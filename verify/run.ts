@@ -23,6 +23,7 @@ import {
     type Task,
     connectivityTasks,
     podName,
+    ROLE_LABEL,
     probePod,
     sampleNodes,
 } from "./probe";
@@ -256,7 +257,11 @@ export async function runChecks(cfg: CalicoConfig, outputs: Record<string, unkno
                     perfHost = await perfRun("perf-host", b.internalIp);
                 }
                 const finalView = await waitPods(kube, ns, runId, [], () => true, 0);
-                const probeLabels = { [APP_LABEL]: APP, "calico-verify/role": "target", [RUN_LABEL]: runId };
+                const probeLabels = (["target", "probe"] as const).map((role) => ({
+                    [APP_LABEL]: APP,
+                    [ROLE_LABEL]: role,
+                    [RUN_LABEL]: runId,
+                }));
                 return checkDataPath({
                     sampled: sampled.map((n) => n.name),
                     totalNodes: nodes.length,

@@ -4,7 +4,7 @@ import { collectRaw, fileSha256, realDir } from "../components/config/load";
 import { ConfigError } from "../components/config/problems";
 import { resolveConfig } from "../components/config/resolve";
 import { SECRET_KEYS } from "../components/config/schema";
-import type { CalicoConfig, RawSecrets } from "../components/config/types";
+import type { CalicoConfig, ConfigEnv, RawSecrets } from "../components/config/types";
 
 const run = promisify(execFile);
 
@@ -34,7 +34,10 @@ async function pulumiJson(args: string[], src: StackSource): Promise<unknown> {
  * The stack's config through the program's own validator (components/config/), from its entries: secret
  * values are not read, only whether each is set, so the rules check presence, not content.
  */
-export function resolveFromEntries(entries: Record<string, ConfigEntry>): CalicoConfig {
+export function resolveFromEntries(
+    entries: Record<string, ConfigEntry>,
+    files: Pick<ConfigEnv, "fileSha256" | "realDir"> = { fileSha256, realDir },
+): CalicoConfig {
     const values: Record<string, string> = {};
     const secrets: Record<string, unknown> = {};
     const plaintextSecretKeys: string[] = [];
@@ -57,8 +60,7 @@ export function resolveFromEntries(entries: Record<string, ConfigEntry>): Calico
         );
     }
     const result = resolveConfig(collectRaw(values), secrets as RawSecrets, {
-        fileSha256,
-        realDir,
+        ...files,
         plaintextSecretKeys,
         secretValuesHidden: true,
     });

@@ -1,7 +1,7 @@
 # verify's probe: runs its TASKS ("kind,name,address" words) and writes one JSON object to its
 # termination message, which verify reads from the pod status (no kubectl exec). POSIX sh, with the
 # image's ping, iperf3 and curl. Kubernetes expands $(NAME) of a defined env var in a pod's command, so
-# this script never writes one, nor a double dollar.
+# this script never writes one, nor a double dollar. TERMINATION_LOG is for its tests only.
 set -u
 R=""
 add() { R="${R:+$R,}$1"; }
@@ -49,4 +49,4 @@ for t in $TASKS; do
     add "{$head,\"felix\":$(num "$v"),\"err\":\"$err\"}" ;;
   esac
 done
-printf '{"v":1,"r":[%s]}' "$R" >/dev/termination-log
+printf '{"v":1,"r":[%s]}' "$R" >"${TERMINATION_LOG:-/dev/termination-log}"
