@@ -186,7 +186,7 @@ describe("BGP", () => {
             "a session in Active, a node that never reported, a missing mesh peer",
             [{ ...healthy[0]!, peers: [peer("172.30.0.12", "Active")] }, { node: "n2", reported: false, peers: [] }, healthy[2]!],
             "fail",
-            "3/4 sessions Established on 2/3 nodes",
+            "2/3 sessions Established on 2/3 nodes",
             [
                 "n1 -> 172.30.0.12 (NodeMesh): Active since 10:00:00",
                 "n1 -> 172.30.0.13 (n3): no session (full mesh)",
@@ -253,7 +253,7 @@ describe("Node addresses", () => {
         ],
         [
             "no address yet",
-            [node("n1", "172.30.0.11", undefined)],
+            [{ ...node("n1", "172.30.0.11"), calicoAddress: undefined }],
             ff,
             "first-found",
             undefined,
@@ -272,7 +272,7 @@ describe("Node addresses", () => {
             methodText: "first-found",
         });
         expect(r.fix).toBe(
-            "set calicoNode.ipAutodetectionMethod: kubernetes-internal-ip (picks each node's InternalIP), or calicoNode.ipAutodetectionMethod: cidr=172.30.0.8/30 (holds every InternalIP), then `pulumi up`; calico-node re-detects on restart.",
+            "set calicoNode.ipAutodetectionMethod: kubernetes-internal-ip (picks each node's InternalIP), or calicoNode.ipAutodetectionMethod: cidr=172.30.0.8/29 (holds every InternalIP), then `pulumi up`; calico-node re-detects on restart.",
         );
     });
 });

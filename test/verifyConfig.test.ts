@@ -17,7 +17,7 @@ describe("verify's config keys", () => {
             perfSeconds: 5,
         });
         expect(cfg.typha.metricsPort).toBe(9093);
-        const mirror = resolvedConfig({ ...(require("./fixtures").labRaw() as object), registry: "quay.m.daocloud.io/" });
+        const mirror = resolvedConfig({ ...(require("./fixtures").labRaw() as object), registry: "quay.m.daocloud.io" });
         expect(mirror.verify.probeImage).toBe(`quay.m.daocloud.io/${PROBE_IMAGE_PATH}`);
     });
 

@@ -44,7 +44,14 @@ export type Entry = PingEntry | DfEntry | IperfEntry | HttpEntry | TyphaEntry;
 
 export type Parsed = { ok: true; entries: Entry[] } | { ok: false; error: string };
 
-const KINDS = ["ping", "df", "iperf", "http", "typha"];
+/** The number fields of each kind; one the script could not measure is null. */
+const FIELDS: Record<string, string[]> = {
+    ping: ["tx", "rx", "ms"],
+    df: ["size", "tx", "rx"],
+    iperf: ["mbps"],
+    http: ["n", "s"],
+    typha: ["felix"],
+};
 
 /** The termination message of a probe; anything else (a log tail under FallbackToLogsOnError) is the error. */
 export function parseProbeMessage(text: string): Parsed {
@@ -56,10 +63,10 @@ export function parseProbeMessage(text: string): Parsed {
     }
     const r = (v as { v?: unknown; r?: unknown }) ?? {};
     if (r.v !== 1 || !Array.isArray(r.r)) return { ok: false, error: "termination message is not a verify probe result" };
-    const entries = (r.r as Record<string, unknown>[]).filter((e) => KINDS.includes(String(e.k)));
+    const entries = (r.r as Record<string, unknown>[]).filter((e) => String(e.k) in FIELDS);
     for (const e of entries) {
         if (typeof e.err !== "string") e.err = "";
-        for (const f of ["tx", "rx", "ms", "mbps", "n", "s", "felix"]) if (e[f] === undefined) e[f] = null;
+        for (const f of FIELDS[String(e.k)]!) if (typeof e[f] !== "number") e[f] = null;
     }
     return { ok: true, entries: entries as unknown as Entry[] };
 }
