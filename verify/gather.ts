@@ -2,20 +2,20 @@ import * as crypto from "crypto";
 import { CALICO_CRD_GROUP, CALICO_NODE, KUBE_SYSTEM, TYPHA } from "../components/facts/names";
 import { NODE_CERTS, TYPHA_CA, TYPHA_CERTS } from "../components/builders/pod";
 import type { BlockFact, CertFact, NodeStatusFact, PolicyFact, PoolFact } from "./facts";
-import { type Kube, errorText } from "./kube";
+import { type Clock, type KubeApi, errorText } from "./kubeApi";
 
 /** Reads the facts that need no probe pod: IPAM objects, certificates, policies. */
 
 const V1 = "v1";
 
-export async function pools(kube: Kube): Promise<PoolFact[]> {
+export async function pools(kube: KubeApi): Promise<PoolFact[]> {
     return (await kube.listCluster(CALICO_CRD_GROUP, V1, "ippools")).map((p) => {
         const spec = (p.spec ?? {}) as { cidr?: string; disabled?: boolean };
         return { name: String((p.metadata as { name?: string })?.name), cidr: spec.cidr ?? "", disabled: spec.disabled === true };
     });
 }
 
-export async function blocks(kube: Kube): Promise<BlockFact[]> {
+export async function blocks(kube: KubeApi): Promise<BlockFact[]> {
     return (await kube.listCluster(CALICO_CRD_GROUP, V1, "ipamblocks")).map((b) => {
         const spec = (b.spec ?? {}) as { cidr?: string; affinity?: string; allocations?: (number | null)[] };
         const node = spec.affinity?.startsWith("host:") ? spec.affinity.slice("host:".length) : undefined;
@@ -33,7 +33,7 @@ function notAfter(name: string, pem: string | undefined): CertFact {
 }
 
 /** The Typha CA and server cert, the node client cert (from the objects the program created) and the CNI client cert (a stack output). */
-export async function certs(kube: Kube, typha: boolean, cniCertPem: unknown): Promise<CertFact[]> {
+export async function certs(kube: KubeApi, typha: boolean, cniCertPem: unknown): Promise<CertFact[]> {
     const out: CertFact[] = [];
     const read = async (name: string, f: () => Promise<string | undefined>) => {
         try {
@@ -82,7 +82,7 @@ export function selects(sel: Selector | undefined, labels: Record<string, string
 }
 
 /** Policies that could stop the probes: Kubernetes ones in their namespace (matched), Calico ones (listed). */
-export async function policies(kube: Kube, namespace: string, probeLabels: Record<string, string>[]): Promise<PolicyFact[]> {
+export async function policies(kube: KubeApi, namespace: string, probeLabels: Record<string, string>[]): Promise<PolicyFact[]> {
     const out: PolicyFact[] = [];
     for (const p of await kube.networkPolicies(namespace)) {
         out.push({
@@ -114,7 +114,8 @@ interface StatusBody {
 
 /** CalicoNodeStatus per node, created for the check, read until each reports (or the time is up), always deleted. */
 export async function nodeStatuses(
-    kube: Kube,
+    kube: KubeApi,
+    clock: Clock,
     nodes: string[],
     timeoutMs: number,
     onCreated: (names: string[]) => void,
@@ -135,9 +136,9 @@ export async function nodeStatuses(
         }
         const facts = new Map<string, NodeStatusFact>();
         const wanted = new Set(created);
-        const deadline = Date.now() + timeoutMs;
+        const deadline = clock.now() + timeoutMs;
         // One list a second, not one read per node: large clusters have many.
-        while (facts.size < nodes.length && Date.now() < deadline) {
+        while (facts.size < nodes.length && clock.now() < deadline) {
             for (const item of await kube.listCluster(CALICO_CRD_GROUP, V1, "caliconodestatuses")) {
                 const meta = item.metadata as { name?: string };
                 const spec = item.spec as { node?: string };
@@ -155,7 +156,7 @@ export async function nodeStatuses(
                     })),
                 });
             }
-            if (facts.size < nodes.length) await new Promise((r) => setTimeout(r, 1000));
+            if (facts.size < nodes.length) await clock.sleep(1000);
         }
         return nodes.map((n) => facts.get(n) ?? { node: n, reported: false, peers: [] });
     } finally {

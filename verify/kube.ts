@@ -1,5 +1,6 @@
 import * as k8s from "@kubernetes/client-node";
 import type { KEvent, KNode, KPod } from "./facts";
+import { statusOf } from "./kubeApi";
 
 /**
  * The thin I/O layer: the few Kubernetes calls verify makes, through @kubernetes/client-node with the
@@ -64,10 +65,6 @@ export class Kube {
         return r.items ?? [];
     }
 
-    async getCluster(group: string, version: string, plural: string, name: string): Promise<Record<string, unknown>> {
-        return (await this.custom.getClusterCustomObject({ group, version, plural, name })) as Record<string, unknown>;
-    }
-
     async createCluster(group: string, version: string, plural: string, body: object): Promise<void> {
         await this.custom.createClusterCustomObject({ group, version, plural, body });
     }
@@ -105,32 +102,10 @@ export class Kube {
     }
 }
 
-export function statusOf(e: unknown): number | undefined {
-    return e instanceof k8s.ApiException ? e.code : undefined;
-}
-
 async function ignoreNotFound(p: Promise<unknown>): Promise<void> {
     try {
         await p;
     } catch (e) {
         if (statusOf(e) !== 404) throw e;
-    }
-}
-
-/** A short reason for a failed call, without the response body's noise. */
-export function errorText(e: unknown): string {
-    if (e instanceof k8s.ApiException) {
-        const body = e.body as unknown;
-        const msg = typeof body === "string" ? (safeJson(body)?.message ?? body) : ((body as { message?: string })?.message ?? "");
-        return `HTTP ${e.code}${msg ? `: ${String(msg).slice(0, 200)}` : ""}`;
-    }
-    return e instanceof Error ? e.message : String(e);
-}
-
-function safeJson(s: string): { message?: string } | undefined {
-    try {
-        return JSON.parse(s) as { message?: string };
-    } catch {
-        return undefined;
     }
 }

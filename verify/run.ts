@@ -13,7 +13,7 @@ import { checkIpam } from "./checks/ipam";
 import { checkTypha } from "./checks/typha";
 import { type KPod, type PodFact, nodeFact, podFact } from "./facts";
 import * as gather from "./gather";
-import { type Kube, errorText } from "./kube";
+import { type Clock, type KubeApi, errorText, realClock } from "./kubeApi";
 import {
     APP,
     APP_LABEL,
@@ -37,26 +37,26 @@ export interface RunOptions {
     log: (line: string) => void;
     /** Registers what to undo on Ctrl-C (the CLI runs these before it exits). */
     onCleanup: (name: string, f: () => Promise<void>) => void;
+    clock?: Clock;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls the run's pods until `done` holds for each named one, or the time is up; returns the last view. */
 async function waitPods(
-    kube: Kube,
+    kube: KubeApi,
+    clock: Clock,
     ns: string,
     runId: string,
     names: string[],
     done: (p: PodFact) => boolean,
     timeoutMs: number,
 ): Promise<Map<string, PodFact>> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = clock.now() + timeoutMs;
     let view = new Map<string, PodFact>();
     for (;;) {
         const [pods, events] = await Promise.all([kube.pods(ns, `${RUN_LABEL}=${runId}`), kube.events(ns).catch(() => [])]);
         view = new Map(pods.map((p: KPod) => [p.metadata.name, podFact(p, events)]));
-        if (names.every((n) => view.has(n) && done(view.get(n)!)) || Date.now() > deadline) return view;
-        await sleep(1000);
+        if (names.every((n) => view.has(n) && done(view.get(n)!)) || clock.now() > deadline) return view;
+        await clock.sleep(1000);
     }
 }
 
@@ -83,7 +83,8 @@ async function resolveCanReach(destination: string): Promise<string | undefined>
 }
 
 /** Every check against the live cluster of one stack, in the order the report lists them. */
-export async function runChecks(cfg: CalicoConfig, outputs: Record<string, unknown>, kube: Kube, o: RunOptions): Promise<CheckResult[]> {
+export async function runChecks(cfg: CalicoConfig, outputs: Record<string, unknown>, kube: KubeApi, o: RunOptions): Promise<CheckResult[]> {
+    const clock = o.clock ?? realClock;
     const v = cfg.verify;
     const timeoutMs = v.timeoutSeconds * 1000;
     o.log(`reading nodes and Calico's pods (context ${kube.context})`);
@@ -116,7 +117,7 @@ export async function runChecks(cfg: CalicoConfig, outputs: Record<string, unkno
     const bgp = guard("BGP", async () => {
         const names = nodes.map((n) => n.name);
         const statuses = bgpWanted
-            ? await gather.nodeStatuses(kube, names, Math.min(timeoutMs, 60_000), (created) =>
+            ? await gather.nodeStatuses(kube, clock, names, Math.min(timeoutMs, 60_000), (created) =>
                   o.onCleanup("CalicoNodeStatus", async () => {
                       for (const c of created)
                           await kube.deleteCluster("crd.projectcalico.org", "v1", "caliconodestatuses", c).catch(() => undefined);
@@ -201,7 +202,7 @@ export async function runChecks(cfg: CalicoConfig, outputs: Record<string, unkno
                 const create = (role: Role, node: string, tasks: Task[] = []) => kube.createPod(ns, probePod(settings, role, node, tasks));
                 for (const n of sampled) await create("target", n.name);
                 const targetNames = sampled.map((n) => podName("target", n.name));
-                let view = await waitPods(kube, ns, runId, targetNames, (p) => started(p) || finished(p), timeoutMs);
+                let view = await waitPods(kube, clock, ns, runId, targetNames, (p) => started(p) || finished(p), timeoutMs);
                 const targetIps: Record<string, string> = {};
                 for (const n of sampled) {
                     const p = view.get(podName("target", n.name));
@@ -223,7 +224,7 @@ export async function runChecks(cfg: CalicoConfig, outputs: Record<string, unkno
                 }
                 const probeNames = runs.map((r) => podName(r.role, r.node));
                 o.log(`waiting for ${probeNames.length} probes to report`);
-                view = await waitPods(kube, ns, runId, probeNames, finished, timeoutMs);
+                view = await waitPods(kube, clock, ns, runId, probeNames, finished, timeoutMs);
                 const probeRuns: ProbeRun[] = runs.map((r) => ({
                     ...r,
                     pod: view.get(podName(r.role, r.node)) ?? missingPod(podName(r.role, r.node), r.node),
@@ -233,7 +234,7 @@ export async function runChecks(cfg: CalicoConfig, outputs: Record<string, unkno
                     const [a, b] = [sampled[0]!, sampled[1]!];
                     o.log(`--perf: ${a.name} -> ${b.name}, pod network then host network`);
                     await create("host-target", b.name);
-                    await waitPods(kube, ns, runId, [podName("host-target", b.name)], (p) => started(p) || finished(p), timeoutMs);
+                    await waitPods(kube, clock, ns, runId, [podName("host-target", b.name)], (p) => started(p) || finished(p), timeoutMs);
                     const perfRun = async (role: "perf-pod" | "perf-host", ip: string | undefined): Promise<ProbeOutcome> => {
                         await create(
                             role,
@@ -245,7 +246,15 @@ export async function runChecks(cfg: CalicoConfig, outputs: Record<string, unkno
                                   ]
                                 : [],
                         );
-                        const w = await waitPods(kube, ns, runId, [podName(role, a.name)], finished, timeoutMs + 2 * v.perfSeconds * 1000);
+                        const w = await waitPods(
+                            kube,
+                            clock,
+                            ns,
+                            runId,
+                            [podName(role, a.name)],
+                            finished,
+                            timeoutMs + 2 * v.perfSeconds * 1000,
+                        );
                         const run: ProbeRun = {
                             role: role === "perf-pod" ? "probe" : "host",
                             node: a.name,
@@ -256,7 +265,7 @@ export async function runChecks(cfg: CalicoConfig, outputs: Record<string, unkno
                     perfPod = await perfRun("perf-pod", targetIps[b.name]);
                     perfHost = await perfRun("perf-host", b.internalIp);
                 }
-                const finalView = await waitPods(kube, ns, runId, [], () => true, 0);
+                const finalView = await waitPods(kube, clock, ns, runId, [], () => true, 0);
                 const probeLabels = (["target", "probe"] as const).map((role) => ({
                     [APP_LABEL]: APP,
                     [ROLE_LABEL]: role,

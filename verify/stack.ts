@@ -26,7 +26,15 @@ async function pulumiJson(args: string[], src: StackSource): Promise<unknown> {
         ...(src.stack ? ["--stack", src.stack] : []),
         ...(src.configFile ? ["--config-file", src.configFile] : []),
     ];
-    const { stdout } = await run("pulumi", full, { maxBuffer: 64 * 1024 * 1024 });
+    let stdout: string;
+    try {
+        ({ stdout } = await run("pulumi", full, { maxBuffer: 64 * 1024 * 1024 }));
+    } catch (e) {
+        const err = e as { code?: unknown; stderr?: string; message?: string };
+        if (err.code === "ENOENT")
+            throw new Error("the pulumi CLI is not on PATH; install it (https://www.pulumi.com/docs/install/) or source sandbox/env.sh");
+        throw new Error(`\`pulumi ${full.join(" ")}\` failed: ${(err.stderr ?? err.message ?? "").trim()}`);
+    }
     return JSON.parse(stdout);
 }
 
