@@ -30,7 +30,7 @@ describe("verify's config keys", () => {
             [
                 'calico:verify.probeImage = "quay.io/x y": has white space; give one image reference, e.g. quay.io/submariner/nettest:0.24.0.',
                 "calico:verify.namespace = \"Calico_Verify\": is not a Kubernetes namespace name; use lower-case letters, digits and '-', e.g. calico-verify.",
-                "calico:verify.sampleNodes = 1: is out of range; use 2-32 (each probe's results must fit its 4 KiB termination message).",
+                "calico:verify.sampleNodes = 1: is out of range; use 2-12 (each probe's results must fit its 4 KiB termination message).",
                 "calico:verify.timeoutSeconds = 5: is out of range; use 10-1800 seconds.",
                 "calico:verify.perfSeconds = 0: is out of range; use 1-60 seconds per iperf3 run.",
             ],
@@ -68,7 +68,7 @@ describe("verify's config keys", () => {
         expect(
             problemsOf((raw) => {
                 raw.typha = { metricsPort: 0 };
-                raw.verify = { sampleNodes: 32 };
+                raw.verify = { sampleNodes: 12 };
             }),
         ).toEqual([]);
     });

@@ -7,6 +7,7 @@ import type { PodFact } from "../verify/facts";
 import { connectivityTasks, podName, probePod, sampleNodes, type ProbeSettings } from "../verify/probe";
 import { PROBE_SCRIPT, TARGET_SCRIPT } from "../verify/probeScript";
 import { parseProbeMessage } from "../verify/results";
+import { MAX_SAMPLE_NODES } from "../components/config/rules/verify";
 
 const SETTINGS: ProbeSettings = {
     namespace: "calico-verify",
@@ -47,6 +48,8 @@ describe("probe pods", () => {
         ]);
         // --perf adds node-to-node pings over the same pairs (the RTT baseline); a node whose target never started is left out of both.
         const perf = connectivityTasks(SAMPLED, { n1: IPS.n1, n2: IPS.n2 }, true);
+        // The don't-fragment ping goes to the next node that has a target.
+        expect(connectivityTasks(SAMPLED, { n1: IPS.n1, n3: IPS.n3 }, false).probe.n1!.at(-1)).toEqual({ kind: "df", to: "n3", ip: "10.244.3.5" });
         expect(perf.host.n1).toEqual([
             { kind: "ping", to: "n2", ip: "10.244.2.5" },
             { kind: "ping", to: "node:n2", ip: "172.30.0.12" },
@@ -132,11 +135,29 @@ const healthyProbes = [
 ];
 const base = { sampled: ["n1", "n2"], totalNodes: 2, mtu: 1500, targets, policies: [], waitedSeconds: 120 };
 
+test("the largest sample's host probe with --perf fits the 4 KiB termination message, with 63-character node names", () => {
+    const nodes = Array.from({ length: MAX_SAMPLE_NODES }, (_, i) => ({
+        name: `${"n".repeat(60)}-${String(i).padStart(2, "0")}`,
+        internalIp: `172.30.100.${100 + i}`,
+    }));
+    const ips = Object.fromEntries(nodes.map((n, i) => [n.name, `10.244.255.${100 + i}`]));
+    const tasks = connectivityTasks(nodes, ips, true).host[nodes[0]!.name]!;
+    // What the script writes for each task, with the widest figures it prints.
+    const entries = tasks.map((t) => (t.kind === "ping" ? { k: "ping", to: t.to, ip: t.ip, tx: 5, rx: 5, ms: 123.456, err: "" } : {}));
+    const text = JSON.stringify({ v: 1, r: [...entries, { k: "typha", to: "typha", ip: "9093", felix: 1000, err: "" }] });
+    expect(tasks).toHaveLength(2 * (MAX_SAMPLE_NODES - 1));
+    expect(Buffer.byteLength(text)).toBeLessThan(4096);
+});
+
 describe("data path", () => {
     test("termination messages: JSON results, or the log tail of a script that died", () => {
         expect(parseProbeMessage(msg([ping("n2", IPS.n2), { k: "bogus" }]))).toEqual({ ok: true, entries: [ping("n2", IPS.n2)] });
         expect(parseProbeMessage("sh: 1: ping: not found\nline two\n")).toEqual({ ok: false, error: "sh: 1: ping: not found | line two" });
         expect(parseProbeMessage('{"other": 1}')).toEqual({ ok: false, error: "termination message is not a verify probe result" });
+        expect(parseProbeMessage('{"v":1,"r":[{"k":"ping","to":"n2"')).toEqual({
+            ok: false,
+            error: "the result was cut at the 4 KiB termination message limit; lower verify.sampleNodes (or --sample)",
+        });
     });
 
     test.each([

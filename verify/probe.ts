@@ -73,9 +73,9 @@ export function connectivityTasks(
     sampled.forEach((n, i) => {
         const others = sampled.filter((o) => o.name !== n.name && targetIps[o.name] !== undefined);
         probe[n.name] = others.map((o): Task => ({ kind: "ping", to: o.name, ip: targetIps[o.name]! }));
-        const next = sampled[(i + 1) % sampled.length]!;
-        if (next.name !== n.name && targetIps[next.name] !== undefined)
-            probe[n.name]!.push({ kind: "df", to: next.name, ip: targetIps[next.name]! });
+        // The next node along that has a target: a don't-fragment ping per probe, whichever targets started.
+        const next = [...sampled.slice(i + 1), ...sampled.slice(0, i)].find((o) => targetIps[o.name] !== undefined);
+        if (next) probe[n.name]!.push({ kind: "df", to: next.name, ip: targetIps[next.name]! });
         host[n.name] = [
             ...others.map((o): Task => ({ kind: "ping", to: o.name, ip: targetIps[o.name]! })),
             // Node-to-node pings: the baseline of --perf's RTT ratio.

@@ -59,6 +59,11 @@ export function parseProbeMessage(text: string): Parsed {
     try {
         v = JSON.parse(text);
     } catch {
+        if (text.startsWith('{"v":1'))
+            return {
+                ok: false,
+                error: "the result was cut at the 4 KiB termination message limit; lower verify.sampleNodes (or --sample)",
+            };
         return { ok: false, error: text.trim().split("\n").slice(-3).join(" | ").slice(0, 300) || "empty termination message" };
     }
     const r = (v as { v?: unknown; r?: unknown }) ?? {};

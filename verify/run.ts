@@ -210,7 +210,8 @@ export async function runChecks(cfg: CalicoConfig, outputs: Record<string, unkno
                 }
                 const tasks = connectivityTasks(sampled, targetIps, o.perf);
                 const runs: { role: "probe" | "host"; node: string }[] = [];
-                for (const n of sampled) {
+                // A pod-network probe where the target could not start would fail the same way: its target names the cause.
+                for (const n of sampled.filter((s) => targetIps[s.name] !== undefined)) {
                     await create("probe", n.name, tasks.probe[n.name]);
                     runs.push({ role: "probe", node: n.name });
                 }

@@ -2,8 +2,11 @@ import { Problem, problem } from "../problems";
 import type { ParsedConfig } from "../schema";
 import { TYPHA_HEALTH_PORT, TYPHA_PORT } from "../../facts/names";
 
-/** Probe pods carry their results in a termination message (4 KiB): one ping line per other node fits up to 32. */
-export const MAX_SAMPLE_NODES = 32;
+/**
+ * Probe pods carry their results in a termination message (4 KiB): a host probe with --perf has two ping
+ * results (about 100 bytes each with long node names) per other node, so at most 12 nodes.
+ */
+export const MAX_SAMPLE_NODES = 12;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
