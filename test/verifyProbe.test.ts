@@ -49,7 +49,11 @@ describe("probe pods", () => {
         // --perf adds node-to-node pings over the same pairs (the RTT baseline); a node whose target never started is left out of both.
         const perf = connectivityTasks(SAMPLED, { n1: IPS.n1, n2: IPS.n2 }, true);
         // The don't-fragment ping goes to the next node that has a target.
-        expect(connectivityTasks(SAMPLED, { n1: IPS.n1, n3: IPS.n3 }, false).probe.n1!.at(-1)).toEqual({ kind: "df", to: "n3", ip: "10.244.3.5" });
+        expect(connectivityTasks(SAMPLED, { n1: IPS.n1, n3: IPS.n3 }, false).probe.n1!.at(-1)).toEqual({
+            kind: "df",
+            to: "n3",
+            ip: "10.244.3.5",
+        });
         expect(perf.host.n1).toEqual([
             { kind: "ping", to: "n2", ip: "10.244.2.5" },
             { kind: "ping", to: "node:n2", ip: "172.30.0.12" },
