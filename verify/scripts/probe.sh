@@ -25,7 +25,8 @@ for t in $TASKS; do
     add "{$head,\"tx\":$(num "$tx"),\"rx\":$(num "$rx"),\"ms\":$(num "$ms"),\"err\":\"$err\"}" ;;
   df)
     if ! have ping; then add "{$head,\"err\":\"no ping in the probe image\"}"; continue; fi
-    o=$(ping -n -q -c 3 -i 0.2 -W 2 -M do -s $((MTU - 28)) "$ip" 2>&1); counts "$o"
+    # Without -q: iputils prints the "message too long, mtu=N" of a packet refused at the sender only then.
+    o=$(ping -n -c 3 -i 0.2 -W 2 -M do -s $((MTU - 28)) "$ip" 2>&1); counts "$o"
     err=""; [ "$rx" = "3" ] || err=$(esc "$(printf '%s\n' "$o" | grep -iE 'too long|mtu|invalid|usage' | head -n1)")
     add "{$head,\"size\":$MTU,\"tx\":$(num "$tx"),\"rx\":$(num "$rx"),\"err\":\"$err\"}" ;;
   iperf)
