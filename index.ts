@@ -9,6 +9,8 @@ export const calicoVersion = calico.outputs.calicoVersion;
 export const pools = calico.outputs.pools;
 export const nodes = calico.outputs.nodes;
 export const cniKubeconfig = calico.outputs.cniKubeconfig;
+export const cniClientCert = calico.outputs.cniClientCert;
+export const cniDelivery = calico.outputs.cniDelivery;
 export const calicoctlConfig = calico.outputs.calicoctlConfig;
 export const podMtu = calico.outputs.podMtu;
 // Workloads: Typha Service and replicas (empty and 0 without Typha), images in use, IP autodetection.

@@ -35,6 +35,8 @@ export interface CalicoOutputs extends WorkloadOutputs {
     nodes: { name: string; address: string }[];
     /** Secret; only with `cni.delivery: ssh` (install-cni writes a token kubeconfig on each host). */
     cniKubeconfig?: pulumi.Output<string>;
+    /** The CNI client certificate (public, no key), only with `cni.delivery: ssh`: `npm run verify` reads its expiry here. */
+    cniClientCert?: pulumi.Output<string>;
     cniDelivery: CniDelivery;
     calicoctlConfig: string;
     podMtu: number;
@@ -140,6 +142,7 @@ export class Calico extends pulumi.ComponentResource {
             pools: cfg.pools.map(poolSummary),
             nodes: cfg.nodes.map((n) => ({ name: n.name, address: n.address })),
             ...(this.cni.kubeconfig ? { cniKubeconfig: this.cni.kubeconfig } : {}),
+            ...(this.pki.cni ? { cniClientCert: this.pki.cni.certPem } : {}),
             cniDelivery: cfg.cni.delivery,
             calicoctlConfig: renderCalicoctlConfig(calicoctlDatastore(ds, confDir, CALICOCTL_KUBECONFIG)),
             podMtu: cfg.mtu,

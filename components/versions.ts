@@ -42,3 +42,14 @@ export const CNI_IMAGE_BINARIES = ["calico", "calico-ipam", "flannel", "host-loc
 export function calicoCrdsUrl(version: string): string {
     return `https://raw.githubusercontent.com/projectcalico/calico/${version}/manifests/crds.yaml`;
 }
+
+/**
+ * The probe image of `npm run verify`, under `calico:registry` unless `verify.probeImage` names another:
+ * Submariner's nettest has sh, ping (iputils, for don't-fragment pings), iperf3, curl, busybox and ss,
+ * and quay.io mirrors (quay.m.daocloud.io) serve it as they serve calico/*.
+ */
+export const PROBE_IMAGE_PATH = "submariner/nettest:0.24.0";
+
+export function probeImage(registry: string): string {
+    return `${registry.replace(/\/+$/, "")}/${PROBE_IMAGE_PATH}`;
+}

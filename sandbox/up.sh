@@ -43,9 +43,11 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v ssh >/dev/null || need+=(openssh-client)
 # What the calico/node image and a node's host have: BIRD 1.x (confd's templates), runit (the
 # image's runsvdir), iptables (legacy and nft), ipset, nftables, iproute2; plus socat for the
-# sandbox's relays, curl for httpGet probes, ping for the e2e.
+# sandbox's relays, curl for httpGet probes, ping for the e2e; iperf3 for `npm run verify --perf`'s probe
+# pods, which run on this Debian userland (busybox-static, installed above, serves their HTTP).
 for pkg in bird:/usr/sbin/bird runit:/usr/bin/runsvdir iptables:/usr/sbin/xtables-nft-multi ipset:/usr/sbin/ipset \
-  nftables:/usr/sbin/nft iproute2:/usr/bin/ip socat:/usr/bin/socat curl:/usr/bin/curl iputils-ping:/usr/bin/ping; do
+  nftables:/usr/sbin/nft iproute2:/usr/bin/ip socat:/usr/bin/socat curl:/usr/bin/curl iputils-ping:/usr/bin/ping \
+  iperf3:/usr/bin/iperf3; do
   [[ -x "${pkg#*:}" ]] || need+=("${pkg%%:*}")
 done
 if [[ ${#need[@]} -gt 0 ]]; then

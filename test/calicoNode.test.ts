@@ -190,6 +190,7 @@ describe("CalicoNode component under mocks", () => {
         replicas: 1,
         tolerateControlPlane: false,
         usePodCidr: false,
+        metricsPort: 9093,
     };
 
     test("with Typha: RBAC and DaemonSet, after the Typha Deployment and its certs", async () => {

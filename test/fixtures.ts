@@ -22,6 +22,7 @@ export const fakeEnv: ConfigEnv = {
     fileSha256: (p) => crypto.createHash("sha256").update(p).digest("hex"),
     realDir: (p) => p,
     plaintextSecretKeys: [],
+    secretValuesHidden: false,
 };
 
 /** The hard-way lab as raw config, with the CA given directly and an SSH key. */

@@ -210,6 +210,12 @@ describe("the lab under mocks", () => {
         expect(await isSecretOutput(calico.outputs.cniKubeconfig as any)).toBe(true);
     });
 
+    test("the cniClientCert output is the CNI client certificate, public and without a key", async () => {
+        expect(await isSecretOutput(calico.outputs.cniClientCert as any)).toBe(false);
+        expect(await valueOf(calico.outputs.cniClientCert)).toBe(await valueOf(calico.pki.cni!.certPem));
+        expect(await valueOf(calico.outputs.cniClientCert)).not.toContain("PRIVATE KEY");
+    });
+
     test("makes no function calls but YAML decoding", () => {
         expect([...new Set(calls.map((c) => c.token))]).toEqual(["kubernetes:yaml:decode"]);
     });

@@ -24,6 +24,7 @@ const params = {
     tolerateControlPlane: false,
     usePodCidr: false,
     serviceAccountName: "calico-typha",
+    metricsPort: 9093,
 };
 const deployment = buildTyphaDeployment(params);
 const pod = deployment.spec.template.spec;
@@ -150,6 +151,16 @@ describe("Typha and calico-node agree on the TLS identities", () => {
     });
     const nodeEnv = envOf(node.spec.template.spec, "calico-node");
 
+    test("Prometheus metrics on the node's loopback at typha.metricsPort; none with 0", () => {
+        expect(env).toMatchObject({
+            TYPHA_PROMETHEUSMETRICSENABLED: "true",
+            TYPHA_PROMETHEUSMETRICSHOST: "127.0.0.1",
+            TYPHA_PROMETHEUSMETRICSPORT: "9093",
+        });
+        const off = envOf(buildTyphaDeployment({ ...params, metricsPort: 0 }).spec.template.spec, "calico-typha");
+        expect(Object.keys(off).filter((k) => k.startsWith("TYPHA_PROMETHEUS"))).toEqual([]);
+    });
+
     test("TYPHA_CLIENTCN is the node cert's CN and FELIX_TYPHACN the Typha cert's CN", () => {
         expect(env.TYPHA_CLIENTCN).toBe(NODE_CLIENT_CN);
         expect(env.TYPHA_CLIENTCN).toBe(CERT_SPECS.node.commonName);
@@ -225,6 +236,7 @@ describe("Typha component under mocks", () => {
         replicas: 2,
         tolerateControlPlane: false,
         usePodCidr: false,
+        metricsPort: 9093,
     };
     async function build(a: Partial<TyphaArgs> = {}): Promise<Typha> {
         reset();

@@ -1,4 +1,4 @@
-import { NODE_CLIENT_CN, TYPHA, calicoDatastoreName } from "../facts/names";
+import { NODE_CLIENT_CN, TYPHA, TYPHA_HEALTH_PORT, TYPHA_PORT, calicoDatastoreName } from "../facts/names";
 import {
     CONTROL_PLANE,
     CRITICAL_ADDONS_ONLY,
@@ -17,10 +17,9 @@ import {
 } from "./pod";
 import type { ConfigMapOf, Deployment, SecretOf, Service, Toleration } from "./workloadTypes";
 
-/** Typha's Service port; calico-node finds it through the Service by this port name. */
-export const TYPHA_PORT = 5473;
+export { TYPHA_HEALTH_PORT, TYPHA_PORT };
+/** calico-node finds Typha through the Service by this port name. */
 export const TYPHA_PORT_NAME = "calico-typha";
-export const TYPHA_HEALTH_PORT = 9098;
 /** Typha sheds clients slowly over this grace period; TYPHA_SHUTDOWNTIMEOUTSECS must match it. */
 const TYPHA_GRACE_SECONDS = 300;
 
@@ -54,6 +53,8 @@ export interface TyphaParams {
     /** Per-node podCIDR IPAM: Typha then passes node podCIDRs on to calico-node's BGP config. */
     usePodCidr: boolean;
     serviceAccountName: string;
+    /** Prometheus port on the node's loopback (`npm run verify` reads Felix connections there); 0: off. */
+    metricsPort: number;
 }
 
 function typhaTolerations(tolerateControlPlane: boolean): Toleration[] {
@@ -116,6 +117,14 @@ export function buildTyphaDeployment(p: TyphaParams): Deployment {
                         literal("TYPHA_SERVERCERTFILE", certPath(TYPHA_CERTS, "cert")),
                         literal("TYPHA_SERVERKEYFILE", certPath(TYPHA_CERTS, "key")),
                         ...(p.usePodCidr ? [literal("USE_POD_CIDR", "true")] : []),
+                        // Loopback only: the metrics are read on the node (verify's host probe), never across the network.
+                        ...(p.metricsPort !== 0
+                            ? [
+                                  literal("TYPHA_PROMETHEUSMETRICSENABLED", "true"),
+                                  literal("TYPHA_PROMETHEUSMETRICSHOST", "127.0.0.1"),
+                                  literal("TYPHA_PROMETHEUSMETRICSPORT", String(p.metricsPort)),
+                              ]
+                            : []),
                     ],
                     // Typha's HTTP health endpoints; slower than the exec probes, as upstream times them.
                     livenessProbe: {

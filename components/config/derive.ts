@@ -1,5 +1,5 @@
 import { expectedTyphaReplicas } from "../facts/replicas";
-import { calicoCrdsUrl, calicoImages } from "../versions";
+import { calicoCrdsUrl, calicoImages, probeImage } from "../versions";
 import { requiredCniBinaries } from "./rules/cni";
 import type { NodeConfig, ParsedConfig } from "./schema";
 import type { CalicoConfig, CniBinary, ConfigEnv, RawSecrets, ResolvedNode } from "./types";
@@ -78,7 +78,12 @@ export function deriveConfig(cfg: ParsedConfig, secrets: RawSecrets, env: Config
         datastore,
         clusterCa,
         // Zero replicas would leave Felix dialling a Service without endpoints: that is Typha off.
-        typha: { enabled: d.type === "kubernetes" && t.enabled && replicas !== 0, replicas, tolerateControlPlane: t.tolerateControlPlane },
+        typha: {
+            enabled: d.type === "kubernetes" && t.enabled && replicas !== 0,
+            replicas,
+            tolerateControlPlane: t.tolerateControlPlane,
+            metricsPort: t.metricsPort,
+        },
         aliyun: a.enabled
             ? {
                   region: a.region ?? "",
@@ -90,6 +95,7 @@ export function deriveConfig(cfg: ParsedConfig, secrets: RawSecrets, env: Config
               }
             : undefined,
         images: calicoImages(cfg.calicoVersion, cfg.registry),
+        verify: { ...cfg.verify, probeImage: cfg.verify.probeImage ?? probeImage(cfg.registry) },
         mtu: derivePodMtu(cfg),
         usePodCidr: cfg.cni.ipam !== "calico-ipam",
         cniPlugins: requiredCniBinaries(cfg),

@@ -2,20 +2,38 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "./problems";
-import { SECRET_KEYS, rawConfigSchema } from "./schema";
+import { SECRET_KEYS } from "./schema";
 import type { CalicoConfig, ConfigEnv, RawSecrets } from "./types";
 import { resolveConfig } from "./resolve";
 
 export const NAMESPACE = "calico";
 
-function readRaw(key: string): unknown {
-    const text = pulumi.runtime.getConfig(`${NAMESPACE}:${key}`);
+/** A config value as the engine hands it over (a string), parsed as JSON where it is JSON (objects, numbers, booleans). */
+export function parseConfigValue(text: string | undefined): unknown {
     if (text === undefined) return undefined;
     try {
         return JSON.parse(text);
     } catch {
         return text;
     }
+}
+
+function readRaw(key: string): unknown {
+    return parseConfigValue(pulumi.runtime.getConfig(`${NAMESPACE}:${key}`));
+}
+
+/**
+ * The `calico:*` keys of a stack, from `full key -> value` (the engine's, or `pulumi config --json`'s):
+ * schema keys and unknown ones, which validation reports like misspelt nested keys. Secret keys are
+ * left out; they are read on their own.
+ */
+export function collectRaw(values: Record<string, string>): Record<string, unknown> {
+    const raw: Record<string, unknown> = {};
+    for (const [full, text] of Object.entries(values)) {
+        const [ns, key] = full.split(":");
+        if (ns === NAMESPACE && key && !(SECRET_KEYS as readonly string[]).includes(key)) raw[key] = parseConfigValue(text);
+    }
+    return raw;
 }
 
 function isSecret(key: string, namespace = NAMESPACE): boolean {
@@ -42,18 +60,12 @@ export function realDir(path: string): string {
 
 /** Reads every `calico:*` key, validates it all at once (throwing one error listing every problem) and resolves it. */
 export function loadConfig(): CalicoConfig {
-    const raw: Record<string, unknown> = {};
-    for (const key of Object.keys(rawConfigSchema.shape)) {
-        const v = readRaw(key);
-        if (v !== undefined) raw[key] = v;
-    }
-    // Unknown top-level keys are reported like misspelt nested ones.
+    const values: Record<string, string> = {};
     for (const full of Object.keys(pulumi.runtime.allConfig())) {
-        const [ns, key] = full.split(":");
-        if (ns === NAMESPACE && key && !(key in raw) && !(SECRET_KEYS as readonly string[]).includes(key)) {
-            raw[key] = readRaw(key);
-        }
+        const v = pulumi.runtime.getConfig(full);
+        if (v !== undefined) values[full] = v;
     }
+    const raw = collectRaw(values);
     const secrets: RawSecrets = {};
     const plaintextSecretKeys: string[] = [];
     for (const key of SECRET_KEYS) {
@@ -66,7 +78,7 @@ export function loadConfig(): CalicoConfig {
     secrets.alicloudAccessKey = pulumi.runtime.getConfig("alicloud:accessKey");
     secrets.alicloudSecretKey = pulumi.runtime.getConfig("alicloud:secretKey");
     if (secrets.alicloudSecretKey !== undefined && !isSecret("secretKey", "alicloud")) plaintextSecretKeys.push("alicloud:secretKey");
-    const env: ConfigEnv = { fileSha256, realDir, plaintextSecretKeys };
+    const env: ConfigEnv = { fileSha256, realDir, plaintextSecretKeys, secretValuesHidden: false };
     const result = resolveConfig(raw, secrets, env, (s) => pulumi.secret(s));
     if (!result.ok) throw new ConfigError(result.problems);
     return result.config;

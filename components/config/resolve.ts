@@ -11,6 +11,7 @@ import { deliveryRules } from "./rules/delivery";
 import { ipamRules } from "./rules/ipam";
 import { networkRules } from "./rules/network";
 import { nodeRules } from "./rules/nodes";
+import { verifyRules } from "./rules/verify";
 import { ParsedConfig, rawConfigSchema } from "./schema";
 import type { CalicoConfig, ConfigEnv, RawSecrets } from "./types";
 
@@ -18,16 +19,17 @@ import type { CalicoConfig, ConfigEnv, RawSecrets } from "./types";
 export type Rule = (cfg: ParsedConfig, secrets: RawSecrets, env: ConfigEnv) => Problem[];
 
 export const RULES: Rule[] = [
-    (cfg, secrets) => clusterRules(cfg, secrets),
+    (cfg, secrets, env) => clusterRules(cfg, secrets, env),
     (cfg) => networkRules(cfg),
-    (cfg, secrets) => nodeRules(cfg, secrets),
+    (cfg, secrets, env) => nodeRules(cfg, secrets, env),
     (cfg, _s, env) => cniRules(cfg, env),
     (cfg, secrets) => deliveryRules(cfg, secrets),
     (cfg) => calicoNodeRules(cfg),
     (cfg) => bgpRules(cfg),
     (cfg) => ipamRules(cfg),
-    (cfg, secrets) => datastoreRules(cfg, secrets),
+    (cfg, secrets, env) => datastoreRules(cfg, secrets, env),
     (cfg) => aliyunRules(cfg),
+    (cfg) => verifyRules(cfg),
 ];
 
 export type Validation = { ok: true; config: ParsedConfig } | { ok: false; problems: Problem[] };

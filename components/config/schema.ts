@@ -134,6 +134,8 @@ export const rawConfigSchema = z.strictObject({
             enabled: z.boolean().default(true),
             replicas: z.number().int().optional(),
             tolerateControlPlane: z.boolean().default(false),
+            /** Typha's Prometheus port, on the node's loopback only; `npm run verify` counts Felix connections there. 0: off. */
+            metricsPort: z.number().int().default(9093),
         })
         .prefault({}),
     calicoNode: z
@@ -159,6 +161,20 @@ export const rawConfigSchema = z.strictObject({
             logSeverity: z.enum(LogSeverities).optional(),
             prometheusMetricsEnabled: z.boolean().optional(),
             prometheusMetricsPort: z.number().int().optional(),
+        })
+        .prefault({}),
+    /** `npm run verify`: its probe pods. */
+    verify: z
+        .strictObject({
+            /** Unset: `<registry>/submariner/nettest:<tag>` (versions.ts). */
+            probeImage: z.string().min(1).optional(),
+            namespace: z.string().default("calico-verify"),
+            /** At most this many nodes get probe pods (every pair of them is pinged); `--sample` overrides it. */
+            sampleNodes: z.number().int().default(10),
+            /** How long verify waits for each step (pods running, probes done, node status reported). */
+            timeoutSeconds: z.number().int().default(120),
+            /** Length of each iperf3 run with `--perf`. */
+            perfSeconds: z.number().int().default(5),
         })
         .prefault({}),
     aliyun: z

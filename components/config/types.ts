@@ -26,6 +26,11 @@ export interface ConfigEnv {
     realDir(path: string): string;
     /** Secret keys that were set in plaintext (without `--secret`). */
     plaintextSecretKeys: string[];
+    /**
+     * The secrets' values are not at hand, only whether each is set (`npm run verify` reads the config
+     * without `--show-secrets`): rules check that a secret is set, not its content.
+     */
+    secretValuesHidden: boolean;
 }
 
 /** A binary for the CNI bin dir: copied from the Pulumi machine, or downloaded on the host. */
@@ -82,7 +87,7 @@ export interface ResolvedAliyun {
  * Config after validation: zod's defaults applied, and every value a component needs derived once, so
  * no builder or resource defaults or re-derives anything.
  */
-export interface CalicoConfig extends Omit<ParsedConfig, "nodes" | "datastore" | "typha" | "aliyun"> {
+export interface CalicoConfig extends Omit<ParsedConfig, "nodes" | "datastore" | "typha" | "aliyun" | "verify"> {
     /** Sorted by name: the order config lists them in never changes what is built. */
     nodes: ResolvedNode[];
     datastore: ResolvedDatastore;
@@ -94,6 +99,12 @@ export interface CalicoConfig extends Omit<ParsedConfig, "nodes" | "datastore" |
         /** `typha.replicas`, or the operator's count for the node count. */
         replicas: number;
         tolerateControlPlane: boolean;
+        /** Typha's Prometheus port on the node's loopback; 0: off. */
+        metricsPort: number;
+    };
+    verify: ParsedConfig["verify"] & {
+        /** `verify.probeImage`, or the pinned probe image under `calico:registry`. */
+        probeImage: string;
     };
     /** Set when `aliyun.enabled`. */
     aliyun?: ResolvedAliyun;

@@ -7,6 +7,9 @@ export const KUBE_SYSTEM = "kube-system";
 
 /** Workload names, as upstream's manifests use them (and so `kubectl -l k8s-app=...`). */
 export const TYPHA = "calico-typha";
+/** Typha's Service port (calico-node finds it by name) and its health port, on the host network. */
+export const TYPHA_PORT = 5473;
+export const TYPHA_HEALTH_PORT = 9098;
 export const CALICO_NODE = "calico-node";
 export const KUBE_CONTROLLERS = "calico-kube-controllers";
 

@@ -25,6 +25,8 @@ export interface TyphaArgs {
     tolerateControlPlane: boolean;
     /** Per-node podCIDR IPAM (host-local, Spiderpool): sets USE_POD_CIDR. */
     usePodCidr: boolean;
+    /** Prometheus port on the node's loopback; 0: off. */
+    metricsPort: number;
 }
 
 /**
@@ -46,7 +48,7 @@ export class Typha extends pulumi.ComponentResource {
     constructor(name: string, args: TyphaArgs, opts?: pulumi.ComponentResourceOptions) {
         // No inputs registered (see Calico): here they would put both TLS keys in this component's state.
         super("calico:index:Typha", name, {}, opts);
-        const { image, replicas, tolerateControlPlane, usePodCidr } = args;
+        const { image, replicas, tolerateControlPlane, usePodCidr, metricsPort } = args;
         const parent = { parent: this };
 
         const ca = buildTyphaCaConfigMap(args.caCertPem);
@@ -71,6 +73,7 @@ export class Typha extends pulumi.ComponentResource {
             certHash: "",
             tolerateControlPlane,
             usePodCidr,
+            metricsPort,
             serviceAccountName: rbac.serviceAccount.metadata.name,
         });
         this.deployment = new k8s.apps.v1.Deployment(

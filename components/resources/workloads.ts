@@ -60,6 +60,7 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
                   replicas: cfg.typha.replicas,
                   tolerateControlPlane: cfg.typha.tolerateControlPlane,
                   usePodCidr: cfg.usePodCidr,
+                  metricsPort: cfg.typha.metricsPort,
               },
               afterCrds,
           )

@@ -1,13 +1,13 @@
 import { Problem, SECRET_VALUE, problem } from "../problems";
 import type { ParsedConfig } from "../schema";
-import type { RawSecrets } from "../types";
+import type { ConfigEnv, RawSecrets } from "../types";
 import { CALICO_MINOR, CALICO_VERSION, isSupportedCalicoVersion } from "../../versions";
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/;
 const PEM_KEY = /-----BEGIN ((RSA|EC) )?PRIVATE KEY-----[\s\S]+-----END ((RSA|EC) )?PRIVATE KEY-----/;
 
 /** Cluster facts, the cluster CA, certificate settings and the version/registry pins. */
-export function clusterRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
+export function clusterRules(cfg: ParsedConfig, secrets: RawSecrets, env: ConfigEnv): Problem[] {
     const out: Problem[] = [];
     const c = cfg.cluster;
     let url: URL | undefined;
@@ -27,7 +27,7 @@ export function clusterRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] 
     }
 
     // With cni.delivery daemonset no certificate is signed by the cluster CA (rules/delivery.ts refuses its keys).
-    if (cfg.cni.delivery === "ssh") out.push(...clusterCaRules(cfg, secrets));
+    if (cfg.cni.delivery === "ssh") out.push(...clusterCaRules(cfg, secrets, env));
     if (c.networkMtu < 576 || c.networkMtu > 9216) {
         out.push(
             problem("cluster.networkMtu", c.networkMtu, "is out of range; use the hosts' interface MTU, 576-9216 (1500 on most networks)."),
@@ -70,7 +70,7 @@ export function clusterRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] 
 }
 
 /** The cluster CA that signs the calico-cni client certificate: from config, or read over SSH from a node. */
-function clusterCaRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
+function clusterCaRules(cfg: ParsedConfig, secrets: RawSecrets, env: ConfigEnv): Problem[] {
     const out: Problem[] = [];
     const c = cfg.cluster;
     const fromNode = c.caFromNode !== undefined;
@@ -113,7 +113,7 @@ function clusterCaRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
                     "the cluster CA key is missing; run `pulumi config set --secret calico:clusterCaKey < /etc/kubernetes/pki/ca.key`, or set cluster.caFromNode.",
                 ),
             );
-        } else if (!PEM_KEY.test(secrets.clusterCaKey)) {
+        } else if (!env.secretValuesHidden && !PEM_KEY.test(secrets.clusterCaKey)) {
             out.push(problem("clusterCaKey", SECRET_VALUE, "is not a PEM private key; set it from /etc/kubernetes/pki/ca.key."));
         }
     }

@@ -2,12 +2,14 @@ import { contains, overlaps, parseCidr, Cidr } from "../../facts/cidr";
 import { sshTarget } from "../derive";
 import { Problem, SECRET_VALUE, itemKey, problem } from "../problems";
 import type { ParsedConfig } from "../schema";
-import type { RawSecrets } from "../types";
+import type { ConfigEnv, RawSecrets } from "../types";
 
 const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Node list rules: names, SSH reachability settings and the node podCIDRs. */
-export function nodeRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
+export function nodeRules(cfg: ParsedConfig, secrets: RawSecrets, env: ConfigEnv): Problem[] {
+    // Hidden per-node keys: which nodes they name is not known, only that the map is set.
+    const perNodeHidden = env.secretValuesHidden && secrets.sshPrivateKeys !== undefined;
     const out: Problem[] = [];
     // With cni.delivery daemonset the cluster delivers to its own nodes; the list carries per-node settings only.
     const ssh = cfg.cni.delivery === "ssh";
@@ -47,7 +49,7 @@ export function nodeRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
         } else {
             targets.set(target, node.name);
         }
-        const hasKey = secrets.sshPrivateKeys?.[node.name] !== undefined || secrets.sshPrivateKey !== undefined;
+        const hasKey = perNodeHidden || secrets.sshPrivateKeys?.[node.name] !== undefined || secrets.sshPrivateKey !== undefined;
         if (ssh && !hasKey && !cfg.ssh.useAgent) {
             out.push(
                 problem(
@@ -90,7 +92,7 @@ export function nodeRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[] {
         if (count > 1) out.push(problem("nodes", name, `node name "${name}" is listed ${count} times; list each node once.`));
     }
     const names = new Set(cfg.nodes.map((n) => n.name));
-    for (const extra of Object.keys(secrets.sshPrivateKeys ?? {})) {
+    for (const extra of perNodeHidden ? [] : Object.keys(secrets.sshPrivateKeys ?? {})) {
         if (!names.has(extra)) {
             out.push(problem(`sshPrivateKeys.${extra}`, SECRET_VALUE, `names no node in calico:nodes; remove it or fix the node name.`));
         }

@@ -73,6 +73,7 @@ type container struct {
 	exitCode  int
 	restarts  int
 	startedAt time.Time
+	endedAt   time.Time
 	waiting   string // reason while not running
 	pause     bool   // no process (an image with no command): only the pod's network
 
@@ -141,6 +142,13 @@ func (c *container) startLocked() error {
 		c.pause, c.running, c.waiting = true, true, ""
 		return nil
 	}
+	// The termination message file starts empty on every start, as a kubelet's does.
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(c.terminationFile(), nil, 0o666); err != nil {
+		return err
+	}
 	script, err := c.setupScript(img, argv)
 	if err != nil {
 		return err
@@ -167,6 +175,7 @@ func (c *container) startLocked() error {
 		lf.Close()
 		c.mu.Lock()
 		c.running = false
+		c.endedAt = time.Now()
 		c.exitCode = 0
 		if err != nil {
 			c.exitCode = 1
@@ -216,7 +225,22 @@ ln -s usr/bin bin; ln -s usr/sbin sbin; ln -s usr/lib lib; ln -s usr/lib64 lib64
 		}
 	}
 	// A privileged container: the machine's devices, sysfs as seen from the pod's network namespace.
-	b.WriteString("mount -t proc proc proc\nmount -t sysfs sysfs sys\nmount --rbind /dev dev\n")
+	b.WriteString("mount -t proc proc proc\nmount -t sysfs sysfs sys\n")
+	msgPath := c.terminationPath()
+	if img.Root == "" {
+		// Debian-userland containers see the machine's devices through an overlay, so the termination
+		// message file can be mounted at /dev/termination-log without touching the machine's /dev.
+		b.WriteString(`mkdir -p .o/dev/u .o/dev/w
+mount -t overlay sbx-dev -o lowerdir=/dev,upperdir=.o/dev/u,workdir=.o/dev/w dev
+for m in pts shm mqueue; do if [ -d "/dev/$m" ]; then mount --rbind "/dev/$m" "dev/$m"; fi; done
+`)
+	} else {
+		b.WriteString("mount --rbind /dev dev\n")
+	}
+	if img.Root == "" || !strings.HasPrefix(msgPath, "/dev/") {
+		dst := "$R" + msgPath
+		fmt.Fprintf(&b, "mkdir -p \"$(dirname \"%s\")\"; [ -e \"%s\" ] || : >\"%s\"\nmount --bind %s \"%s\"\n", dst, dst, dst, q(c.terminationFile()), dst)
+	}
 	for _, m := range c.spec.VolumeMounts {
 		src, ok := c.w.volumes[m.Name]
 		if !ok {
@@ -553,7 +577,14 @@ func (c *container) status() corev1.ContainerStatus {
 	case c.waiting != "":
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerError", Message: c.waiting}
 	case c.exited != nil:
-		cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: int32(c.exitCode), StartedAt: metav1.NewTime(c.startedAt)}
+		reason := "Completed"
+		if c.exitCode != 0 {
+			reason = "Error"
+		}
+		cs.State.Terminated = &corev1.ContainerStateTerminated{
+			ExitCode: int32(c.exitCode), Reason: reason, Message: c.terminationMessage(),
+			StartedAt: metav1.NewTime(c.startedAt), FinishedAt: metav1.NewTime(c.endedAt),
+		}
 	default:
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "PodInitializing"}
 	}
@@ -575,4 +606,36 @@ func killNamespace(pid int) {
 		}
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// terminationPath is where the container writes its termination message (Kubernetes' default /dev/termination-log).
+func (c *container) terminationPath() string {
+	if c.spec.TerminationMessagePath != "" {
+		return filepath.Clean("/" + c.spec.TerminationMessagePath)
+	}
+	return "/dev/termination-log"
+}
+
+func (c *container) terminationFile() string { return filepath.Join(c.dir, "termination-log") }
+
+// terminationMessage is what a kubelet puts in the terminated state: the file, at most 4096 bytes, or
+// with FallbackToLogsOnError and a failed, silent container the tail of its log (80 lines, 2048 bytes).
+func (c *container) terminationMessage() string {
+	b, _ := os.ReadFile(c.terminationFile())
+	if len(b) > 4096 {
+		b = b[:4096]
+	}
+	if len(b) > 0 || c.exitCode == 0 || c.spec.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
+		return string(b)
+	}
+	logs, _ := os.ReadFile(c.logPath)
+	lines := strings.Split(strings.TrimRight(string(logs), "\n"), "\n")
+	if len(lines) > 80 {
+		lines = lines[len(lines)-80:]
+	}
+	tail := strings.Join(lines, "\n")
+	if len(tail) > 2048 {
+		tail = tail[len(tail)-2048:]
+	}
+	return tail
 }
