@@ -6,7 +6,10 @@ import { bgpRules } from "./rules/bgp";
 import { calicoNodeRules } from "./rules/calicoNode";
 import { clusterRules } from "./rules/cluster";
 import { cniRules } from "./rules/cni";
+import { dataplaneRules } from "./rules/dataplane";
 import { datastoreRules } from "./rules/datastore";
+import { dualStackRules } from "./rules/dualStack";
+import { felixSettingsRules } from "./rules/felixSettings";
 import { ipamRules } from "./rules/ipam";
 import { networkRules } from "./rules/network";
 import { nodeRules } from "./rules/nodes";
@@ -26,6 +29,9 @@ export const RULES: Rule[] = [
     (cfg) => ipamRules(cfg),
     (cfg, secrets) => datastoreRules(cfg, secrets),
     (cfg) => aliyunRules(cfg),
+    (cfg) => dualStackRules(cfg),
+    (cfg) => dataplaneRules(cfg),
+    (cfg) => felixSettingsRules(cfg),
 ];
 
 export type Validation = { ok: true; config: ParsedConfig } | { ok: false; problems: Problem[] };

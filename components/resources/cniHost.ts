@@ -24,6 +24,10 @@ export interface CniHostArgs {
     kubeconfig: pulumi.Input<string>;
     /** Extra files for this host (e.g. etcd client TLS), each written with its mode. */
     extraFiles: HostFile<pulumi.Input<string>>[];
+    /** The host checks (builders/preflight.ts), run before anything is written; their failure stops this node's install. */
+    preflight: string;
+    /** Run after the files are in place (e.g. NetworkManager reading its new rule); "" for nothing. */
+    afterInstall: string;
 }
 
 /** sha256 over the local binaries' names and sha256s: changes when any of them does. */
@@ -91,7 +95,12 @@ export function cniHost(name: string, args: CniHostArgs, parent: pulumi.Resource
         `${name}-cni-install`,
         {
             connection,
-            create: asRoot(cniInstallScript({ binDir, uploadDir, binaries, recordPath: CNI_HOST_RECORD }), user),
+            create: asRoot(
+                [args.preflight, cniInstallScript({ binDir, uploadDir, binaries, recordPath: CNI_HOST_RECORD }), args.afterInstall]
+                    .filter((s) => s !== "")
+                    .join("\n"),
+                user,
+            ),
             // The files first, then the dataplane: the cleanup waits for calico-node to stop on this host.
             delete: asRoot(`${cniUninstallScript(written, CNI_HOST_RECORD, CNI_UPLOAD_DIR)}\n${dataplaneCleanupScript()}`, user),
             stdin,
