@@ -1,3 +1,4 @@
+import { buildProgram, find, installedFiles } from "./harness";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
@@ -7,6 +8,8 @@ import { asRoot, cniInstallScript, frameFiles } from "../components/builders/hos
 import {
     CALICO_INTERFACES,
     MAX_PREFLIGHT_PEERS,
+    NETWORK_MANAGER_CONF,
+    NETWORK_MANAGER_RELOAD,
     type PreflightPlan,
     networkManagerConf,
     preflightPlan,
@@ -342,5 +345,34 @@ describe("preflightPlan", () => {
         raw.calicoNode = { dataplane: "bpf", kubeProxy: "removed" };
         const p = preflightPlan(resolvedConfig(raw), "cka001");
         expect([p.interfaces, p.bpf, p.kubeProxyRemoved]).toEqual([[], true, true]);
+    });
+});
+
+describe("the preflight and cni.manageNetworkManager under mocks", () => {
+    const CMD = "command:remote:Command";
+
+    test("each node's install starts with its own preflight", async () => {
+        const cfg = resolvedConfig();
+        await buildProgram(cfg);
+        for (const n of cfg.nodes) {
+            expect(find(CMD, `${n.name}-cni-install`).inputs.create).toMatch(new RegExp(`^sh -c 'set -eu\\nn='\\\\''${n.name}'\\\\'' r=`));
+        }
+    });
+
+    test("writes the NetworkManager rule before the conflist, reloads NetworkManager after, removes the rule on delete", async () => {
+        const raw: any = labRaw();
+        raw.cni.manageNetworkManager = true;
+        await buildProgram(resolvedConfig(raw));
+        const files = installedFiles("cka001");
+        expect(files.map((f) => f.path)).toEqual([
+            "/etc/cni/net.d/calico-kubeconfig",
+            NETWORK_MANAGER_CONF,
+            "/etc/cni/net.d/10-calico.conflist",
+        ]);
+        expect(files[1]).toEqual({ path: NETWORK_MANAGER_CONF, mode: "0644", content: networkManagerConf() });
+        const install = find(CMD, "cka001-cni-install").inputs;
+        expect(install.create.endsWith(`${NETWORK_MANAGER_RELOAD}'`)).toBe(true);
+        expect(install.create).not.toContain("runs NetworkManager");
+        expect(install.delete).toContain(NETWORK_MANAGER_CONF);
     });
 });

@@ -2,7 +2,9 @@
  * A validator for the part of OpenAPI v3 the FelixConfiguration CRD uses (facts/felixConfigurationSpec.json),
  * so `felix.settings` is checked at `pulumi preview` without shipping a schema library. It is stricter than
  * the API server in one way, on purpose: an unknown field is an error here, where the API server would
- * prune it silently. test/felixSettings.test.ts checks it agrees with ajv on the pinned CRD.
+ * prune it silently. Formats (int32 on the two mark masks) are left to the API server: Felix's masks are
+ * unsigned, and refusing 0xffff0000 here on a guess would be worse than the server's own answer.
+ * test/felixSettings.test.ts checks it agrees with ajv on the pinned CRD.
  */
 
 export interface SchemaNode {
@@ -62,8 +64,6 @@ function hasType(type: NonNullable<SchemaNode["type"]>, v: unknown): boolean {
     }
 }
 
-const INT32 = [-(2 ** 31), 2 ** 31 - 1] as const;
-
 /** Every failure of `value` against `schema`; [] when it is valid. */
 export function validateSchema(schema: SchemaNode, value: unknown, path = ""): SchemaError[] {
     const err = (message: string, at = path): SchemaError => ({ path: at, message });
@@ -84,8 +84,6 @@ export function validateSchema(schema: SchemaNode, value: unknown, path = ""): S
     if (typeof value === "number") {
         if (schema.minimum !== undefined && value < schema.minimum) out.push(err(`must be at least ${schema.minimum}`));
         if (schema.maximum !== undefined && value > schema.maximum) out.push(err(`must be at most ${schema.maximum}`));
-        if (schema.format === "int32" && (value < INT32[0] || value > INT32[1]))
-            out.push(err(`must fit in 32 bits (${INT32[0]} to ${INT32[1]})`));
     }
     if (Array.isArray(value) && schema.items) {
         const items = schema.items;
