@@ -56,13 +56,12 @@ export interface PreflightPlan {
     peers: PreflightPeer[];
 }
 
-/** Nodes a node has BGP sessions with: every other one in the mesh, else only through route reflectors. */
-function bgpPeers(cfg: CalicoConfig, self: CalicoConfig["nodes"][number]): CalicoConfig["nodes"] {
-    const reflectors = cfg.nodes.filter((n) => n.routeReflectorClusterId !== undefined);
-    const others = cfg.nodes.filter((n) => n.name !== self.name);
-    if (cfg.bgp.nodeToNodeMesh) return others;
+/** Whether a node has a BGP session with another: every pair in the mesh, else only through route reflectors. */
+function peersWith(cfg: CalicoConfig, self: CalicoConfig["nodes"][number], other: CalicoConfig["nodes"][number]): boolean {
+    if (other.name === self.name) return false;
+    if (cfg.bgp.nodeToNodeMesh) return true;
     // Reflectors peer with everyone; the rest only with the reflectors.
-    return self.routeReflectorClusterId !== undefined ? others : others.filter((n) => reflectors.includes(n));
+    return self.routeReflectorClusterId !== undefined || other.routeReflectorClusterId !== undefined;
 }
 
 export function preflightPlan(cfg: CalicoConfig, nodeName: string): PreflightPlan {
@@ -72,15 +71,16 @@ export function preflightPlan(cfg: CalicoConfig, nodeName: string): PreflightPla
     const interfaces = cfg.cni.manageNetworkManager
         ? []
         : Object.entries(CALICO_INTERFACES).flatMap(([k, v]) => (inUse.has(k) ? [{ ...v }] : []));
-    let peers: PreflightPeer[] = [];
+    const peers: PreflightPeer[] = [];
     if (cfg.calicoNode.backend === "bird") {
         const own = new Set([self.address, self.internalAddress ?? self.address]);
-        const candidates = bgpPeers(cfg, self);
-        // Nodes are sorted by name: start after this one and wrap around.
-        const at = cfg.nodes.findIndex((n) => n.name === self.name);
-        const ring = [...cfg.nodes.slice(at + 1), ...cfg.nodes.slice(0, at)].filter((n) => candidates.includes(n));
         const seen = new Set<string>();
-        for (const n of ring) {
+        // Nodes are sorted by name: start after this one, wrap around, stop at the cap (a thousand nodes
+        // make a million steps at most, not a billion).
+        const at = cfg.nodes.indexOf(self);
+        for (let i = 1; i < cfg.nodes.length && peers.length < MAX_PREFLIGHT_PEERS; i++) {
+            const n = cfg.nodes[(at + i) % cfg.nodes.length]!;
+            if (!peersWith(cfg, self, n)) continue;
             const address = n.internalAddress ?? n.address;
             // One host per address (the sandbox's nodes share 127.0.0.1 for SSH), never this host itself, and
             // only plain host names and addresses (the script splits the list on spaces).
@@ -88,7 +88,6 @@ export function preflightPlan(cfg: CalicoConfig, nodeName: string): PreflightPla
             seen.add(address);
             peers.push({ name: n.name, address });
         }
-        peers = peers.slice(0, MAX_PREFLIGHT_PEERS);
     }
     return {
         node: self.name,
