@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { RouteSummary } from "./builders/aliyunRoutes";
-import { felixSettings, routeReflectors } from "./builders/bgp";
+import { routeReflectors } from "./builders/bgp";
+import { felixSettings } from "./builders/felixSettings";
 import { renderCalicoctlConfig } from "./builders/calicoctl";
 import { APPLIED_OUTPUT, type AppliedNames } from "./builders/calicoctlApply";
 import { calicoctlDatastore, cniEtcdDatastore, etcdHostFiles } from "./builders/etcdHost";

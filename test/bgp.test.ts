@@ -1,16 +1,17 @@
-import { buildProgram, byType, find, recorded, recordedOpts, withoutCrds } from "./harness";
+import { buildProgram, byType, find, recorded, recordedOpts, withoutCrds, withoutPreflightPeers } from "./harness";
 import {
     RR_CLUSTER_ID_ANNOTATION,
     buildBgpConfiguration,
     buildBgpPeers,
-    buildFelixConfiguration,
     buildRouteReflectorNodePatch,
-    felixSettings,
     routeReflectors,
 } from "../components/builders/bgp";
 import { rawConfigSchema } from "../components/config/schema";
 import { schemaErrors, unknownSpecKeys } from "./crdSchema";
 import { Mutate, labRaw, problemsOf, resolvedConfig } from "./fixtures";
+import { buildFelixConfiguration, felixSettings } from "../components/builders/felixSettings";
+
+const NO_FELIX = { wireguard: { ipv4: false, ipv6: false }, settings: {} };
 
 // zod's defaults for calico:bgp, read from the schema rather than written out again.
 const defaults = rawConfigSchema.shape.bgp.parse({});
@@ -75,19 +76,21 @@ describe("BGP builders", () => {
     });
 
     test("FelixConfiguration holds only what config sets; none at all when nothing is set", () => {
-        const pools = [{ ipipMode: "Never" as const, vxlanMode: "Never" as const, disabled: false }];
-        expect(buildFelixConfiguration(felixSettings({ felix: {}, pools, mtu: 1500 }))).toBeUndefined();
-        const obj: any = buildFelixConfiguration(felixSettings({ felix: { prometheusMetricsEnabled: true }, pools, mtu: 1500 }));
+        const pools = [{ cidr: "10.244.0.0/16", ipipMode: "Never" as const, vxlanMode: "Never" as const, disabled: false }];
+        expect(buildFelixConfiguration(felixSettings({ felix: NO_FELIX, pools, mtu: 1500 }))).toBeUndefined();
+        const obj: any = buildFelixConfiguration(
+            felixSettings({ felix: { ...NO_FELIX, prometheusMetricsEnabled: true }, pools, mtu: 1500 }),
+        );
         expect(obj.metadata.name).toBe("default");
         expect(obj.spec).toEqual({ prometheusMetricsEnabled: true });
     });
 
     test("the tunnel MTUs follow the enabled pools and equal the conflist MTU", () => {
         const s = felixSettings({
-            felix: {},
+            felix: NO_FELIX,
             pools: [
-                { ipipMode: "CrossSubnet", vxlanMode: "Never", disabled: false },
-                { ipipMode: "Never", vxlanMode: "Always", disabled: true },
+                { cidr: "10.244.0.0/17", ipipMode: "CrossSubnet", vxlanMode: "Never", disabled: false },
+                { cidr: "10.244.128.0/17", ipipMode: "Never", vxlanMode: "Always", disabled: true },
             ],
             mtu: 1480,
         });
@@ -207,8 +210,14 @@ describe("BGP resource identity follows names, not positions", () => {
         const gone = all.filter((r) => !fewer.includes(r)).map((r) => r.split("::")[1]);
         const changed = fewer.filter((r) => !all.includes(r)).map((r) => r.split("::")[1]);
         expect(gone.filter((n) => !changed.includes(n)).sort()).toEqual(["bgppeer-rack2-tor", "cka002-route-reflector"]);
-        // Only the Bgp component, whose args list the reflectors and peers, changes with them.
-        expect(changed.filter((n) => n !== "bgp")).toEqual([]);
+        // Besides the Bgp component, whose args list the reflectors and peers, only the nodes' preflight
+        // peer lists change: with the mesh off, who peers with whom follows the reflectors.
+        const peerless = (rs: string[]) => rs.map((r) => (r.startsWith("command:remote:Command::") ? withoutPreflightPeers(r) : r));
+        expect(
+            peerless(fewer)
+                .filter((r) => !peerless(all).includes(r))
+                .map((r) => r.split("::")[1]),
+        ).toEqual(changed.filter((n) => n === "bgp"));
     });
 });
 

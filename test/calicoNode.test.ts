@@ -15,6 +15,7 @@ const base: CalicoNodeParams = {
     backend: "bird",
     ipAutodetectionMethod: "interface=eth0",
     ipv6: false,
+    dataplane: { dataplane: "iptables", kubeProxy: "running" },
     usePodCidr: false,
     mtu: 1480,
     datastore: { type: "kubernetes" },
@@ -67,12 +68,14 @@ describe("calico-node DaemonSet", () => {
 
     test("keeps IPv6 off unless configured", () => {
         expect(env).toMatchObject({ FELIX_IPV6SUPPORT: "false", IP6: "none" });
-        expect(envFor({ ipv6: true })).toMatchObject({
+        expect(envFor({ ipv6: true, ipv6AutodetectionMethod: "interface=eth0" })).toMatchObject({
             FELIX_IPV6SUPPORT: "true",
             IP6: "autodetect",
             IP6_AUTODETECTION_METHOD: "interface=eth0",
+            FELIX_VXLANMTUV6: "1480",
+            FELIX_WIREGUARDMTUV6: "1480",
         });
-        expect(envFor({ ipv6: true, ipAutodetectionMethod: "cidr=10.0.0.0/8" }).IP6_AUTODETECTION_METHOD).toBeUndefined();
+        expect(envFor({ ipv6: true }).IP6_AUTODETECTION_METHOD).toBeUndefined();
     });
 
     test("has health probes and the -shutdown preStop hook", () => {
@@ -176,6 +179,7 @@ describe("CalicoNode component under mocks", () => {
         backend: "bird",
         ipAutodetectionMethod: "first-found",
         ipv6: false,
+        dataplane: { dataplane: "iptables", kubeProxy: "running" },
         usePodCidr: false,
         mtu: 1500,
         datastore: { type: "kubernetes" },

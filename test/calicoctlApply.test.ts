@@ -2,7 +2,8 @@ import { buildProgram, byType, find, plain, previousStackOutputs, recorded, reco
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "fs";
 import { parseAllDocuments } from "yaml";
-import { buildBgpConfiguration, buildBgpPeers, buildFelixConfiguration } from "../components/builders/bgp";
+import { buildBgpConfiguration, buildBgpPeers } from "../components/builders/bgp";
+import { buildFelixConfiguration } from "../components/builders/felixSettings";
 import {
     APPLIED_OUTPUT,
     CALICOCTL_BIN,
@@ -105,7 +106,7 @@ describe("the projectcalico.org/v3 documents", () => {
     });
 
     test("no FelixConfiguration when no knob is set; the BGPConfiguration is always there", () => {
-        const kinds = calicoResourceDocuments(inputs({ felix: {}, bgp: { ...inputs().bgp, peers: [] } })).map((d) => d.kind);
+        const kinds = calicoResourceDocuments(inputs({ felix: { settings: {} }, bgp: { ...inputs().bgp, peers: [] } })).map((d) => d.kind);
         expect(kinds).toEqual(["IPPool", "IPPool", "BGPConfiguration"]);
     });
 

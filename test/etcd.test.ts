@@ -56,6 +56,7 @@ describe("etcd host-side builders", () => {
             logLevel: "info",
             kubeconfigPath: "/etc/cni/net.d/calico-kubeconfig",
             ipam: "calico-ipam",
+            ipv6: false,
             bandwidth: false,
             datastore: cniEtcdDatastore("/etc/cni/net.d", ENDPOINTS),
         });

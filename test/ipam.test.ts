@@ -26,6 +26,7 @@ const base = {
     logLevel: "info",
     kubeconfigPath: "/etc/cni/net.d/calico-kubeconfig",
     ipam: "calico-ipam" as const,
+    ipv6: false,
     bandwidth: false,
     datastore: { type: "kubernetes" as const },
 };

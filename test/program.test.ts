@@ -12,6 +12,7 @@ import {
     recorded,
     recordedOpts,
     valueOf,
+    withoutPreflightPeers,
 } from "./harness";
 import { createHash } from "crypto";
 import { parse } from "yaml";
@@ -21,6 +22,7 @@ import { CERT_SPECS } from "../components/builders/certs";
 import { TEST_CERT_PEM, fakeEnv, labRaw, resolvedConfig } from "./fixtures";
 import { dataplaneCleanupScript } from "../components/builders/dataplaneCleanup";
 import { asRoot, cniInstallScript, cniUninstallScript } from "../components/builders/hostScripts";
+import { preflightPlan, preflightScript } from "../components/builders/preflight";
 import { CNI_HOST_RECORD, CNI_UPLOAD_DIR } from "../components/facts/names";
 
 const CMD = "command:remote:Command";
@@ -155,19 +157,19 @@ describe("the lab under mocks", () => {
         }
     });
 
-    test("the install checks every binary's sha256 and reads every file from stdin, the conflist last", () => {
+    test("the install runs the host preflight first, checks every binary's sha256 and reads every file from stdin, the conflist last", () => {
         for (const node of ["cka001", "cka002", "cka003"]) {
             const install = find(CMD, `${node}-cni-install`);
             expect(install.inputs.create).toBe(
                 asRoot(
-                    cniInstallScript({
+                    `${preflightScript(preflightPlan(resolvedConfig(), node))}\n${cniInstallScript({
                         binDir: "/opt/cni/bin",
                         uploadDir: `${CNI_UPLOAD_DIR}/cni-bin`,
                         binaries: BINS.map((name) => ({ name, source: "local", sha256: binSha(name) })),
                         recordPath: CNI_HOST_RECORD,
                         ownerPath: "/etc/cni/net.d/calico-kubeconfig",
                         nodeName: node,
-                    }),
+                    })}`,
                     "root",
                 ),
             );
@@ -312,5 +314,27 @@ describe("stable identity", () => {
         expect(fewer.every((r) => all.includes(r))).toBe(true);
         expect(gone.length).toBeGreaterThan(0);
         expect(gone.every((r) => r.split("::")[1].startsWith("cka002"))).toBe(true);
+    });
+
+    test("with cni.preflightBgpPeers the others' installs change only in the peers their preflight checks", async () => {
+        const on = () => {
+            const raw: any = labRaw();
+            raw.cni.preflightBgpPeers = true;
+            return raw;
+        };
+        await buildProgram(resolvedConfig(on()));
+        const before = Object.fromEntries(byType(CMD).map((r) => [r.name, r.inputs]));
+        const peerless = () => snapshot().map((r) => (r.startsWith(`${CMD}::`) ? withoutPreflightPeers(r) : r));
+        const all = peerless();
+        const raw = on();
+        raw.nodes = raw.nodes.filter((n: any) => n.name !== "cka002");
+        await buildProgram(resolvedConfig(raw));
+        const typha = (r: string) => r.startsWith("kubernetes:apps/v1:Deployment::calico-typha::");
+        const fewer = peerless().filter((r) => !typha(r));
+        expect(fewer.every((r) => all.includes(r))).toBe(true);
+        for (const n of ["cka001", "cka003"]) {
+            expect(before[`${n}-cni-install`]!.create).toContain("cka002=172.16.0.12");
+            expect(find(CMD, `${n}-cni-install`).inputs.create).not.toContain("cka002=");
+        }
     });
 });

@@ -87,3 +87,52 @@ describe("Pulumi.hostlocal.yaml", () => {
         }
     });
 });
+
+describe("Pulumi.dualstack.yaml", () => {
+    beforeAll(async () => buildProgram(stackConfig("Pulumi.dualstack.yaml")));
+
+    test("gives every pod both families on the nftables dataplane, BIRD6 probed, every Calico object valid", () => {
+        for (const node of ["ds-cp-1", "ds-worker-1", "ds-worker-2"]) {
+            expect(installedConflist(node).plugins[0].ipam).toEqual({ type: "calico-ipam", assign_ipv4: "true", assign_ipv6: "true" });
+        }
+        const c = find("kubernetes:apps/v1:DaemonSet", "calico-node").inputs.spec.template.spec.containers[0];
+        expect(c.env).toEqual(
+            expect.arrayContaining([
+                { name: "IP6", value: "autodetect" },
+                { name: "IP6_AUTODETECTION_METHOD", value: "cidr=fd00:172:16:4::/64" },
+                { name: "FELIX_IPV6SUPPORT", value: "true" },
+                { name: "FELIX_NFTABLESMODE", value: "Enabled" },
+            ]),
+        );
+        expect(c.readinessProbe.exec.command).toContain("-bird6-ready");
+        for (const o of calicoObjects()) {
+            const obj = { ...o.inputs, kind: String(o.inputs.kind) };
+            expect([obj.kind, schemaErrors(obj), unknownSpecKeys(obj)]).toEqual([obj.kind, [], []]);
+        }
+    });
+});
+
+describe("Pulumi.ebpf.yaml", () => {
+    beforeAll(async () => buildProgram(stackConfig("Pulumi.ebpf.yaml")));
+
+    test("runs eBPF in kube-proxy's place with WireGuard, its settings in a valid FelixConfiguration", () => {
+        const felix = find("kubernetes:crd.projectcalico.org/v1:FelixConfigurationPatch", "felixconfiguration-default").inputs;
+        expect(felix.spec).toEqual({
+            featureDetectOverride: "ChecksumOffloadBroken=true",
+            bpfExternalServiceMode: "dsr",
+            wireguardEnabled: true,
+            vxlanMTU: 1440,
+            wireguardMTU: 1440,
+        });
+        for (const o of calicoObjects()) {
+            const obj = { ...o.inputs, kind: String(o.inputs.kind) };
+            expect([obj.kind, schemaErrors(obj), unknownSpecKeys(obj)]).toEqual([obj.kind, [], []]);
+        }
+        expect(find("kubernetes:core/v1:ConfigMap", "kubernetes-services-endpoint").inputs.data).toEqual({
+            KUBERNETES_SERVICE_HOST: "172.16.5.10",
+            KUBERNETES_SERVICE_PORT: "6443",
+        });
+        expect(installedConflist("bpf-worker-1").plugins[0].mtu).toBe(1440);
+        expect(installedFiles("bpf-worker-1").map((f) => f.path)).toContain("/etc/NetworkManager/conf.d/calico.conf");
+    });
+});

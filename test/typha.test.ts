@@ -142,6 +142,7 @@ describe("Typha and calico-node agree on the TLS identities", () => {
         backend: "bird",
         ipAutodetectionMethod: "first-found",
         ipv6: false,
+        dataplane: { dataplane: "iptables", kubeProxy: "running" },
         mtu: 1440,
         datastore: { type: "kubernetes" },
         typhaServiceName: "calico-typha",

@@ -129,10 +129,13 @@ describe("workload config validation", () => {
         [
             "IPv6 pool with IPv6 off",
             (r) => {
-                r.cluster.podCidr = "fd00:10:244::/56";
-                r.pools = [{ name: "v6", cidr: "fd00:10:244::/64", blockSize: 122 }];
+                r.cluster.podCidrV6 = "fd00:10:244::/56";
+                r.pools.push({ name: "v6", cidr: "fd00:10:244::/64", blockSize: 122 });
             },
-            "calico:calicoNode.ipv6 = false: an IPv6 pool is configured but IPv6 is off; set calicoNode.ipv6 true or remove the IPv6 pool.",
+            [
+                "calico:calicoNode.ipv6 = false: an IPv6 pool is configured but IPv6 is off; set calicoNode.ipv6 true or remove the IPv6 pool.",
+                'calico:cluster.podCidrV6 = "fd00:10:244::/56": is set but calicoNode.ipv6 is false, so no pod gets an IPv6 address; set calicoNode.ipv6 true for dual-stack, or remove it.',
+            ],
         ],
         [
             "too many Typha replicas",

@@ -1,10 +1,10 @@
-import type { BgpPeerConfig, EncapMode, ParsedConfig } from "../config/schema";
+import type { BgpPeerConfig, ParsedConfig } from "../config/schema";
 import { CALICO_CRD_API_VERSION, MANAGED_BY_LABELS, ROUTE_REFLECTOR_LABEL, RR_PEER_NAMES } from "../facts/names";
 
 /**
  * Calico's BGP topology and Felix knobs as custom resources on the Kubernetes datastore: the default
- * BGPConfiguration, BGPPeers (route reflectors and external routers), the route-reflector marks on the
- * Kubernetes Nodes and the default FelixConfiguration.
+ * BGPConfiguration, BGPPeers (route reflectors and external routers) and the route-reflector marks on the
+ * Kubernetes Nodes. The default FelixConfiguration, patched the same way, is builders/felixSettings.ts.
  */
 
 /** Both singletons Calico reads are named `default`. */
@@ -87,54 +87,6 @@ export function buildRouteReflectorNodePatch(rr: RouteReflector): Record<string,
             labels: { [ROUTE_REFLECTOR_LABEL]: "true" },
             annotations: { [RR_CLUSTER_ID_ANNOTATION]: rr.clusterId, ...PATCH_ANNOTATIONS },
         },
-    };
-}
-
-/** Felix knobs; each is set only when config asks for it (or, for the tunnel MTUs, when a pool tunnels). */
-export interface FelixSettings {
-    logSeverity?: string;
-    prometheusMetricsEnabled?: boolean;
-    prometheusMetricsPort?: number;
-    /** Pod MTU, for the IPIP device; set when a pool uses IPIP. */
-    ipipMtu?: number;
-    /** Pod MTU, for the VXLAN device; set when a pool uses VXLAN. */
-    vxlanMtu?: number;
-}
-
-interface FelixInputs {
-    felix: { logSeverity?: string; prometheusMetricsEnabled?: boolean; prometheusMetricsPort?: number };
-    pools: { ipipMode: EncapMode; vxlanMode: EncapMode; disabled: boolean }[];
-    /** The pod MTU the conflist uses, so Felix's tunnel devices match the veths. */
-    mtu: number;
-}
-
-export function felixSettings(c: FelixInputs): FelixSettings {
-    const enabled = c.pools.filter((p) => !p.disabled);
-    return {
-        logSeverity: c.felix.logSeverity,
-        prometheusMetricsEnabled: c.felix.prometheusMetricsEnabled,
-        prometheusMetricsPort: c.felix.prometheusMetricsPort,
-        ipipMtu: enabled.some((p) => p.ipipMode !== "Never") ? c.mtu : undefined,
-        vxlanMtu: enabled.some((p) => p.vxlanMode !== "Never") ? c.mtu : undefined,
-    };
-}
-
-/** The `default` FelixConfiguration with only the set knobs, or undefined when there are none. */
-export function buildFelixConfiguration(s: FelixSettings): Record<string, unknown> | undefined {
-    const fields: Record<string, unknown> = {
-        logSeverityScreen: s.logSeverity,
-        prometheusMetricsEnabled: s.prometheusMetricsEnabled,
-        prometheusMetricsPort: s.prometheusMetricsPort,
-        ipipMTU: s.ipipMtu,
-        vxlanMTU: s.vxlanMtu,
-    };
-    const spec = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
-    if (Object.keys(spec).length === 0) return undefined;
-    return {
-        apiVersion: CALICO_CRD_API_VERSION,
-        kind: "FelixConfiguration",
-        metadata: { name: DEFAULT_NAME, labels: { ...MANAGED_BY_LABELS }, annotations: { ...PATCH_ANNOTATIONS } },
-        spec,
     };
 }
 

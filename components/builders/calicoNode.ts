@@ -1,5 +1,6 @@
 import type { Backend } from "../config/schema";
 import { CALICO_NODE, TYPHA_SERVER_CN, calicoDatastoreName } from "../facts/names";
+import { type DataplaneParams, dataplaneEnv } from "./dataplane";
 import { ETCD_MOUNT, etcdEnv, etcdVolume } from "./etcdClient";
 import { CALICO_NODE_CNI_NET_MOUNT, type InstallCniParams, installCniContainer, installCniVolumes } from "./installCni";
 import {
@@ -27,6 +28,10 @@ export interface CalicoNodeParams {
     /** IP_AUTODETECTION_METHOD, as the config rules have checked it. */
     ipAutodetectionMethod: string;
     ipv6: boolean;
+    /** IP6_AUTODETECTION_METHOD (config/derive.ts); unset, calico-node's own default (first-found). */
+    ipv6AutodetectionMethod?: string;
+    /** iptables, nftables or eBPF, and whether kube-proxy stays (builders/dataplane.ts). */
+    dataplane: DataplaneParams;
     /** Per-node podCIDR IPAM (host-local, Spiderpool): BIRD then advertises each node's podCIDR. */
     usePodCidr: boolean;
     /** Pod MTU; the tunnel devices use the same value as the conflist. */
@@ -84,15 +89,16 @@ function ebpfBootstrap(image: string): Container {
     });
 }
 
-/** The v6 method follows the v4 one where it is family-neutral; cidr and can-reach name v4 targets. */
 function ipv6Env(p: CalicoNodeParams): EnvVar[] {
     if (!p.ipv6) return [literal("IP6", "none"), literal("FELIX_IPV6SUPPORT", "false")];
-    const kind = p.ipAutodetectionMethod.split("=")[0]?.trim();
-    const neutral = kind === "interface" || kind === "skip-interface" || kind === "kubernetes-internal-ip" || kind === "first-found";
+    const mtu = String(p.mtu);
     return [
         literal("IP6", "autodetect"),
-        ...(neutral ? [literal("IP6_AUTODETECTION_METHOD", p.ipAutodetectionMethod)] : []),
+        ...(p.ipv6AutodetectionMethod !== undefined ? [literal("IP6_AUTODETECTION_METHOD", p.ipv6AutodetectionMethod)] : []),
         literal("FELIX_IPV6SUPPORT", "true"),
+        // The IPv6 tunnels get the pod MTU too, like the IPv4 ones below.
+        literal("FELIX_VXLANMTUV6", mtu),
+        literal("FELIX_WIREGUARDMTUV6", mtu),
     ];
 }
 
@@ -113,11 +119,11 @@ function datastoreEnv(d: WorkloadDatastore): EnvVar[] {
     return [type, ...etcdEnv(), fromField("CALICO_K8S_NODE_REF", "spec.nodeName")];
 }
 
-/** BIRD only runs with the bird backend; probing it otherwise keeps the pod unready forever. */
-function probes(backend: Backend): { liveness: Probe; readiness: Probe } {
-    const bird = backend === "bird";
-    const live = ["/bin/calico-node", "-felix-live", ...(bird ? ["-bird-live"] : [])];
-    const ready = ["/bin/calico-node", "-felix-ready", ...(bird ? ["-bird-ready"] : [])];
+/** BIRD only runs with the bird backend (BIRD6 beside it with IPv6); probing it otherwise keeps the pod unready forever. */
+function probes(backend: Backend, ipv6: boolean): { liveness: Probe; readiness: Probe } {
+    const bird = (check: string) => (backend !== "bird" ? [] : ipv6 ? [`-bird-${check}`, `-bird6-${check}`] : [`-bird-${check}`]);
+    const live = ["/bin/calico-node", "-felix-live", ...bird("live")];
+    const ready = ["/bin/calico-node", "-felix-ready", ...bird("ready")];
     return { liveness: execLiveness(live), readiness: execReadiness(ready, 10) };
 }
 
@@ -133,6 +139,7 @@ export function calicoNodeEnv(p: CalicoNodeParams): EnvVar[] {
         literal("IP", "autodetect"),
         literal("IP_AUTODETECTION_METHOD", p.ipAutodetectionMethod),
         ...ipv6Env(p),
+        ...dataplaneEnv(p.dataplane),
         ...(p.usePodCidr ? [literal("USE_POD_CIDR", "true")] : []),
         // Over SSH the program writes the CNI kubeconfig (x509) and calico-node must not replace it; with
         // install-cni, calico-node renews the calico-cni-plugin token in it before the token expires.
@@ -154,7 +161,7 @@ export function buildCalicoNodeDaemonSet(p: CalicoNodeParams): DaemonSet {
     }
     const typha = p.typhaServiceName !== undefined;
     const etcd = p.datastore.type === "etcd";
-    const pr = probes(p.backend);
+    const pr = probes(p.backend, p.ipv6);
     const template = podTemplate(
         { app: CALICO_NODE, serviceAccountName: p.serviceAccountName, priorityClassName: "system-node-critical", certHash: p.certHash },
         {

@@ -1,7 +1,8 @@
 import { createHash } from "crypto";
 import { stringify } from "yaml";
 import type { PoolConfig } from "../config/schema";
-import { BgpSettings, FelixSettings, RouteReflector, buildBgpConfiguration, buildBgpPeers, buildFelixConfiguration } from "./bgp";
+import { BgpSettings, RouteReflector, buildBgpConfiguration, buildBgpPeers } from "./bgp";
+import { FelixSettings, buildFelixConfiguration } from "./felixSettings";
 import { CALICO_V3_API_VERSION, calicoDatastoreName } from "../facts/names";
 import { ETCD_MOUNT, etcdEnv, etcdVolume } from "./etcdClient";
 import { buildIpPool } from "./ippool";

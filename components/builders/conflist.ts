@@ -14,6 +14,8 @@ export interface ConflistOptions {
     /** Absolute path of the CNI kubeconfig on the host. */
     kubeconfigPath: string;
     ipam: IpamMode;
+    /** Dual-stack: calico-ipam gives every pod an IPv6 address too (the config rules allow it with calico-ipam only). */
+    ipv6: boolean;
     bandwidth: boolean;
     datastore: CniDatastore;
 }
@@ -36,7 +38,8 @@ export function buildConflist(o: ConflistOptions): Record<string, unknown> {
         log_file_path: CNI_LOG_FILE,
         nodename: o.nodeName,
         mtu: o.mtu,
-        ipam: IPAM[o.ipam],
+        // The CNI plugin reads both flags as strings.
+        ipam: o.ipv6 ? { ...IPAM[o.ipam], assign_ipv4: "true", assign_ipv6: "true" } : IPAM[o.ipam],
         policy: { type: "k8s" },
         kubernetes: { kubeconfig: o.kubeconfigPath },
     };

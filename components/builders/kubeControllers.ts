@@ -3,6 +3,7 @@ import { ETCD_MOUNT, etcdEnv, etcdVolume } from "./etcdClient";
 import {
     CONTROL_PLANE,
     CRITICAL_ADDONS_ONLY,
+    KUBE_SERVICES_ENDPOINT_FROM,
     appLabel,
     container,
     execLiveness,
@@ -53,6 +54,8 @@ export function buildKubeControllersDeployment(p: KubeControllersParams): Deploy
                 container({
                     name: KUBE_CONTROLLERS,
                     image: p.image,
+                    // As the operator does (its K8sServiceEp env); upstream's manifests give it to calico-node and Typha only.
+                    envFrom: KUBE_SERVICES_ENDPOINT_FROM,
                     env: [
                         ...(etcd ? etcdEnv() : []),
                         literal("DATASTORE_TYPE", calicoDatastoreName(p.datastore.type)),

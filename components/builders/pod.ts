@@ -1,4 +1,4 @@
-import { KUBE_SYSTEM, MANAGED_BY_LABELS } from "../facts/names";
+import { KUBE_SYSTEM, MANAGED_BY_LABELS, SERVICES_ENDPOINT_CONFIGMAP } from "../facts/names";
 import { CERT_HASH_ANNOTATION } from "./podHash";
 import type {
     Container,
@@ -37,7 +37,7 @@ export const CONTROL_PLANE: Toleration = { key: "node-role.kubernetes.io/control
 export const ANY_NO_SCHEDULE: Toleration = { operator: "Exists", effect: "NoSchedule" };
 
 /** Lets users point Calico at the API server directly (eBPF mode) without editing the workloads. */
-export const KUBE_SERVICES_ENDPOINT_FROM = [{ configMapRef: { name: "kubernetes-services-endpoint", optional: true } }];
+export const KUBE_SERVICES_ENDPOINT_FROM = [{ configMapRef: { name: SERVICES_ENDPOINT_CONFIGMAP, optional: true } }];
 
 export function literal(name: string, value: string): EnvVar {
     return { name, value };

@@ -1,5 +1,6 @@
 import { expectedTyphaReplicas } from "../facts/replicas";
 import { calicoCrdsUrl, calicoImages, probeImage } from "../versions";
+import { podMtuOverhead } from "./mtu";
 import { requiredCniBinaries } from "./rules/cni";
 import type { NodeConfig, ParsedConfig } from "./schema";
 import type { CalicoConfig, CniBinary, ConfigEnv, RawSecrets, ResolvedNode } from "./types";
@@ -13,16 +14,21 @@ export function sshTarget(cfg: ParsedConfig, node: NodeConfig): { port: number; 
     return { port: node.port ?? cfg.ssh.port, user: node.user ?? cfg.ssh.user };
 }
 
-/** Pod MTU: the configured one, or the network MTU less the encapsulation overhead of the pools in use. */
+/** Pod MTU: the configured one, or the network MTU less the largest encapsulation overhead in use (config/mtu.ts). */
 export function derivePodMtu(cfg: ParsedConfig): number {
-    if (cfg.cni.mtu !== undefined) return cfg.cni.mtu;
-    const enabled = cfg.pools.filter((p) => !p.disabled);
-    const pools = enabled.length > 0 ? enabled : cfg.pools;
-    const vxlan = pools.some((p) => p.vxlanMode !== "Never");
-    const ipip = pools.some((p) => p.ipipMode !== "Never");
-    const v6 = pools.some((p) => p.cidr.includes(":"));
-    const overhead = vxlan ? (v6 ? 70 : 50) : ipip ? 20 : 0;
-    return cfg.cluster.networkMtu - overhead;
+    return cfg.cni.mtu ?? cfg.cluster.networkMtu - podMtuOverhead(cfg).bytes;
+}
+
+/**
+ * IP6_AUTODETECTION_METHOD: the configured one, else the IPv4 method where it is family-neutral (interface
+ * names, the node's InternalIPs, first-found); cidr= and can-reach= name IPv4 targets, so calico-node's
+ * default (first-found) applies then.
+ */
+export function deriveIpv6AutodetectionMethod(n: ParsedConfig["calicoNode"]): string | undefined {
+    if (!n.ipv6) return undefined;
+    if (n.ipv6AutodetectionMethod !== undefined) return n.ipv6AutodetectionMethod;
+    const kind = n.ipAutodetectionMethod.split("=")[0]?.trim() ?? "";
+    return ["first-found", "kubernetes-internal-ip", "interface", "skip-interface"].includes(kind) ? n.ipAutodetectionMethod : undefined;
 }
 
 function cniBinaries(cfg: ParsedConfig, env: ConfigEnv): CniBinary[] {
@@ -74,6 +80,7 @@ export function deriveConfig(cfg: ParsedConfig, secrets: RawSecrets, env: Config
         ...cfg,
         nodes,
         pools: byName(cfg.pools),
+        calicoNode: { ...cfg.calicoNode, ipv6AutodetectionMethod: deriveIpv6AutodetectionMethod(cfg.calicoNode) },
         bgp: { ...cfg.bgp, peers: byName(cfg.bgp.peers) },
         datastore,
         clusterCa,

@@ -6,8 +6,11 @@ import { bgpRules } from "./rules/bgp";
 import { calicoNodeRules } from "./rules/calicoNode";
 import { clusterRules } from "./rules/cluster";
 import { cniRules } from "./rules/cni";
+import { dataplaneRules } from "./rules/dataplane";
 import { datastoreRules } from "./rules/datastore";
 import { deliveryRules } from "./rules/delivery";
+import { dualStackRules } from "./rules/dualStack";
+import { felixSettingsRules } from "./rules/felixSettings";
 import { ipamRules } from "./rules/ipam";
 import { networkRules } from "./rules/network";
 import { nodeRules } from "./rules/nodes";
@@ -30,6 +33,9 @@ export const RULES: Rule[] = [
     (cfg, secrets, env) => datastoreRules(cfg, secrets, env),
     (cfg) => aliyunRules(cfg),
     (cfg) => verifyRules(cfg),
+    (cfg) => dualStackRules(cfg),
+    (cfg) => dataplaneRules(cfg),
+    (cfg) => felixSettingsRules(cfg),
 ];
 
 export type Validation = { ok: true; config: ParsedConfig } | { ok: false; problems: Problem[] };

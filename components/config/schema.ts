@@ -21,6 +21,14 @@ export type IpamMode = (typeof IpamModes)[number];
 export const CniDeliveries = ["ssh", "daemonset"] as const;
 export type CniDelivery = (typeof CniDeliveries)[number];
 
+/** Felix's Linux dataplane (calicoNode.dataplane); see builders/dataplane.ts. */
+export const Dataplanes = ["iptables", "nftables", "bpf"] as const;
+export type Dataplane = (typeof Dataplanes)[number];
+
+/** Whether kube-proxy still runs on the nodes; only the bpf dataplane can take its place. */
+export const KubeProxyModes = ["running", "removed"] as const;
+export type KubeProxyMode = (typeof KubeProxyModes)[number];
+
 export const CniLogLevels = ["debug", "info", "warning", "error"] as const;
 export const LogSeverities = ["Debug", "Info", "Warning", "Error", "Fatal"] as const;
 
@@ -50,6 +58,8 @@ const node = z.strictObject({
     instanceId: z.string().optional(),
     /** Marks the node as a BGP route reflector with this cluster ID (dotted IPv4). */
     routeReflectorClusterId: z.string().optional(),
+    /** Where the other nodes reach this one (its InternalIP), when SSH goes elsewhere; the preflight's TCP 179 check. */
+    internalAddress: z.string().optional(),
 });
 
 const pool = z.strictObject({
@@ -77,6 +87,8 @@ export const rawConfigSchema = z.strictObject({
     registry: z.string().min(1).default(DEFAULT_REGISTRY),
     cluster: z.strictObject({
         podCidr: z.string(),
+        /** The IPv6 pod range of a dual-stack cluster (kubeadm `--pod-network-cidr=<v4>,<v6>`). */
+        podCidrV6: z.string().optional(),
         apiServer: z.string(),
         /** Cluster CA certificate PEM (public). With `clusterCaKey` (secret) it signs the CNI cert. */
         caCert: z.string().optional(),
@@ -127,6 +139,13 @@ export const rawConfigSchema = z.strictObject({
             localBinDir: z.string().min(1).optional(),
             /** Per-binary downloads done on the host, checked against sha256. */
             downloads: z.record(z.string(), download).default({}),
+            /** Write a NetworkManager rule that leaves Calico's interfaces alone (calico#3271). */
+            /**
+             * The preflight also checks TCP 179 to the node's BGP peers. Off by default: the peers are then part of
+             * each node's install, so adding or removing a node re-runs (without changing files) up to 16 others'.
+             */
+            preflightBgpPeers: z.boolean().default(false),
+            manageNetworkManager: z.boolean().default(false),
         })
         .prefault({}),
     typha: z
@@ -143,6 +162,10 @@ export const rawConfigSchema = z.strictObject({
             backend: z.enum(Backends).default("bird"),
             ipAutodetectionMethod: z.string().default("first-found"),
             ipv6: z.boolean().default(false),
+            /** IP6_AUTODETECTION_METHOD; unset, the IPv4 method where it is family-neutral (config/derive.ts). */
+            ipv6AutodetectionMethod: z.string().optional(),
+            dataplane: z.enum(Dataplanes).default("iptables"),
+            kubeProxy: z.enum(KubeProxyModes).default("running"),
         })
         .prefault({}),
     kubeControllers: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
@@ -161,6 +184,9 @@ export const rawConfigSchema = z.strictObject({
             logSeverity: z.enum(LogSeverities).optional(),
             prometheusMetricsEnabled: z.boolean().optional(),
             prometheusMetricsPort: z.number().int().optional(),
+            wireguard: z.strictObject({ ipv4: z.boolean().default(false), ipv6: z.boolean().default(false) }).prefault({}),
+            /** FelixConfiguration spec fields, checked against the pinned CRD (config/rules/felixSettings.ts). */
+            settings: z.record(z.string(), z.unknown()).default({}),
         })
         .prefault({}),
     /** `npm run verify`: its probe pods. */

@@ -47,6 +47,8 @@ export interface ResolvedNode {
     podCidr?: string;
     instanceId?: string;
     routeReflectorClusterId?: string;
+    /** Where the other nodes reach this one, when not at `address` (the preflight's TCP 179 check). */
+    internalAddress?: string;
     /** SSH private key; undefined where the node authenticates through the agent. */
     sshKey?: pulumi.Input<string>;
 }

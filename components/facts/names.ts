@@ -26,6 +26,13 @@ export const CNI_CLUSTER = "kubernetes";
 export const CONFLIST_FILE = "10-calico.conflist";
 export const CNI_KUBECONFIG_FILE = "calico-kubeconfig";
 
+/**
+ * The ConfigMap whose KUBERNETES_SERVICE_HOST/PORT calico-node, Typha and kube-controllers take as env
+ * (optional envFrom, as upstream's manifests have it): with the eBPF dataplane they must reach the API
+ * server directly, not through the `kubernetes` Service that kube-proxy (gone there) would route.
+ */
+export const SERVICES_ENDPOINT_CONFIGMAP = "kubernetes-services-endpoint";
+
 /** Labels every object the program creates carries, so `kubectl get -l` finds them. */
 export const MANAGED_BY_LABELS = { "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "calico" } as const;
 

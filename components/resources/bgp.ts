@@ -1,19 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import {
-    BgpSettings,
-    FelixSettings,
-    RouteReflector,
-    buildBgpConfiguration,
-    buildBgpPeers,
-    buildFelixConfiguration,
-    buildRouteReflectorNodePatch,
-} from "../builders/bgp";
+import { BgpSettings, RouteReflector, buildBgpConfiguration, buildBgpPeers, buildRouteReflectorNodePatch } from "../builders/bgp";
+import { FelixSettings, buildFelixConfiguration } from "../builders/felixSettings";
 
 export interface BgpArgs {
     /** `calico:bgp`: AS number, mesh, log level, advertised service ranges and external peers. */
     bgp: BgpSettings;
-    /** Felix knobs for the default FelixConfiguration (builders/bgp.ts felixSettings). */
+    /** Felix knobs for the default FelixConfiguration (builders/felixSettings.ts). */
     felix: FelixSettings;
     /** Nodes that reflect routes, with their cluster IDs. */
     routeReflectors: RouteReflector[];

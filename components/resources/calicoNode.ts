@@ -6,6 +6,7 @@ import { buildRbac, calicoNodeRules } from "../builders/workloadRbac";
 import { CALICO_NODE, TYPHA } from "../facts/names";
 import { certHashOutput, withCertHash } from "./certHash";
 import type { EtcdClient } from "./etcdClient";
+import type { ServicesEndpoint } from "./servicesEndpoint";
 import type { Typha } from "./typha";
 
 /** The DaemonSet's settings as the builder takes them; Typha's name, the hash and the account come from here. */
@@ -14,6 +15,8 @@ export interface CalicoNodeArgs extends Omit<CalicoNodeParams, "typhaServiceName
     etcd?: EtcdClient;
     /** Typha to connect through with mutual TLS; the DaemonSet waits for it to be ready. Unset: Felix talks to the datastore directly. */
     typha?: Typha;
+    /** With the eBPF dataplane: the API server's address, which the pods take as env. */
+    servicesEndpoint?: ServicesEndpoint;
     /** Something the DaemonSet waits for, e.g. the Job that writes the IP pools to etcd. */
     waitFor?: pulumi.Resource;
 }
@@ -27,7 +30,7 @@ export class CalicoNode extends pulumi.ComponentResource {
     constructor(name: string, args: CalicoNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         // No inputs registered (see Calico).
         super("calico:index:CalicoNode", name, {}, opts);
-        const { etcd, typha, waitFor, ...params } = args;
+        const { etcd, typha, servicesEndpoint, waitFor, ...params } = args;
         const datastore = params.datastore;
         if (datastore.type === "etcd" && typha) throw new Error("CalicoNode: Typha is not used with the etcd datastore");
         if (datastore.type === "etcd" && !etcd) throw new Error("CalicoNode: the etcd datastore needs its EtcdClient");
@@ -49,6 +52,10 @@ export class CalicoNode extends pulumi.ComponentResource {
         if (etcd) {
             Object.assign(material, etcd.hashedMaterial);
             dependsOn.push(...etcd.objects);
+        }
+        if (servicesEndpoint) {
+            Object.assign(material, servicesEndpoint.hashed);
+            dependsOn.push(servicesEndpoint.configMap);
         }
 
         const ds = buildCalicoNodeDaemonSet({

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { BgpSettings, FelixSettings } from "../builders/bgp";
+import type { BgpSettings } from "../builders/bgp";
+import type { FelixSettings } from "../builders/felixSettings";
 import {
     APPLIED_OUTPUT,
     AppliedNames,

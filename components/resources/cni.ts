@@ -8,6 +8,7 @@ import type { HostFile } from "../builders/etcdHost";
 import type { CalicoConfig } from "../config/types";
 import { CNI_CLUSTER, CNI_CONTEXT, CNI_KUBECONFIG_FILE, CNI_USER, CONFLIST_FILE } from "../facts/names";
 import type { IssuedCert } from "./pki";
+import { NETWORK_MANAGER_CONF, NETWORK_MANAGER_RELOAD, networkManagerConf, preflightPlan, preflightScript } from "../builders/preflight";
 import { cniHost } from "./cniHost";
 import { sshConnection } from "./ssh";
 
@@ -58,6 +59,7 @@ export class Cni extends pulumi.ComponentResource {
             logLevel: cfg.cni.logLevel,
             kubeconfigPath: `${cfg.cni.confDir}/${CNI_KUBECONFIG_FILE}`,
             ipam: cfg.cni.ipam,
+            ipv6: cfg.calicoNode.ipv6,
             bandwidth: cfg.cni.bandwidth,
             datastore: args.datastore,
         };
@@ -90,6 +92,15 @@ export class Cni extends pulumi.ComponentResource {
             ),
         );
         this.kubeconfig = kubeconfig;
+
+        // cni.manageNetworkManager: the rule that keeps NetworkManager off Calico's interfaces, one more host file.
+        const nm = cfg.cni.manageNetworkManager;
+        const extraFiles = nm
+            ? [
+                  ...args.extraHostFiles,
+                  { name: "network-manager", path: NETWORK_MANAGER_CONF, mode: "0644", content: networkManagerConf(), secret: false },
+              ]
+            : args.extraHostFiles;
         for (const node of cfg.nodes) {
             // Kept in no field: the SDK walks every value an Output resolves to, and from the CRDs' Output the
             // walk reaches their parents, then these fields; a field of every host made each walk cover every node.
@@ -104,7 +115,9 @@ export class Cni extends pulumi.ComponentResource {
                     binaries: cfg.cniBinaries,
                     kubeconfig,
                     conflist: renderConflist({ ...conflist, nodeName: node.name }),
-                    extraFiles: args.extraHostFiles,
+                    extraFiles,
+                    preflight: preflightScript(preflightPlan(cfg, node.name)),
+                    afterInstall: nm ? NETWORK_MANAGER_RELOAD : "",
                 },
                 this,
             );

@@ -24,6 +24,10 @@ export interface CniHostArgs {
     kubeconfig: pulumi.Input<string>;
     /** Extra files for this host (e.g. etcd client TLS), each written with its mode. */
     extraFiles: HostFile<pulumi.Input<string>>[];
+    /** The host checks (builders/preflight.ts), run before anything is written; their failure stops this node's install. */
+    preflight: string;
+    /** Run after the files are in place (e.g. NetworkManager reading its new rule); "" for nothing. */
+    afterInstall: string;
 }
 
 /** sha256 over the local binaries' names and sha256s: changes when any of them does. */
@@ -92,14 +96,20 @@ export function cniHost(name: string, args: CniHostArgs, parent: pulumi.Resource
         {
             connection,
             create: asRoot(
-                cniInstallScript({
-                    binDir,
-                    uploadDir,
-                    binaries,
-                    recordPath: CNI_HOST_RECORD,
-                    ownerPath: kubeconfigPath,
-                    nodeName: args.nodeName,
-                }),
+                [
+                    args.preflight,
+                    cniInstallScript({
+                        binDir,
+                        uploadDir,
+                        binaries,
+                        recordPath: CNI_HOST_RECORD,
+                        ownerPath: kubeconfigPath,
+                        nodeName: args.nodeName,
+                    }),
+                    args.afterInstall,
+                ]
+                    .filter((s) => s !== "")
+                    .join("\n"),
                 user,
             ),
             // The files first, then the dataplane: the cleanup waits for calico-node to stop on this host.

@@ -6,7 +6,8 @@ import { buildRbac, kubeControllersRules } from "../builders/workloadRbac";
 import type { WorkloadDatastore } from "../builders/workloadTypes";
 import { KUBE_CONTROLLERS } from "../facts/names";
 import type { EtcdClient } from "./etcdClient";
-import { withCertHash } from "./certHash";
+import { certHashOutput, withCertHash } from "./certHash";
+import type { ServicesEndpoint } from "./servicesEndpoint";
 
 export interface KubeControllersArgs {
     /** kube-controllers image. */
@@ -15,6 +16,8 @@ export interface KubeControllersArgs {
     datastore: WorkloadDatastore;
     /** With etcd: the client Secret and ConfigMap the pods mount; they roll when its hash changes. */
     etcd?: EtcdClient;
+    /** With the eBPF dataplane: the API server's address, which the pods take as env (the validation keeps it off etcd). */
+    servicesEndpoint?: ServicesEndpoint;
 }
 
 /** calico-kube-controllers: node and IPAM garbage collection (plus policy mirroring with etcd). */
@@ -26,7 +29,7 @@ export class KubeControllers extends pulumi.ComponentResource {
     constructor(name: string, args: KubeControllersArgs, opts?: pulumi.ComponentResourceOptions) {
         // No inputs registered (see Calico).
         super("calico:index:KubeControllers", name, {}, opts);
-        const { image, datastore, etcd } = args;
+        const { image, datastore, etcd, servicesEndpoint } = args;
         const parent = { parent: this };
 
         const rbac = buildRbac(KUBE_CONTROLLERS, kubeControllersRules(datastore.type));
@@ -38,11 +41,16 @@ export class KubeControllers extends pulumi.ComponentResource {
         });
 
         const d = buildKubeControllersDeployment({ image, datastore, serviceAccountName: rbac.serviceAccount.metadata.name });
-        const template = etcd && datastore.type === "etcd" ? withCertHash(d.spec.template, etcd.certHash) : d.spec.template;
+        const template =
+            etcd && datastore.type === "etcd"
+                ? withCertHash(d.spec.template, etcd.certHash)
+                : servicesEndpoint
+                  ? withCertHash(d.spec.template, certHashOutput(servicesEndpoint.hashed))
+                  : d.spec.template;
         this.deployment = new k8s.apps.v1.Deployment(
             KUBE_CONTROLLERS,
             { ...d, spec: { ...d.spec, template } },
-            { parent: this, dependsOn: [binding] },
+            { parent: this, dependsOn: [binding, ...(servicesEndpoint ? [servicesEndpoint.configMap] : [])] },
         );
         new k8s.policy.v1.PodDisruptionBudget(KUBE_CONTROLLERS, buildPdb(KUBE_CONTROLLERS), parent);
 

@@ -5,6 +5,7 @@ import { buildCertSecret, buildTyphaCaConfigMap, buildTyphaDeployment, buildTyph
 import { buildRbac, typhaRules } from "../builders/workloadRbac";
 import { CALICO_NODE, TYPHA } from "../facts/names";
 import { certHashOutput, withCertHash } from "./certHash";
+import type { ServicesEndpoint } from "./servicesEndpoint";
 
 export interface TyphaArgs {
     /** Typha CA certificate PEM, published in the `calico-typha-ca` ConfigMap. Required; no default. */
@@ -27,6 +28,8 @@ export interface TyphaArgs {
     usePodCidr: boolean;
     /** Prometheus port on the node's loopback; 0: off. */
     metricsPort: number;
+    /** With the eBPF dataplane: the API server's address, which the pods take as env. */
+    servicesEndpoint?: ServicesEndpoint;
 }
 
 /**
@@ -66,7 +69,12 @@ export class Typha extends pulumi.ComponentResource {
         const role = new k8s.rbac.v1.ClusterRole(TYPHA, rbac.clusterRole, parent);
         const binding = new k8s.rbac.v1.ClusterRoleBinding(TYPHA, rbac.clusterRoleBinding, { parent: this, dependsOn: [sa, role] });
 
-        const hash = certHashOutput({ [TYPHA_CA.files.ca]: args.caCertPem, [TYPHA_CERTS.files.cert]: args.typhaCertPem });
+        const ep = args.servicesEndpoint;
+        const hash = certHashOutput({
+            [TYPHA_CA.files.ca]: args.caCertPem,
+            [TYPHA_CERTS.files.cert]: args.typhaCertPem,
+            ...ep?.hashed,
+        });
         const d = buildTyphaDeployment({
             image,
             replicas,
@@ -80,7 +88,7 @@ export class Typha extends pulumi.ComponentResource {
             TYPHA,
             { ...d, spec: { ...d.spec, template: withCertHash(d.spec.template, hash) } },
             // Pods start only with their certs mounted and the permissions to sync.
-            { parent: this, dependsOn: [this.caConfigMap, typhaCerts, binding] },
+            { parent: this, dependsOn: [this.caConfigMap, typhaCerts, binding, ...(ep ? [ep.configMap] : [])] },
         );
         new k8s.policy.v1.PodDisruptionBudget(TYPHA, buildPdb(TYPHA), parent);
         const service = new k8s.core.v1.Service(TYPHA, buildTyphaService(), parent);

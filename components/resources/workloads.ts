@@ -7,6 +7,7 @@ import { CalicoNode } from "./calicoNode";
 import type { EtcdClient } from "./etcdClient";
 import { KubeControllers } from "./kubeControllers";
 import type { CalicoPki } from "./pki";
+import { servicesEndpoint } from "./servicesEndpoint";
 import { Typha } from "./typha";
 
 /** Stack outputs of the workloads: Typha service and replicas, images in use, IP autodetection method. */
@@ -47,6 +48,7 @@ export interface WorkloadDeps {
 export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki: CalicoPki, deps: WorkloadDeps): Workloads {
     const datastore = cfg.datastore;
     const afterCrds = { parent, ...after(deps.crds) };
+    const endpoint = cfg.calicoNode.dataplane === "bpf" ? servicesEndpoint(cfg.cluster.apiServer, afterCrds) : undefined;
     const typha = cfg.typha.enabled
         ? new Typha(
               "typha",
@@ -61,6 +63,7 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
                   tolerateControlPlane: cfg.typha.tolerateControlPlane,
                   usePodCidr: cfg.usePodCidr,
                   metricsPort: cfg.typha.metricsPort,
+                  servicesEndpoint: endpoint,
               },
               afterCrds,
           )
@@ -72,12 +75,15 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
             backend: cfg.calicoNode.backend,
             ipAutodetectionMethod: cfg.calicoNode.ipAutodetectionMethod,
             ipv6: cfg.calicoNode.ipv6,
+            ipv6AutodetectionMethod: cfg.calicoNode.ipv6AutodetectionMethod,
+            dataplane: { dataplane: cfg.calicoNode.dataplane, kubeProxy: cfg.calicoNode.kubeProxy },
             usePodCidr: cfg.usePodCidr,
             mtu: cfg.mtu,
             datastore,
             installCni: deps.installCni,
             etcd: deps.etcd,
             typha,
+            servicesEndpoint: endpoint,
             waitFor: deps.pools,
         },
         afterCrds,
@@ -86,7 +92,7 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
     const kubeControllers = cfg.kubeControllers.enabled
         ? new KubeControllers(
               "kube-controllers",
-              { image: cfg.images["kube-controllers"], datastore, etcd: deps.etcd },
+              { image: cfg.images["kube-controllers"], datastore, etcd: deps.etcd, servicesEndpoint: endpoint },
               { parent, ...after(pulumi.output(deps.crds).apply((crds) => [...crds, ...deps.cni, calicoNode.daemonSet, ...etcdObjects])) },
           )
         : undefined;

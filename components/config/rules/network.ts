@@ -48,7 +48,7 @@ export function networkRules(cfg: ParsedConfig): Problem[] {
                 problem(
                     `${key}.blockSize`,
                     pool.blockSize,
-                    `must be ${minBlock}-${maxBlock} for an ${cidr.kind} pool; 26 is the usual choice.`,
+                    `must be ${minBlock}-${maxBlock} for an ${cidr.kind} pool; ${cidr.kind === "ipv4" ? 26 : 122} is the usual choice.`,
                 ),
             );
         } else if (cidr.prefix > pool.blockSize) {
@@ -60,7 +60,8 @@ export function networkRules(cfg: ParsedConfig): Problem[] {
                 ),
             );
         }
-        if (pod.ok && !contains(pod.cidr, cidr)) {
+        // A pool of the other family is checked against cluster.podCidrV6 (rules/dualStack.ts).
+        if (pod.ok && pod.cidr.kind === cidr.kind && !contains(pod.cidr, cidr)) {
             out.push(problem(`${key}.cidr`, pool.cidr, `is outside cluster.podCidr ${cfg.cluster.podCidr}; pick a range inside it.`));
         }
         for (const other of parsed) {

@@ -1,4 +1,4 @@
-import { contains, overlaps, parseCidr, Cidr } from "../../facts/cidr";
+import { contains, isIp, overlaps, parseCidr, Cidr } from "../../facts/cidr";
 import { sshTarget } from "../derive";
 import { Problem, SECRET_VALUE, itemKey, problem } from "../problems";
 import type { ParsedConfig } from "../schema";
@@ -29,6 +29,16 @@ export function nodeRules(cfg: ParsedConfig, secrets: RawSecrets, env: ConfigEnv
         if (node.address.trim() === "") {
             out.push(
                 problem(`${key}.address`, node.address, "is empty; give the IP or host name the program reaches this node at over SSH."),
+            );
+        }
+        const ia = node.internalAddress;
+        if (ia !== undefined && !isIp(ia) && !DNS1123.test(ia)) {
+            out.push(
+                problem(
+                    `${key}.internalAddress`,
+                    ia,
+                    "is not an IP address or host name; give the address other nodes reach this one at (its InternalIP), or remove it to use address.",
+                ),
             );
         }
         const { port } = sshTarget(cfg, node);
