@@ -207,7 +207,11 @@ calico_src() { # -> extracted source dir (checked against the tarball's sha256 f
 build_calico() {
   local v="$CALICO_VERSION+$CALICO_GO+nocgo+2"
   local out=(calico calico-ipam calico-node mountns calico-typha kube-controllers check-status calicoctl install)
-  up_to_date calico "$v" "${out[@]}" && [[ -x "$IMAGES/node/usr/bin/calico-node" ]] && { log "skip calico $v (built)"; return; }
+  if up_to_date calico "$v" "${out[@]}"; then
+    [[ -x "$IMAGES/node/usr/bin/calico-node" && -x "$IMAGES/cni/opt/cni/bin/portmap" ]] && { log "skip calico $v (built)"; return; }
+    log "  calico: binaries built; assembling the image roots again"
+    build_calico_images "$(calico_src)"; return
+  fi
   local src; src="$(calico_src)"
   local ld="-X github.com/projectcalico/calico/pkg/buildinfo.Version=$CALICO_VERSION"
   ld+=" -X github.com/projectcalico/calico/pkg/buildinfo.GitRevision=$CALICO_VERSION -X github.com/projectcalico/calico/pkg/buildinfo.BuildDate=1970-01-01T00:00:00Z"
@@ -261,8 +265,13 @@ build_calico_images() { # SRC: the files of calico/node, typha, kube-controllers
   cp "$BIN/calico" "$BIN/calico-ipam" "$BIN/install" "$r/opt/cni/bin/"
   # The containernetworking plugins the release's image bundles (cni-plugin/Makefile CN_FILES; its flannel
   # is not in Debian), from Debian's containernetworking-plugins. No bandwidth: the real image has none.
+  if [[ ! -x /usr/lib/cni/portmap ]]; then
+    log "calico: installing Debian's containernetworking-plugins for the calico/cni image"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containernetworking-plugins >/dev/null; } \
+      || { echo "build-toolchain: the calico/cni image needs /usr/lib/cni (apt-get install containernetworking-plugins)" >&2; return 1; }
+  fi
   for f in host-local loopback portmap tuning; do
-    [[ -x /usr/lib/cni/$f ]] && cp /usr/lib/cni/$f "$r/opt/cni/bin/"
+    cp /usr/lib/cni/$f "$r/opt/cni/bin/"
   done
   echo '{"cmd":["/opt/cni/bin/install"]}' >"$r/.image.json"
   echo "$CALICO_VERSION" >"$IMAGES.tmp/VERSION"

@@ -14,6 +14,8 @@ for t in pulumi pulumi-language-nodejs kubernetes-provider tls-provider command-
   grep -q "^$t " "$TOOLCHAIN/versions" 2>/dev/null || missing+=("versions:$t")
 done
 [[ -s "$TOOLCHAIN/images/VERSION" && -x "$TOOLCHAIN/images/node/usr/bin/calico-node" ]] || missing+=("images (calico/* image roots)")
+# install-cni copies the image's plugins; an image root assembled without them networks no pod.
+[[ -x "$TOOLCHAIN/images/cni/opt/cni/bin/portmap" ]] || missing+=("images/cni plugins (sandbox/build-toolchain.sh calico assembles them again)")
 command -v kubectl >/dev/null || [[ -x "$TOOLCHAIN/bin/kubectl" ]] || missing+=(kubectl)
 [[ "$(id -u)" == 0 ]] || missing+=("root (sshd with ChrootDirectory)")
 if [[ ${#missing[@]} -gt 0 ]]; then
