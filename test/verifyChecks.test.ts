@@ -194,6 +194,14 @@ describe("BGP", () => {
             ],
         ],
         [
+            // As the sandbox showed with a peer's calico-node stopped: the session is listed with an empty state.
+            "a session Calico reports with no state",
+            [{ ...healthy[0]!, peers: [peer("172.30.0.12"), peer("172.30.0.13", "")] }, healthy[1]!, healthy[2]!],
+            "fail",
+            "5/6 sessions Established on 3/3 nodes",
+            ["n1 -> 172.30.0.13 (NodeMesh): not Established (Calico reports no state) since 10:00:00"],
+        ],
+        [
             "BIRD not ready",
             [{ ...healthy[0]!, birdState: "NotReady" }, healthy[1]!, healthy[2]!],
             "fail",

@@ -39,7 +39,10 @@ export function checkBgp(f: BgpFacts): CheckResult {
         for (const p of [...s.peers].sort((a, b) => a.peerIP.localeCompare(b.peerIP))) {
             total++;
             if (p.state === "Established") established++;
-            else details.push(`${s.node} -> ${p.peerIP} (${p.type}): ${p.state}${p.since ? ` since ${p.since}` : ""}`);
+            else
+                details.push(
+                    `${s.node} -> ${p.peerIP} (${p.type}): ${p.state || "not Established (Calico reports no state)"}${p.since ? ` since ${p.since}` : ""}`,
+                );
         }
         if (f.fullMesh) {
             const peers = new Set(s.peers.map((p) => p.peerIP));
