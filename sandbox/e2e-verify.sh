@@ -64,7 +64,9 @@ else row "calico-node stopped on $bad" FAIL "exit $rc; failed: $(failed_of node-
 timeout 200 $KUBECTL -n kube-system rollout status ds/calico-node --timeout=180s >/dev/null 2>&1 || row "restore 2" FAIL "calico-node not Ready again on $bad"
 
 # 3. a NetworkPolicy that blocks the probes in verify's namespace
-$KUBECTL create ns calico-verify >/dev/null 2>&1
+# verify deletes the namespace it created after each run; a Terminating one would refuse the policy.
+timeout 150 bash -c "while $KUBECTL get ns calico-verify >/dev/null 2>&1; do sleep 2; done"
+$KUBECTL create ns calico-verify >/dev/null || row "blocking NetworkPolicy" FAIL "could not create namespace calico-verify"
 $KUBECTL -n calico-verify apply -f - >/dev/null <<'EOP'
 {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "deny-all"},
  "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
