@@ -1,5 +1,9 @@
 import { Calico } from "./components/calico";
 import { loadConfig } from "./components/config/load";
+import { skipUnreadPromiseStacks } from "./components/promiseStacks";
+
+// Half the CPU at 1000 nodes otherwise (components/promiseStacks.ts).
+skipUnreadPromiseStacks();
 
 // Every config key is read and validated here, before any resource is registered.
 const config = loadConfig();
