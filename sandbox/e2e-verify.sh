@@ -3,7 +3,7 @@
 # cluster, then on three broken ones, each restored before the next: a node whose sshd was down during
 # `up` (so it has no CNI files), a node whose calico-node was stopped (its kubelet stand-in stopped), and a
 # NetworkPolicy that blocks the probes. Each broken run must fail naming the cause. Needs the cluster
-# running and the `sandbox` stack free (run it before or after `npm run e2e`, not during).
+# running and the `sandbox` stack free: e2e.sh runs it as check 17, after its own destroy.
 # Ends with `e2e-verify: N passed, M failed`. Logs: $S/e2e-verify/.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -80,6 +80,6 @@ $KUBECTL delete ns calico-verify --wait=true --timeout=90s >/dev/null 2>&1
 left=$($KUBECTL get pods -A -l app.kubernetes.io/name=calico-verify -o name 2>/dev/null | wc -l)
 [[ $left == 0 ]] && row "cleanup" pass "no probe pod left" || row "cleanup" FAIL "$left probe pods left"
 $KUBECTL delete ns pingtest --wait=false >/dev/null 2>&1
+# Destroyed, not removed: e2e.sh resets this stack's working copy at its end (it keeps the salt).
 sbx_pulumi destroy --yes --skip-preview --color never >"$E/destroy.log" 2>&1 || row destroy FAIL "pulumi destroy failed"
-sbx_stack_remove >/dev/null 2>&1
 finish

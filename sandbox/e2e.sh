@@ -396,6 +396,12 @@ check16() {
   bash "$SANDBOX_DIR/e2e-ds.sh" || die "e2e-ds.sh failed (logs in $S/e2e-ds/logs)"
 }
 
+# npm run verify (issue 14): sandbox/e2e-verify.sh, the sandbox stack again, verify on it healthy and broken
+# three ways (no conflist on a node, calico-node stopped, a blocking NetworkPolicy); prints its own table.
+check17() {
+  bash "$SANDBOX_DIR/e2e-verify.sh" || die "e2e-verify.sh failed (logs in $S/e2e-verify)"
+}
+
 # ----------------------------------------------------------------------------------------------- main
 TITLES=(
   [1]="up from scratch; every Calico object live; Typha, calico-node Ready"
@@ -414,10 +420,11 @@ TITLES=(
   [14]="pods: pool-1 addresses, cross-node and node-to-pod ping, route, MTU, NetworkPolicy, IPAM release"
   [15]="second pool: a pod in ipv4-ippool-2 is reachable from another node (the lab's failed step)"
   [16]="cni.delivery daemonset: ssh -> daemonset -> a 4th node in no config joins -> ssh; same conflist, token identity, can-i, ping, destroy"
+  [17]="npm run verify: passes on the healthy sandbox; fails naming the cause with no conflist, calico-node stopped, a blocking policy"
 )
 NCHECKS=${#TITLES[@]}
 # 8 before 7: the fault test runs with all three nodes; 12-14 on the first install, 15 once check 6 enabled pool 2.
-ORDER=(1 2 3 4 5 12 13 14 6 15 8 7 9 10 11 16)
+ORDER=(1 2 3 4 5 12 13 14 6 15 8 7 9 10 11 16 17)
 
 command -v jq >/dev/null && command -v openssl >/dev/null && command -v python3 >/dev/null \
   || { echo "e2e needs jq, openssl and python3"; echo "e2e: 0 passed, $NCHECKS failed"; exit 1; }
