@@ -11,6 +11,9 @@
 # Stop with sandbox/down.sh. Use with: source sandbox/env.sh
 #
 # Options: --no-build  do not run build-toolchain.sh first
+# Environment (besides lib.sh's): SANDBOX_KUBELETS=0 starts no sbx-kubelet, and SANDBOX_KWOK_PODS=1
+# lets kwok fake every pod's readiness instead (the scale bench, bench/sandbox.sh: Calico objects and
+# host files for a hundred nodes, without a hundred calico-node processes on 2 cores).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -98,7 +101,9 @@ issue controller-manager system:kube-controller-manager "" "$CLIENT_EXT"
 issue scheduler system:kube-scheduler "" "$CLIENT_EXT"
 issue kwok kwok system:masters "$CLIENT_EXT"
 # sbx-kubelet authenticates as each node, as a kubelet does (Node authorizer).
-for n in $SANDBOX_NODES; do issue "kubelet-$n" "system:node:$n" system:nodes "$CLIENT_EXT"; done
+SANDBOX_KUBELETS="${SANDBOX_KUBELETS:-1}"
+SANDBOX_KWOK_PODS="${SANDBOX_KWOK_PODS:-0}"
+[[ $SANDBOX_KUBELETS == 0 ]] || for n in $SANDBOX_NODES; do issue "kubelet-$n" "system:node:$n" system:nodes "$CLIENT_EXT"; done
 issue kwok-serving kwok "" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
@@ -121,7 +126,7 @@ kubeconfig admin admin
 kubeconfig controller-manager controller-manager
 kubeconfig scheduler scheduler
 kubeconfig kwok kwok
-for n in $SANDBOX_NODES; do kubeconfig "kubelet-$n" "kubelet-$n"; done
+[[ $SANDBOX_KUBELETS == 0 ]] || for n in $SANDBOX_NODES; do kubeconfig "kubelet-$n" "kubelet-$n"; done
 
 # ------------------------------------------------------------------ processes
 start etcd "$TOOLBIN/etcd" --name sandbox --data-dir "$S/etcd" \
@@ -160,7 +165,8 @@ start kube-scheduler "$TOOLBIN/kube-scheduler" \
   --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false --profiling=false
 
 # kwok: node stages only (initialise, heartbeat with leases). Pods are run by sbx-kubelet, so
-# kwok must not touch them (it would write its own pod IPs and readiness).
+# kwok must not touch them (it would write its own pod IPs and readiness); unless SANDBOX_KWOK_PODS=1
+# (no kubelets), when its pod stages mark every pod Ready.
 KWOK_CFG="$S/kwok/kwok.yaml"
 stages="$CALICO_HW_TOOLCHAIN/share/kwok/stages"
 [[ -d "$stages" ]] || { echo "missing $stages: run sandbox/build-toolchain.sh kwok" >&2; exit 1; }
@@ -182,6 +188,9 @@ options:
   enableProfilingHandler: false
 EOO
     for f in "$stages"/node-*.yaml; do echo "---"; grep -v '^---$' "$f"; done
+    if [[ $SANDBOX_KWOK_PODS == 1 ]]; then
+      for f in "$stages"/pod-*.yaml; do echo "---"; grep -v '^---$' "$f"; done
+    fi
 } >"$KWOK_CFG.new"
 if ! cmp -s "$KWOK_CFG.new" "$KWOK_CFG"; then
   stop kwok
@@ -249,11 +258,11 @@ mkdir -p "$SANDBOX_DIR/.state"
 ln -sfn "$S/cni-bin" "$SANDBOX_DIR/.state/cni-bin"
 
 # ------------------------------------------------------------------ readiness
-wait_for "3 Ready nodes" 120 bash -c \
+wait_for "$(wc -w <<<"$SANDBOX_NODES") Ready nodes" 300 bash -c \
   "[[ \$(kubectl get nodes -l calico-sandbox=true -o jsonpath='{range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\" \"}{.spec.podCIDR}{\"\\n\"}{end}' | grep -c '^True 10\.') -ge $(wc -w <<<"$SANDBOX_NODES") ]]"
 
 # ------------------------------------------------------------------ kubelets
-"$SANDBOX_DIR/kubelets.sh" start
+[[ $SANDBOX_KUBELETS == 0 ]] || "$SANDBOX_DIR/kubelets.sh" start
 
 # Facts for writing the sandbox stack file.
 {

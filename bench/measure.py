@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Runs one command and measures it for bench/sandbox.sh: wall time, exit code, and the peak resident
+memory of the Pulumi engine (the `pulumi` process), of the program (the `node` processes the language
+host starts) and of the providers (`pulumi-resource-*`), each the highest sum over its processes seen in
+one sample. Samples the command's process tree through /proc every 50 ms.
+
+Usage: measure.py OUT.json -- COMMAND [ARG...]   (the command's stdout and stderr pass through)
+"""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def children_map():
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: the ppid follows the last ')'.
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        kids.setdefault(ppid, []).append(int(d))
+    return kids
+
+
+def category(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            comm = f.read().strip()
+    except OSError:
+        return None
+    if comm == "pulumi":
+        return "engine"
+    if comm == "node":
+        return "program"
+    if comm.startswith("pulumi-resource"):  # comm is cut at 15 characters
+        return "providers"
+    return None
+
+
+def rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * PAGE_KB
+    except OSError:
+        return 0
+
+
+def main():
+    out = sys.argv[1]
+    if sys.argv[2] != "--":
+        sys.exit("usage: measure.py OUT.json -- COMMAND [ARG...]")
+    cmd = sys.argv[3:]
+    peak = {"engine": 0, "program": 0, "providers": 0}
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd)
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            kids = children_map()
+            now = {"engine": 0, "program": 0, "providers": 0}
+            stack = [proc.pid]
+            while stack:
+                pid = stack.pop()
+                cat = category(pid)
+                if cat:
+                    now[cat] += rss_kb(pid)
+                stack.extend(kids.get(pid, []))
+            for k, v in now.items():
+                peak[k] = max(peak[k], v)
+            done.wait(0.05)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    rc = proc.wait()
+    wall = time.monotonic() - start
+    done.set()
+    t.join()
+    with open(out, "w") as f:
+        json.dump({"rc": rc, "wall_s": round(wall, 2), **{f"{k}_rss_mb": round(v / 1024, 1) for k, v in peak.items()}}, f, sort_keys=True)
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()
