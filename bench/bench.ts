@@ -94,6 +94,8 @@ function run(nodes: number, delivery: string): Sample {
         {
             encoding: "utf8",
             maxBuffer: 64 * 1024 * 1024,
+            // Transpiled as `pulumi up` transpiles the program (swc, no type-check).
+            env: { ...process.env, TS_NODE_PROJECT: "tsconfig.pulumi.json" },
         },
     );
     const line = child.stdout.trim().split("\n").pop() ?? "";
