@@ -74,26 +74,6 @@ check_files() {
   else row "$step: files" FAIL "$bad"; fi
 }
 
-# check_ping STEP NODES... : fresh pods (a CNI ADD with the current files), every pair across nodes
-check_ping() {
-  local step="$1" n a b r bad="" pairs=0; shift
-  $KUBECTL delete ns $PT_NS --wait=true --timeout=90s >/dev/null 2>&1 || true
-  $KUBECTL create ns $PT_NS >/dev/null || { row "$step: ping" FAIL "cannot create namespace $PT_NS"; return; }
-  for n in "$@"; do make_pod "pingtest-$n" "$n"; done
-  if ! wait_pods_ready -l app=pingtest; then
-    row "$step: ping" FAIL "pingtest pods not Ready: $($KUBECTL -n $PT_NS get pods -o wide --no-headers 2>&1 | awk '{print $1, $3}' | xargs)"; return
-  fi
-  declare -A ip=() ns=()
-  for n in "$@"; do ip[$n]=$(pod_ip $PT_NS "pingtest-$n"); ns[$n]=$(pod_netns $PT_NS "pingtest-$n"); done
-  for a in "$@"; do for b in "$@"; do
-    [[ $a == "$b" ]] && continue
-    r=$(ping_from "${ns[$a]}" "${ip[$b]}" 5); pairs=$((pairs + 1))
-    [[ "$(awk '{print $3}' <<<"$r")" == 0% ]] || bad+="pingtest-$a -> pingtest-$b (${ip[$b]}): $r; "
-  done; done
-  if [[ -z "$bad" ]]; then row "$step: ping" pass "$pairs pod pairs across nodes, 0% loss ($(for n in "$@"; do printf '%s=%s ' "$n" "${ip[$n]}"; done | xargs))"
-  else row "$step: ping" FAIL "$bad"; fi
-}
-
 # The SA's rights: what the CNI plugin needs, and nothing else.
 check_can_i() {
   local bad="" want verb res got

@@ -139,12 +139,12 @@ export const rawConfigSchema = z.strictObject({
             localBinDir: z.string().min(1).optional(),
             /** Per-binary downloads done on the host, checked against sha256. */
             downloads: z.record(z.string(), download).default({}),
-            /** Write a NetworkManager rule that leaves Calico's interfaces alone (calico#3271). */
             /**
              * The preflight also checks TCP 179 to the node's BGP peers. Off by default: the peers are then part of
              * each node's install, so adding or removing a node re-runs (without changing files) up to 16 others'.
              */
             preflightBgpPeers: z.boolean().default(false),
+            /** Write a NetworkManager rule that leaves Calico's interfaces alone (calico#3271). */
             manageNetworkManager: z.boolean().default(false),
         })
         .prefault({}),
