@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# The host preflight and the nftables dataplane on real Calico (issue 15): its own stack `sandbox-nft`,
-# from a working copy of Pulumi.sandbox.yaml with `calicoNode.dataplane: nftables`,
-# `cni.preflightBgpPeers: true` and each node's `internalAddress` (its address on the sandbox bridge).
+# The host preflight, dual-stack and the nftables dataplane on real Calico (issue 15): its own stack
+# `sandbox-nft`, from a working copy of Pulumi.sandbox.yaml as Pulumi.dualstack.yaml has it:
+# `calicoNode: {dataplane: nftables, ipv6: true, ipv6AutodetectionMethod: cidr=<the bridge's /64>}`,
+# `cluster.podCidrV6` with pool `ipv6-ippool-1`, plus `cni.preflightBgpPeers: true` and each node's
+# `internalAddress` (its address on the sandbox bridge).
 #   1. planted problems, one `up`: sbx-node-1 has another CNI's `05-flannel.conflist`, sbx-node-2 has
-#      net.ipv4.ip_forward=0, sbx-node-3 drops TCP 179 (iptables in its namespace), and a process named
+#      net.ipv4.ip_forward=0, sbx-node-3 has IPv6 forwarding off and drops TCP 179 (iptables in its
+#      namespace), and a process named
 #      NetworkManager runs (this machine's /proc is every node's, so every node sees it). The `up` fails;
 #      each node's install names each of its problems with the fix, and no node got a CNI file.
 #   2. fixed (the conflist moved away, forwarding on, the filter gone, `cni.manageNetworkManager: true`
 #      while the fake NetworkManager still runs): the next `up` succeeds, every node has the conflist and
 #      the NetworkManager rule.
-#   3. nftables: the FelixConfiguration has nftablesMode Enabled, each node's namespace has Calico's nft table
-#      and no `cali` iptables rule; fresh pods ping across every node pair; a deny-ingress NetworkPolicy
-#      stops the ping and deleting it brings it back (so the policy is enforced by the nft rules).
+#   3. nftables: the FelixConfiguration has nftablesMode Enabled, each node's namespace has Calico's nft
+#      tables (ip and ip6) and no `cali` iptables rule; dual-stack: BIRD and BIRD6 each have an
+#      Established session with every other node, every fresh pod has an IPv4 address in ipv4-ippool-1
+#      and an IPv6 one in ipv6-ippool-1, and every pod pings every other node's pod over both families;
+#      a deny-ingress NetworkPolicy stops the ping and deleting it brings it back (so the nft rules
+#      enforce it).
 #   4. destroy leaves no Calico process, interface, route, iptables rule, nft table or ipset.
 # Needs the cluster running and no other stack holding the Calico objects (e2e.sh runs it after its
 # destroy). Every wait is bounded; traffic only to 127.0.0.1 and the sandbox's namespaces.
@@ -31,32 +37,43 @@ FAKE_NM_PID=
 restore() {
   rm -f "$FLANNEL"
   ip netns exec "$N2" sysctl -qw net.ipv4.ip_forward=1 2>/dev/null || true
+  ip netns exec "$N3" sysctl -qw net.ipv6.conf.all.forwarding=1 2>/dev/null || true
   ip netns exec "$N3" iptables -D INPUT -p tcp --dport 179 -j DROP 2>/dev/null || true
 }
 stop_fake_nm() { [[ -z "$FAKE_NM_PID" ]] || { kill "$FAKE_NM_PID" 2>/dev/null; wait "$FAKE_NM_PID" 2>/dev/null; FAKE_NM_PID=; }; }
 trap 'stop_fake_nm; restore' EXIT
 
 style_preconditions
-style_prepare_stack '
-    c.set("calico:calicoNode", { dataplane: "nftables" });
-    const cni = c.get("calico:cni"); cni.set("preflightBgpPeers", true);
+# The stack's config edits (see above); dp_args MANAGE_NM gives their arguments (cni.manageNetworkManager).
+DP_JS='
+    c.set("calico:calicoNode", { dataplane: "nftables", ipv6: true, ipv6AutodetectionMethod: "cidr=" + argv[1] });
+    c.get("calico:cluster").set("podCidrV6", "fd00:10:244::/56");
+    c.get("calico:pools").add(d.createNode({ name: "ipv6-ippool-1", cidr: "fd00:10:244::/64", blockSize: 122,
+      ipipMode: "Never", vxlanMode: "Never", natOutgoing: true }));
+    const cni = c.get("calico:cni");
+    cni.set("preflightBgpPeers", true);
+    cni.set("manageNetworkManager", argv[0] === "true");
     for (const n of c.get("calico:nodes").items) {
       const i = argv.indexOf(n.get("name"));
       n.set("internalAddress", argv[i + 1]);
-    }' "$N1" "$(node_ip "$N1")" "$N2" "$(node_ip "$N2")" "$N3" "$(node_ip "$N3")" \
-  >"$E/logs/stack-init.log" 2>&1 || { cat "$E/logs/stack-init.log"; row "stack" FAIL "could not prepare stack $STACK"; finish; }
+    }'
+dp_args() { echo "$1" "$SANDBOX_NODE_NET6::/64" "$N1" "$(node_ip "$N1")" "$N2" "$(node_ip "$N2")" "$N3" "$(node_ip "$N3")"; }
+# shellcheck disable=SC2046
+style_prepare_stack "$DP_JS" $(dp_args false) >"$E/logs/stack-init.log" 2>&1 \
+  || { cat "$E/logs/stack-init.log"; row "stack" FAIL "could not prepare stack $STACK"; finish; }
 
 # ----------------------------------------------------------------------------- 1. planted problems
 mkdir -p "$(dirname "$FLANNEL")" "$FAKE_NM_DIR"
 printf '{"cniVersion": "0.3.1", "name": "cbr0", "plugins": [{"type": "flannel"}]}\n' >"$FLANNEL"
 ip netns exec "$N2" sysctl -qw net.ipv4.ip_forward=0
+ip netns exec "$N3" sysctl -qw net.ipv6.conf.all.forwarding=0
 ip netns exec "$N3" iptables -I INPUT -p tcp --dport 179 -j DROP
 cp /bin/sleep "$FAKE_NM_DIR/NetworkManager"
 "$FAKE_NM_DIR/NetworkManager" 900 &
 FAKE_NM_PID=$!
 
 if p up-planted up --yes --skip-preview --continue-on-error; then
-  row "planted: up fails" FAIL "pulumi up succeeded with a foreign conflist, forwarding off, TCP 179 dropped and NetworkManager running"
+  row "planted: up fails" FAIL "pulumi up succeeded with a foreign conflist, forwarding off (IPv4, IPv6), TCP 179 dropped and NetworkManager running"
 else
   L="$E/logs/up-planted.log"
   # want NODE PATTERN... : every pattern appears on a `preflight NODE:` line
@@ -68,14 +85,14 @@ else
   bad=""
   m=$(want "$N1" "05-flannel.conflist sorts before 10-calico.conflist.*fix: move it out" "NetworkManager runs and no unmanaged-devices rule covers.*calico:cni.manageNetworkManager" "node $N3 \\($(node_ip "$N3")\\) answers, but not on TCP 179"); [[ -z "$m" ]] || bad+="$N1 missing $m; "
   m=$(want "$N2" "net.ipv4.ip_forward is 0.*fix: sysctl -w net.ipv4.ip_forward=1" "NetworkManager runs" "node $N3 \\($(node_ip "$N3")\\) answers, but not on TCP 179"); [[ -z "$m" ]] || bad+="$N2 missing $m; "
-  m=$(want "$N3" "NetworkManager runs"); [[ -z "$m" ]] || bad+="$N3 missing $m; "
+  m=$(want "$N3" "net.ipv6.conf.all.forwarding is 0.*fix: sysctl -w net.ipv6.conf.all.forwarding=1" "NetworkManager runs"); [[ -z "$m" ]] || bad+="$N3 missing $m; "
   for n in "$N1" "$N2" "$N3"; do
     grep -q "preflight $n: nothing was written to this node" "$L" || bad+="$n: no 'nothing was written' line; "
     [[ ! -e "$S/nodes/$n/etc/cni/net.d/10-calico.conflist" && ! -e "$S/nodes/$n/opt/cni/bin/calico" ]] || bad+="$n: got CNI files; "
   done
   grep -E "preflight $N3: .*(flannel|ip_forward|TCP 179)" "$L" >/dev/null && bad+="$N3 blamed for another node's problem; "
   if [[ -z "$bad" ]]; then
-    row "planted: every problem named" pass "up failed; $N1: foreign conflist + NetworkManager + TCP 179 to $N3; $N2: ip_forward 0 + NetworkManager + TCP 179 to $N3; $N3: NetworkManager only; no CNI file on any node. e.g. $(grep -m1 "preflight $N2: net.ipv4" "$L" | sed 's/^[^p]*preflight/preflight/' | cut -c1-160)"
+    row "planted: every problem named" pass "up failed; $N1: foreign conflist + NetworkManager + TCP 179 to $N3; $N2: ip_forward 0 + NetworkManager + TCP 179 to $N3; $N3: IPv6 forwarding 0 + NetworkManager; no CNI file on any node. e.g. $(grep -m1 "preflight $N2: net.ipv4" "$L" | sed 's/^[^p]*preflight/preflight/' | cut -c1-160)"
   else
     row "planted: every problem named" FAIL "$bad (log $L)"
   fi
@@ -83,13 +100,9 @@ fi
 
 # ------------------------------------------------------------------------------------------ 2. fixed
 restore
-style_config '
-    c.set("calico:calicoNode", { dataplane: "nftables" });
-    const cni = c.get("calico:cni"); cni.set("preflightBgpPeers", true); cni.set("manageNetworkManager", true);
-    for (const n of c.get("calico:nodes").items) {
-      const i = argv.indexOf(n.get("name"));
-      n.set("internalAddress", argv[i + 1]);
-    }' "$N1" "$(node_ip "$N1")" "$N2" "$(node_ip "$N2")" "$N3" "$(node_ip "$N3")" >>"$E/logs/stack-init.log" 2>&1
+# shellcheck disable=SC2046
+style_config "$DP_JS" $(dp_args true) >>"$E/logs/stack-init.log" 2>&1 \
+  || { cat "$E/logs/stack-init.log"; row "stack" FAIL "could not rewrite stack $STACK"; finish; }
 if p up-fixed up --yes --skip-preview; then
   bad=""
   for n in "${NODES[@]}"; do
@@ -113,7 +126,7 @@ if timeout 320 $KUBECTL -n $NS rollout status ds/calico-node --timeout=300s >"$E
   for n in "${NODES[@]}"; do
     pid=$(proc_in_netns "$n" '^calico-node -felix') || { bad+="$n: no Felix; "; continue; }
     t=$(ip netns exec "$n" nft list tables 2>/dev/null | awk '$3 ~ /calico/ {print $2 "/" $3}' | xargs)
-    [[ -n "$t" ]] || bad+="$n: no calico nft table; "
+    [[ "$t" == *"ip/calico"* && "$t" == *"ip6/calico"* ]] || bad+="$n: nft tables '$t', want ip and ip6 calico; "
     tables+="$n: $t; "
     ipt=$( { ip netns exec "$n" iptables-legacy-save 2>/dev/null; ip netns exec "$n" iptables-nft-save 2>/dev/null; } | grep -c -- '-j cali-\|^:cali-' || true)
     [[ "$ipt" == 0 ]] || bad+="$n: $ipt cali iptables rules/chains; "
@@ -123,7 +136,37 @@ if timeout 320 $KUBECTL -n $NS rollout status ds/calico-node --timeout=300s >"$E
 else
   row "nftables: Felix programs nft" FAIL "calico-node not rolled out: $(tail -3 "$E/logs/rollout.log" | xargs)"
 fi
-check_ping "nftables" "${NODES[@]}"
+
+# BGP over both families: BIRD and BIRD6 each Established with every other node.
+bad="" est="" want_est=$(( ${#NODES[@]} - 1 ))
+for n in "${NODES[@]}"; do
+  for c in bird bird6; do
+    sock="$S/nodes/$n/var/run/calico/$c.ctl"
+    timeout 90 bash -c "until [[ \$(birdc -s '$sock' show protocols 2>/dev/null | grep -c Established) -ge $want_est ]]; do sleep 2; done" \
+      || bad+="$n: $c has fewer than $want_est Established sessions ($(birdc -s "$sock" show protocols 2>&1 | awk 'NR>2 {print $1 ":" $6}' | xargs)); "
+    est+="$n/$c=$(birdc -s "$sock" show protocols 2>/dev/null | grep -c Established) "
+  done
+done
+[[ -z "$bad" ]] && row "dual-stack: BGP both families" pass "Established sessions per node: ${est% }" || row "dual-stack: BGP both families" FAIL "$bad"
+
+check_ping "nftables, IPv4" "${NODES[@]}"
+# The same pods: an IPv6 address each from ipv6-ippool-1, and ping -6 across every pair.
+bad="" pairs=0 addrs=""
+declare -A ip6=() pns=()
+for n in "${NODES[@]}"; do
+  ips=$($KUBECTL -n $PT_NS get pod "pingtest-$n" -o jsonpath='{range .status.podIPs[*]}{.ip}{" "}{end}')
+  v4=$(tr ' ' '\n' <<<"$ips" | grep -m1 '\.' || true); v6=$(tr ' ' '\n' <<<"$ips" | grep -m1 ':' || true)
+  { [[ -n "$v4" ]] && in_cidr "$v4" "$POOL1_CIDR"; } || bad+="pingtest-$n: IPv4 '$v4' not in $POOL1_CIDR; "
+  { [[ -n "$v6" ]] && in_cidr "$v6" fd00:10:244::/64; } || bad+="pingtest-$n: IPv6 '$v6' not in fd00:10:244::/64; "
+  ip6[$n]=$v6; pns[$n]=$(pod_netns $PT_NS "pingtest-$n"); addrs+="$n=$v4,$v6 "
+done
+for a in "${NODES[@]}"; do for b in "${NODES[@]}"; do
+  [[ $a == "$b" || -z "${ip6[$b]}" ]] && continue
+  r=$(ping_from "${pns[$a]}" "${ip6[$b]}" 5); pairs=$((pairs + 1))
+  [[ "$(awk '{print $3}' <<<"$r")" == 0% ]] || bad+="pingtest-$a -> pingtest-$b (${ip6[$b]}): $r; "
+done; done
+if [[ -z "$bad" ]]; then row "dual-stack: pods ping -6" pass "every pod has both families (${addrs% }); $pairs pod pairs ping over IPv6 with 0% loss"
+else row "dual-stack: pods ping -6" FAIL "$bad"; fi
 
 # A deny-ingress policy on the pod of sbx-node-2 stops pings to it; deleting it restores them.
 a_ns=$(pod_netns $PT_NS "pingtest-$N1") b_ip=$(pod_ip $PT_NS "pingtest-$N2")

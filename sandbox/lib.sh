@@ -24,6 +24,8 @@ KWOK_PORT="${KWOK_PORT:-10247}"
 # $SANDBOX_NODE_NET.<11+i>. Only the sandbox's namespaces have these addresses.
 SANDBOX_NET_NS="${SANDBOX_NET_NS:-sbx-net}"
 SANDBOX_NODE_NET="${SANDBOX_NODE_NET:-172.30.0}"
+# The same network's IPv6 prefix (/64): node i at $SANDBOX_NODE_NET6::<11+i>, the bridge at ::1.
+SANDBOX_NODE_NET6="${SANDBOX_NODE_NET6:-fd00:172:30:0}"
 
 sbx_log() { printf '%s sandbox: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
@@ -42,6 +44,16 @@ node_ip() {
   local i=0 n
   for n in $SANDBOX_NODES; do
     if [[ "$n" == "$1" ]]; then echo "$SANDBOX_NODE_NET.$((11 + i))"; return; fi
+    i=$((i + 1))
+  done
+  return 1
+}
+
+# node_ip6 NODE -> its IPv6 address on the sandbox bridge
+node_ip6() {
+  local i=0 n
+  for n in $SANDBOX_NODES; do
+    if [[ "$n" == "$1" ]]; then echo "$SANDBOX_NODE_NET6::$((11 + i))"; return; fi
     i=$((i + 1))
   done
   return 1

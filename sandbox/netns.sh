@@ -5,7 +5,8 @@
 #   - eth0 with the node's address ($SANDBOX_NODE_NET.<11+i>/24), which is also its Node InternalIP,
 #     and a default route via $SANDBOX_NODE_NET.1, the bridge's own address, where packets for
 #     anywhere else end (that namespace forwards nothing);
-#   - net.ipv4.ip_forward=1 (kubeadm's preflight requires it on every node);
+#   - the same for IPv6 ($SANDBOX_NODE_NET6::<11+i>/64, default via ::1), for dual-stack stacks;
+#   - net.ipv4.ip_forward=1 (kubeadm's preflight requires it on every node) and IPv6 forwarding;
 #   - the API server at 127.0.0.1:$APISERVER_PORT, through a unix-socket relay to the real one
 #     (the sandbox's stand-in for a network path from the node to the control plane).
 #
@@ -53,6 +54,11 @@ if ! ns_exists "$SANDBOX_NET_NS"; then
   ip -n "$SANDBOX_NET_NS" addr add "$SANDBOX_NODE_NET.1/24" dev br0
   ip netns exec "$SANDBOX_NET_NS" sysctl -qw net.ipv4.ip_forward=0
 fi
+# IPv6 on the bridge (also for a sandbox started before it had IPv6); this namespace forwards nothing.
+if ! ip -n "$SANDBOX_NET_NS" -6 addr show dev br0 | grep -q "$SANDBOX_NODE_NET6::1/64"; then
+  ip netns exec "$SANDBOX_NET_NS" sysctl -qw net.ipv6.conf.all.forwarding=0
+  ip -n "$SANDBOX_NET_NS" addr add "$SANDBOX_NODE_NET6::1/64" dev br0 nodad
+fi
 
 # One relay from a unix socket to the API server on this machine's loopback; each node namespace
 # listens on its own 127.0.0.1 and connects to that socket.
@@ -74,6 +80,11 @@ for n in "${NODES[@]}"; do
     ip -n "$n" link set eth0 up
     ip -n "$n" route add default via "$SANDBOX_NODE_NET.1"
     ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1
+  fi
+  if ! ip -n "$n" -6 addr show dev eth0 | grep -q "$(node_ip6 "$n")/64"; then
+    ip netns exec "$n" sysctl -qw net.ipv6.conf.all.forwarding=1
+    ip -n "$n" addr add "$(node_ip6 "$n")/64" dev eth0 nodad
+    ip -n "$n" -6 route replace default via "$SANDBOX_NODE_NET6::1"
   fi
   START_MATCH=socat start "apirelay-$n" ip netns exec "$n" socat \
     "TCP-LISTEN:$APISERVER_PORT,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$API_SOCK"
