@@ -1,30 +1,41 @@
 import { Calico } from "./components/calico";
-import { loadConfig } from "./components/config/load";
+import { checkPoolHistory, loadConfig } from "./components/config/load";
 import { skipUnreadPromiseStacks } from "./components/promiseStacks";
+import { readPreviousPools } from "./components/resources/previousOutputs";
 
 // Half the CPU at 1000 nodes otherwise (components/promiseStacks.ts).
 skipUnreadPromiseStacks();
 
-// Every config key is read and validated here, before any resource is registered.
-const config = loadConfig();
-const calico = new Calico("calico", { config });
+// Pulumi runs the exported function and exports the object it resolves to as the stack outputs.
+export = async () => {
+    // Every config key is read and validated here, before any resource is registered.
+    const config = loadConfig();
+    // Then the pools of this stack's last update (a StackReference read, awaited): a pool whose cidr or
+    // blockSize changed in place is refused before any Calico resource is registered, in preview too.
+    await checkPoolHistory(config, await readPreviousPools());
+    const calico = new Calico("calico", { config });
+    const o = calico.outputs;
 
-export const calicoVersion = calico.outputs.calicoVersion;
-export const pools = calico.outputs.pools;
-export const nodes = calico.outputs.nodes;
-export const cniKubeconfig = calico.outputs.cniKubeconfig;
-export const cniClientCert = calico.outputs.cniClientCert;
-export const cniDelivery = calico.outputs.cniDelivery;
-export const calicoctlConfig = calico.outputs.calicoctlConfig;
-export const podMtu = calico.outputs.podMtu;
-// Workloads: Typha Service and replicas (empty and 0 without Typha), images in use, IP autodetection.
-export const typhaServiceName = calico.outputs.typhaServiceName;
-export const typhaReplicas = calico.outputs.typhaReplicas;
-export const images = calico.outputs.images;
-export const ipAutodetectionMethod = calico.outputs.ipAutodetectionMethod;
-// Set only when calico:aliyun.enabled: the route table and node → destination → next hop.
-export const aliyunRouteTableId = calico.outputs.aliyunRouteTableId;
-export const aliyunRoutes = calico.outputs.aliyunRoutes;
-// Set only with the etcd datastore: every IPPool and BGPPeer name applied with calicoctl. The next run
-// reads it back (a StackReference to this stack) to delete what config no longer has.
-export const calicoctlApplied = calico.outputs.calicoctlApplied;
+    return {
+        calicoVersion: o.calicoVersion,
+        // Read back by the next run (readPreviousPools): name, cidr, blockSize and disabled of every pool.
+        pools: o.pools,
+        nodes: o.nodes,
+        cniKubeconfig: o.cniKubeconfig,
+        cniClientCert: o.cniClientCert,
+        cniDelivery: o.cniDelivery,
+        calicoctlConfig: o.calicoctlConfig,
+        podMtu: o.podMtu,
+        // Workloads: Typha Service and replicas (empty and 0 without Typha), images in use, IP autodetection.
+        typhaServiceName: o.typhaServiceName,
+        typhaReplicas: o.typhaReplicas,
+        images: o.images,
+        ipAutodetectionMethod: o.ipAutodetectionMethod,
+        // Set only when calico:aliyun.enabled: the route table and node → destination → next hop.
+        aliyunRouteTableId: o.aliyunRouteTableId,
+        aliyunRoutes: o.aliyunRoutes,
+        // Set only with the etcd datastore: every IPPool and BGPPeer name applied with calicoctl. The next run
+        // reads it back (a StackReference to this stack) to delete what config no longer has.
+        calicoctlApplied: o.calicoctlApplied,
+    };
+};

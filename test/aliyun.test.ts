@@ -378,19 +378,21 @@ describe("aliyun validation", () => {
 
 describe("alicloud credentials through the entry point", () => {
     // As `pulumi up` hands config over: alicloud:secretKey set without --secret is refused by name.
-    test("a plaintext alicloud:secretKey fails before any resource is registered", () => {
+    test("a plaintext alicloud:secretKey fails before any resource is registered", async () => {
         const raw = aliyunRaw();
         reset();
         const message =
-            runProgram(
-                {
-                    ...raw,
-                    clusterCaKey: labSecrets().clusterCaKey,
-                    sshPrivateKey: labSecrets().sshPrivateKey,
-                    "alicloud:accessKey": "LTAI-test-id",
-                    "alicloud:secretKey": "plaintext-secret-value",
-                },
-                ["calico:clusterCaKey", "calico:sshPrivateKey"],
+            (
+                await runProgram(
+                    {
+                        ...raw,
+                        clusterCaKey: labSecrets().clusterCaKey,
+                        sshPrivateKey: labSecrets().sshPrivateKey,
+                        "alicloud:accessKey": "LTAI-test-id",
+                        "alicloud:secretKey": "plaintext-secret-value",
+                    },
+                    ["calico:clusterCaKey", "calico:sshPrivateKey"],
+                )
             ).error ?? "";
         expect(message).toContain(
             "alicloud:secretKey = <secret>: is stored in plaintext; set it again with `pulumi config set --secret alicloud:secretKey`.",

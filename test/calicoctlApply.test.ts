@@ -341,7 +341,7 @@ describe("the Job's name", () => {
 
 test("index.ts exports the record under the name the next run reads back", () => {
     const index = readFileSync(`${ROOT}/index.ts`, "utf8");
-    expect(index).toContain(`export const ${APPLIED_OUTPUT} = calico.outputs.${APPLIED_OUTPUT};`);
+    expect(index).toContain(`${APPLIED_OUTPUT}: o.${APPLIED_OUTPUT},`);
 });
 
 describe("a pool removed from config", () => {

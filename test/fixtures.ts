@@ -95,17 +95,19 @@ export function stackFiles(): StackFile[] {
 
 /**
  * Sets the stack config as `pulumi up` hands it to the program (values JSON-encoded, `secretKeys` marked
- * secret) and loads index.ts afresh. Returns its exports, or the message it threw.
+ * secret), loads index.ts afresh and runs the async function it exports, as the engine does. Returns the
+ * stack outputs it resolves to, or the message it threw or rejected with.
  */
-export function runProgram(config: Record<string, unknown>, secretKeys: string[]): { exports?: any; error?: string } {
+export async function runProgram(config: Record<string, unknown>, secretKeys: string[]): Promise<{ exports?: any; error?: string }> {
     const all: Record<string, string> = {};
     for (const [k, v] of Object.entries(config)) all[k.includes(":") ? k : `calico:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
     // Imported here so fixtures stays usable before the mocks are set.
     require("@pulumi/pulumi").runtime.setAllConfig(all, secretKeys);
     const out: { exports?: any; error?: string } = {};
-    jest.isolateModules(() => {
+    await jest.isolateModulesAsync(async () => {
         try {
-            out.exports = require("../index");
+            const main = require("../index") as () => Promise<Record<string, unknown>>;
+            out.exports = await main();
         } catch (e) {
             out.error = (e as Error).message;
         }

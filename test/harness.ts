@@ -55,7 +55,8 @@ const KNOWN: Record<string, (name: string, inputs: any) => Record<string, unknow
         stderr: "",
     }),
     "command:remote:CopyToRemote": () => ({}),
-    // The program reads its own stack's last outputs (resources/calicoctlApply.ts); tests set them in previousStackOutputs.
+    // The program reads its own stack's last outputs (`pools` in resources/previousOutputs.ts, `calicoctlApplied` in
+    // resources/calicoctlApply.ts); tests set them in previousStackOutputs.
     "pulumi:pulumi:StackReference": () => ({ outputs: { ...previousStackOutputs }, secretOutputNames: [] }),
 };
 

@@ -11,16 +11,18 @@ const plainConfig = {
     datastore: { crdsFile: CRDS_FILE },
 };
 
-test("a bad config fails before any resource is registered, listing every problem", () => {
+test("a bad config fails before any resource is registered, listing every problem", async () => {
     const message =
-        runProgram(
-            {
-                ...plainConfig,
-                pools: [{ name: "p", cidr: "1.2.3.4/40" }],
-                cni: { mtu: 10, localBinDir: "/nonexistent" },
-                clusterCaKey: TEST_KEY_PEM,
-            },
-            ["calico:clusterCaKey"],
+        (
+            await runProgram(
+                {
+                    ...plainConfig,
+                    pools: [{ name: "p", cidr: "1.2.3.4/40" }],
+                    cni: { mtu: 10, localBinDir: "/nonexistent" },
+                    clusterCaKey: TEST_KEY_PEM,
+                },
+                ["calico:clusterCaKey"],
+            )
         ).error ?? "";
     expect(message).toMatch(/^The calico stack config has \d+ problems:/);
     expect(message).toContain('calico:pools[p].cidr = "1.2.3.4/40"');
@@ -31,9 +33,10 @@ test("a bad config fails before any resource is registered, listing every proble
     expect(recorded).toEqual([]);
 });
 
-test("a secret key set in plaintext is refused", () => {
+test("a secret key set in plaintext is refused", async () => {
     const message =
-        runProgram({ ...plainConfig, clusterCaKey: TEST_KEY_PEM, sshPrivateKey: TEST_KEY_PEM }, ["calico:sshPrivateKey"]).error ?? "";
+        (await runProgram({ ...plainConfig, clusterCaKey: TEST_KEY_PEM, sshPrivateKey: TEST_KEY_PEM }, ["calico:sshPrivateKey"])).error ??
+        "";
     expect(message).toContain("calico:clusterCaKey = <secret>: is stored in plaintext");
 });
 
@@ -42,7 +45,7 @@ test("a valid config builds and exports its outputs, secrets as secrets", async 
     const fs = await import("fs");
     const dir = fs.mkdtempSync(`${require("os").tmpdir()}/bins-`);
     for (const b of ["calico", "calico-ipam", "portmap", "loopback", "host-local"]) fs.writeFileSync(`${dir}/${b}`, b);
-    const run = runProgram({ ...plainConfig, cni: { localBinDir: dir }, clusterCaKey: TEST_KEY_PEM, sshPrivateKey: TEST_KEY_PEM }, [
+    const run = await runProgram({ ...plainConfig, cni: { localBinDir: dir }, clusterCaKey: TEST_KEY_PEM, sshPrivateKey: TEST_KEY_PEM }, [
         "calico:clusterCaKey",
         "calico:sshPrivateKey",
     ]);
@@ -50,6 +53,24 @@ test("a valid config builds and exports its outputs, secrets as secrets", async 
     const mod = run.exports;
     await settle();
     expect(recorded.length).toBeGreaterThan(20);
+    // The stack outputs index.ts exported as named exports before its main turned async, in that order.
+    expect(Object.keys(mod)).toEqual([
+        "calicoVersion",
+        "pools",
+        "nodes",
+        "cniKubeconfig",
+        "cniClientCert",
+        "cniDelivery",
+        "calicoctlConfig",
+        "podMtu",
+        "typhaServiceName",
+        "typhaReplicas",
+        "images",
+        "ipAutodetectionMethod",
+        "aliyunRouteTableId",
+        "aliyunRoutes",
+        "calicoctlApplied",
+    ]);
     expect(await valueOf(mod.pools)).toEqual([
         { name: "pool-a", cidr: "10.244.0.0/18", blockSize: 26, ipipMode: "Never", vxlanMode: "Never", natOutgoing: true, disabled: false },
     ]);

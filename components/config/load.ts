@@ -1,9 +1,10 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "./problems";
+import { ConfigError, formatProblem } from "./problems";
+import { poolHistoryRules, poolRemovalWarnings } from "./rules/poolHistory";
 import { SECRET_KEYS } from "./schema";
-import type { CalicoConfig, ConfigEnv, RawSecrets } from "./types";
+import type { CalicoConfig, ConfigEnv, PreviousPool, RawSecrets } from "./types";
 import { resolveConfig } from "./resolve";
 
 export const NAMESPACE = "calico";
@@ -82,4 +83,16 @@ export function loadConfig(): CalicoConfig {
     const result = resolveConfig(raw, secrets, env, (s) => pulumi.secret(s));
     if (!result.ok) throw new ConfigError(result.problems);
     return result.config;
+}
+
+/**
+ * Compares the validated config's pools with the ones the stack's last update exported (`previous`):
+ * rejects with a ConfigError for a pool whose range changed in place, and logs a warning for each enabled
+ * pool removed. Awaited before any Calico resource is registered (index.ts): the engine then holds the
+ * warnings before anything can fail, and shows them even when a later step aborts the preview.
+ */
+export async function checkPoolHistory(config: CalicoConfig, previous: readonly PreviousPool[]): Promise<void> {
+    const problems = poolHistoryRules(config.pools, previous);
+    if (problems.length > 0) throw new ConfigError(problems);
+    for (const w of poolRemovalWarnings(config.pools, previous)) await pulumi.log.warn(formatProblem(w));
 }

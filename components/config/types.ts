@@ -33,6 +33,17 @@ export interface ConfigEnv {
     secretValuesHidden: boolean;
 }
 
+/**
+ * A pool as this stack's last update exported it (the `pools` output, builders/ippool.ts): what the next
+ * run compares its config against, so a pool's range is never edited in place (rules/poolHistory.ts).
+ */
+export interface PreviousPool {
+    name: string;
+    cidr: string;
+    blockSize: number;
+    disabled: boolean;
+}
+
 /** A binary for the CNI bin dir: copied from the Pulumi machine, or downloaded on the host. */
 export type CniBinary =
     | { name: string; source: "local"; path: string; sha256: string }

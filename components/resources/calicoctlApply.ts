@@ -18,6 +18,7 @@ import {
 } from "../builders/calicoctlApply";
 import type { PoolConfig } from "../config/schema";
 import type { EtcdClient } from "./etcdClient";
+import { thisStackName } from "./previousOutputs";
 
 export interface CalicoctlApplyArgs {
     /** calico/ctl image. */
@@ -88,8 +89,6 @@ export class CalicoctlApply extends pulumi.ComponentResource {
  * Read through a StackReference to the current stack; a stack that never exported it prunes nothing.
  */
 export function previousApplied(parent: pulumi.Resource): pulumi.Output<AppliedNames> {
-    // Fully qualified: a bare stack name would resolve against the user's default organization.
-    const name = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
-    const self = new pulumi.StackReference(`${APPLIED_OUTPUT}-previous`, { name }, { parent });
+    const self = new pulumi.StackReference(`${APPLIED_OUTPUT}-previous`, { name: thisStackName() }, { parent });
     return self.getOutput(APPLIED_OUTPUT).apply(asAppliedNames);
 }
