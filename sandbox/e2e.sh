@@ -402,6 +402,12 @@ check17() {
   bash "$SANDBOX_DIR/e2e-verify.sh" || die "e2e-verify.sh failed (logs in $S/e2e-verify)"
 }
 
+# Dataplanes and host preflight (issue 15): sandbox/e2e-dataplane.sh, its own stack `sandbox-nft`
+# (dual-stack, nftables) after planted host problems on every node; prints its own table.
+check18() {
+  bash "$SANDBOX_DIR/e2e-dataplane.sh" || die "e2e-dataplane.sh failed (logs in $S/e2e-nft/logs)"
+}
+
 # ----------------------------------------------------------------------------------------------- main
 TITLES=(
   [1]="up from scratch; every Calico object live; Typha, calico-node Ready"
@@ -421,10 +427,11 @@ TITLES=(
   [15]="second pool: a pod in ipv4-ippool-2 is reachable from another node (the lab's failed step)"
   [16]="cni.delivery daemonset: ssh -> daemonset -> a 4th node in no config joins -> ssh; same conflist, token identity, can-i, ping, destroy"
   [17]="npm run verify: passes on the healthy sandbox; fails naming the cause with no conflist, calico-node stopped, a blocking policy"
+  [18]="preflight names planted host problems on every node; dual-stack nftables: BIRD6, both families per pod, ping -6, policy"
 )
 NCHECKS=${#TITLES[@]}
 # 8 before 7: the fault test runs with all three nodes; 12-14 on the first install, 15 once check 6 enabled pool 2.
-ORDER=(1 2 3 4 5 12 13 14 6 15 8 7 9 10 11 16 17)
+ORDER=(1 2 3 4 5 12 13 14 6 15 8 7 9 10 11 16 17 18)
 
 command -v jq >/dev/null && command -v openssl >/dev/null && command -v python3 >/dev/null \
   || { echo "e2e needs jq, openssl and python3"; echo "e2e: 0 passed, $NCHECKS failed"; exit 1; }
@@ -443,7 +450,7 @@ echo "==> clean start: previous $STACK stack, host files, reference objects"
 $KUBECTL delete namespace $PT_NS --wait=true --timeout=120s >/dev/null 2>&1 || true
 sbx_stack_remove
 # A style stack left by an interrupted run holds the same Calico objects.
-for style in rr ds; do
+for style in rr ds nft; do
   (
     export SANDBOX_STACK=sandbox-$style; source "$SANDBOX_DIR/stack.sh"
     STACK_DIR="$S/stack-$style"; STACK_CFG="$STACK_DIR/Pulumi.$STACK.yaml"
