@@ -12,7 +12,7 @@
 #   2. fixed (the conflist moved away, forwarding on, the filter gone, `cni.manageNetworkManager: true`
 #      while the fake NetworkManager still runs): the next `up` succeeds, every node has the conflist and
 #      the NetworkManager rule.
-#   3. nftables: the FelixConfiguration has nftablesMode Enabled, each node's namespace has Calico's nft
+#   3. nftables: every Felix runs with FELIX_NFTABLESMODE=Enabled, each node's namespace has Calico's nft
 #      tables (ip and ip6) and no `cali` iptables rule; dual-stack: BIRD and BIRD6 each have an
 #      Established session with every other node, every fresh pod has an IPv4 address in ipv4-ippool-1
 #      and an IPv6 one in ipv6-ippool-1, and every pod pings every other node's pod over both families;
@@ -121,17 +121,17 @@ stop_fake_nm
 # ------------------------------------------------------------------------------------------ 3. nftables
 if timeout 320 $KUBECTL -n $NS rollout status ds/calico-node --timeout=300s >"$E/logs/rollout.log" 2>&1; then
   bad="" tables=""
-  mode=$($KUBECTL get felixconfigurations.crd.projectcalico.org default -o jsonpath='{.spec.nftablesMode}' 2>&1)
-  [[ "$mode" == Enabled ]] || bad+="FelixConfiguration default nftablesMode is '$mode'; "
   for n in "${NODES[@]}"; do
     pid=$(proc_in_netns "$n" '^calico-node -felix') || { bad+="$n: no Felix; "; continue; }
+    # The program sets the mode as env (ranked above the datastore), not in the FelixConfiguration.
+    tr '\0' '\n' <"/proc/$pid/environ" | grep -qx 'FELIX_NFTABLESMODE=Enabled' || bad+="$n: Felix without FELIX_NFTABLESMODE=Enabled; "
     t=$(ip netns exec "$n" nft list tables 2>/dev/null | awk '$3 ~ /calico/ {print $2 "/" $3}' | xargs)
     [[ "$t" == *"ip/calico"* && "$t" == *"ip6/calico"* ]] || bad+="$n: nft tables '$t', want ip and ip6 calico; "
     tables+="$n: $t; "
     ipt=$( { ip netns exec "$n" iptables-legacy-save 2>/dev/null; ip netns exec "$n" iptables-nft-save 2>/dev/null; } | grep -c -- '-j cali-\|^:cali-' || true)
     [[ "$ipt" == 0 ]] || bad+="$n: $ipt cali iptables rules/chains; "
   done
-  [[ -z "$bad" ]] && row "nftables: Felix programs nft" pass "FelixConfiguration nftablesMode Enabled; Felix on every node; nft tables ${tables% ; }; no cali iptables rule or chain (legacy, nft)" \
+  [[ -z "$bad" ]] && row "nftables: Felix programs nft" pass "Felix with FELIX_NFTABLESMODE=Enabled on every node; nft tables ${tables% ; }; no cali iptables rule or chain (legacy, nft)" \
     || row "nftables: Felix programs nft" FAIL "$bad"
 else
   row "nftables: Felix programs nft" FAIL "calico-node not rolled out: $(tail -3 "$E/logs/rollout.log" | xargs)"
