@@ -2,13 +2,12 @@
 # The route-reflector end-to-end check (issues 5 and 13): its own stack `sandbox-rr` on the sandbox cluster,
 # from a working copy of Pulumi.sandbox.yaml ($S/stack-rr/Pulumi.sandbox-rr.yaml; the committed file is
 # never touched). First the full mesh (the committed config, bird backend), pods on every node and the
-# traffic probe (sandbox/probe.sh) between them; then, in one `up`, sbx-node-1 becomes the route reflector
-# (cluster ID 244.0.0.1), the mesh goes off and the service range is advertised. The probe must lose no
-# packet across that update. Checks the live BGPConfiguration, the two BGPPeers, the node label and
-# annotation, that the BGPConfiguration patch is created after both BGPPeers (sequence numbers in the
-# engine's events from `up --json`), that the reflector's BIRD has a session with every other node and the
-# others only with the reflector, that fresh pods ping across nodes, and that destroy removes the marks and
-# the peers. Needs the cluster running and no other stack holding the
+# traffic probe (sandbox/probe.sh) between them; then the documented switch in two updates, each under the
+# probe: sbx-node-1 becomes the route reflector (cluster ID 244.0.0.1; traffic between the other nodes
+# loses nothing, paths through the reflector stay within a bound, as its sessions restart), then the mesh
+# goes off with the service range advertised (no packet lost on any path). Checks the BIRD sessions after
+# each, the live BGPConfiguration, the two BGPPeers, the node label and annotation, that fresh pods ping
+# across nodes, and that destroy removes the marks and the peers. Needs the cluster running and no other stack holding the
 # Calico objects (e2e.sh runs it after its destroy). Every wait is bounded; traffic only to 127.0.0.1.
 # Ends with `e2e-rr: N passed, M failed`; exits non-zero on any failure. Logs: $S/e2e-rr/.
 set -uo pipefail
@@ -26,11 +25,16 @@ CLUSTER_ID=244.0.0.1
 ANN='projectcalico.org/RouteReflectorClusterID'
 
 style_preconditions
-RR_JS='
+# The two updates of the switch: the reflector in (node mark and BGPPeers, mesh still on), then the mesh off
+# (with the service range). In one update, the mesh went off before the clients' sessions through the
+# restarted reflector were up: every cross-node path, also between the other nodes, lost ~10 s (97 of
+# ~230 pings; README "Route reflectors").
+RR1_JS='
     const n = c.get("calico:nodes").items.find((x) => x.get("name") === argv[0]);
     if (!n) { console.error("no node " + argv[0]); process.exit(1); }
     n.set("routeReflectorClusterId", argv[1]);
-    c.set("calico:calicoNode", { backend: "bird" });
+    c.set("calico:calicoNode", { backend: "bird" });'
+RR_JS="$RR1_JS"'
     c.set("calico:bgp", { nodeToNodeMesh: false, serviceClusterIPs: ["10.96.0.0/12"] });'
 style_prepare_stack 'c.set("calico:calicoNode", { backend: "bird" });' \
   >"$E/logs/stack-init.log" 2>&1 || { cat "$E/logs/stack-init.log"; row "stack" FAIL "could not prepare stack $STACK"; finish; }
@@ -45,57 +49,71 @@ else
   finish
 fi
 check_ping "mesh" "${NODES[@]}"
-# The probe: each pod to the next node's pod, and sbx-node-1 (the future reflector) to sbx-node-3's pod.
-pairs=()
-for i in "${!NODES[@]}"; do
-  a=${NODES[$i]} b=${NODES[$(((i + 1) % ${#NODES[@]}))]}
-  pairs+=("$(pod_netns $PT_NS "pingtest-$a")" "$(pod_ip $PT_NS "pingtest-$b")")
-done
-pairs+=("${NODES[0]}" "$(pod_ip $PT_NS "pingtest-${NODES[2]}")")
-probe_start rr-switch "${pairs[@]}" >"$E/logs/probe-start.log" 2>&1 || { cat "$E/logs/probe-start.log"; row "probe" FAIL "the probe did not start"; }
+R=${NODES[0]} A=${NODES[1]} B=${NODES[2]}
+OTHERS=("$(pod_netns $PT_NS "pingtest-$A")" "$(pod_ip $PT_NS "pingtest-$B")" "$(pod_netns $PT_NS "pingtest-$B")" "$(pod_ip $PT_NS "pingtest-$A")")
+THROUGH=("$(pod_netns $PT_NS "pingtest-$R")" "$(pod_ip $PT_NS "pingtest-$A")" "$(pod_netns $PT_NS "pingtest-$B")" "$(pod_ip $PT_NS "pingtest-$R")" "$R" "$(pod_ip $PT_NS "pingtest-$B")")
+# Becoming a reflector restarts that node's BGP sessions (BIRD restarts a protocol whose options change:
+# `rr client`, the cluster ID), so paths through it drop for seconds; measured 2.3-4.9 s gaps on this VM.
+RR_BOUND="${E2E_RR_BOUND:-100 8000}"
 
-# -------------------------------------------------------------------- one up: reflector in, mesh off
-style_config "$RR_JS" "$RR_NODE" "$CLUSTER_ID" >>"$E/logs/stack-init.log" 2>&1 \
+rr_sessions() { birdc -s "$S/nodes/$1/var/run/calico/bird.ctl" show protocols all 2>/dev/null \
+  | awk '/^[A-Za-z0-9_]+ +BGP/ {st = $6} /Neighbor address:/ {print $3, st}'; }
+established() { rr_sessions "$1" | awk '$2 == "Established" {print $1}' | sort | xargs; }
+rr_ip=$(node_ip "$RR_NODE")
+others_of() { local m; for m in "${NODES[@]}"; do [[ $m == "$1" ]] || node_ip "$m"; done | sort | xargs; }
+# wait_sessions PHASE : every node's Established neighbours as PHASE wants them (120 s), one row
+wait_sessions() {
+  local n bad="" got="" deadline want
+  for n in "${NODES[@]}"; do
+    if [[ $n == "$RR_NODE" || $1 == with-mesh ]]; then want=$(others_of "$n"); else want=$rr_ip; fi
+    deadline=$((SECONDS + 120))
+    until [[ "$(established "$n")" == "$want" ]] || ((SECONDS > deadline)); do sleep 2; done
+    [[ "$(established "$n")" == "$want" ]] || bad+="$n: Established with '$(established "$n")', want '$want' (all: $(rr_sessions "$n" | xargs)); "
+    got+="$n: $(established "$n"); "
+  done
+  if [[ -z "$bad" ]]; then row "$2" pass "Established neighbours: ${got% ; }"; else row "$2" FAIL "$bad"; fi
+}
+# probe_rows NAME TITLE "LOST GAP"
+probe_rows() {
+  probe_stop "$1" >"$E/logs/probe-$1.txt" 2>&1
+  # shellcheck disable=SC2086
+  if probe_check "$1" $3 >"$E/logs/probe-$1-check.txt" 2>&1; then
+    row "$2" pass "$(grep "^probe $1:" "$E/logs/probe-$1.txt" | tail -1 | cut -d: -f2-) (bound: lost <= ${3% *}, gap <= ${3#* } ms)"
+  else row "$2" FAIL "$(xargs <"$E/logs/probe-$1-check.txt" | cut -c1-600)"; fi
+}
+
+# ---------------------------------------------------------------------- update 1: the reflector in
+probe_start rr-in-others "${OTHERS[@]}" >"$E/logs/probe-start.log" 2>&1 || row "probe" FAIL "the probe did not start ($(xargs <"$E/logs/probe-start.log"))"
+probe_start rr-in-through "${THROUGH[@]}" >>"$E/logs/probe-start.log" 2>&1 || row "probe" FAIL "the probe did not start ($(xargs <"$E/logs/probe-start.log"))"
+style_config "$RR1_JS" "$RR_NODE" "$CLUSTER_ID" >>"$E/logs/stack-init.log" 2>&1 \
   || { cat "$E/logs/stack-init.log"; row "stack" FAIL "could not rewrite stack $STACK"; finish; }
-# `up --json` streams the engine's events, one JSON object a line, each with its sequence number.
-if p up up --yes --skip-preview --json; then
-  row "up: reflector in, mesh off" pass "one pulumi up of $STACK: $(ev 'select(.resOutputsEvent.metadata.op == "create") | 1' | wc -l) resources created, $(ev 'select(.resOutputsEvent.metadata.op == "update") | 1' | wc -l) updated"
+if p up-rr up --yes --skip-preview; then
+  row "update 1: reflector in" pass "pulumi up: $(grep -E '^\s+[-+~] [0-9]+ (created|updated)' "$E/logs/up-rr.log" | xargs) (node mark, both BGPPeers; mesh still on)"
 else
-  tail -30 "$E/logs/up.log"; row "up: reflector in, mesh off" FAIL "pulumi up failed (see $E/logs/up.log)"
+  tail -30 "$E/logs/up-rr.log"; row "update 1: reflector in" FAIL "pulumi up failed (see $E/logs/up-rr.log)"
   p destroy destroy --yes --skip-preview --continue-on-error || true
   finish
 fi
-
-# BIRD sessions: the reflector with every other node, every other node with the reflector only.
-rr_ip=$(node_ip "$RR_NODE")
-sessions() { birdc -s "$S/nodes/$1/var/run/calico/bird.ctl" show protocols all 2>/dev/null \
-  | awk '/^[A-Za-z0-9_]+ +BGP/ {st = $6} /Neighbor address:/ {print $3, st}'; }
-want_ok() { # NODE : prints the Established neighbours; returns 0 when they are the expected set
-  local est; est=$(sessions "$1" | awk '$2 == "Established" {print $1}' | sort | xargs)
-  echo "$est"
-  if [[ $1 == "$RR_NODE" ]]; then
-    local want m; want=$(for m in "${NODES[@]}"; do [[ $m == "$RR_NODE" ]] || node_ip "$m"; done | sort | xargs)
-    [[ "$est" == "$want" ]]
-  else
-    [[ "$est" == "$rr_ip" ]]
-  fi
-}
-bad="" got=""
-for n in "${NODES[@]}"; do
-  deadline=$((SECONDS + 120))
-  until want_ok "$n" >/dev/null || ((SECONDS > deadline)); do sleep 2; done
-  want_ok "$n" >/dev/null || bad+="$n: Established with '$(want_ok "$n")' (all: $(sessions "$n" | xargs)); "
-  got+="$n: $(want_ok "$n"); "
-done
+wait_sessions with-mesh "update 1: BIRD sessions"
 sleep 5
-probe_stop rr-switch | tee "$E/logs/probe-rr-switch.txt"
-if probe_check rr-switch 0 1000 >"$E/logs/probe-check.txt" 2>&1; then
-  row "probe: mesh off, reflector in" pass "$(grep '^probe rr-switch:' "$E/logs/probe-rr-switch.txt" | tail -1)"
+probe_rows rr-in-others "update 1: traffic between the other nodes" "0 1000"
+probe_rows rr-in-through "update 1: traffic through the new reflector" "$RR_BOUND"
+
+# -------------------------------------------------------------------------- update 2: the mesh off
+probe_start rr-off "${OTHERS[@]}" "${THROUGH[@]}" >>"$E/logs/probe-start.log" 2>&1 || row "probe" FAIL "the probe did not start"
+style_config "$RR_JS" "$RR_NODE" "$CLUSTER_ID" >>"$E/logs/stack-init.log" 2>&1 \
+  || { cat "$E/logs/stack-init.log"; row "stack" FAIL "could not rewrite stack $STACK"; finish; }
+# `up --json` streams the engine's events, one JSON object a line.
+if p up up --yes --skip-preview --json; then
+  row "update 2: mesh off" pass "pulumi up: $(ev 'select(.resOutputsEvent.metadata.op == "update") | .resOutputsEvent.metadata.urn | split("::") | last' | xargs) updated"
 else
-  row "probe: mesh off, reflector in" FAIL "$(cat "$E/logs/probe-check.txt" | xargs | cut -c1-600)"
+  tail -30 "$E/logs/up.log"; row "update 2: mesh off" FAIL "pulumi up failed (see $E/logs/up.log)"
+  p destroy destroy --yes --skip-preview --continue-on-error || true
+  finish
 fi
-if [[ -z "$bad" ]]; then row "BIRD through the reflector" pass "Established neighbours: ${got% ; }"
-else row "BIRD through the reflector" FAIL "$bad"; fi
+wait_sessions through-reflector "BIRD through the reflector"
+sleep 5
+probe_rows rr-off "update 2: traffic, every path" "0 1000"
 check_ping "through the reflector" "${NODES[@]}"
 $KUBECTL delete ns $PT_NS --wait=true --timeout=90s >/dev/null 2>&1
 
@@ -133,22 +151,8 @@ done
 if [[ -z "$bad" ]]; then row "node marks" pass "$RR_NODE route-reflector=true, $ANN=$CLUSTER_ID; ${NODES[*]:1} unmarked"
 else row "node marks" FAIL "$bad"; fi
 
-# Ordering: the BGPConfiguration patch's create finishes after both BGPPeers' creates (event sequence numbers).
-seq_of() { # URN-suffix -> sequence of its resOutputsEvent with op create
-  ev 'select(.resOutputsEvent != null) | select(.resOutputsEvent.metadata.op == "create")
-    | select(.resOutputsEvent.metadata.urn | endswith("::" + $s)) | .sequence' "$1" | head -1
-}
-s_mesh=$(seq_of bgppeer-route-reflector-mesh); s_peer=$(seq_of bgppeer-peer-with-route-reflectors)
-s_conf=$(seq_of bgpconfiguration-default); s_node=$(seq_of "$RR_NODE-route-reflector")
-# the BGPConfiguration's step must also start after the peers finished
-s_conf_pre=$(ev 'select(.resourcePreEvent != null) | select(.resourcePreEvent.metadata.op == "create")
-    | select(.resourcePreEvent.metadata.urn | endswith("::" + $s)) | .sequence' bgpconfiguration-default | head -1)
-if [[ -n "$s_mesh" && -n "$s_peer" && -n "$s_node" && -n "$s_conf" && -n "$s_conf_pre" ]] \
-   && ((s_conf > s_mesh && s_conf > s_peer && s_conf_pre > s_mesh && s_conf_pre > s_peer && s_conf_pre > s_node)); then
-  row "mesh off after peers" pass "engine events (up --json): BGPPeer creates done at #$s_mesh, #$s_peer (node mark #$s_node); BGPConfiguration patch create starts #$s_conf_pre, done #$s_conf"
-else
-  row "mesh off after peers" FAIL "event sequence: peers ${s_mesh:-?}/${s_peer:-?}, node mark ${s_node:-?}, BGPConfiguration start ${s_conf_pre:-?} done ${s_conf:-?}"
-fi
+# The ordering within one update (the mesh never off before the BGPPeers and the node mark exist) is in the
+# unit tests (test/bgp.test.ts); here the switch takes two updates.
 
 # ---------------------------------------------------------------------------------------------- destroy
 if p destroy destroy --yes --skip-preview; then
