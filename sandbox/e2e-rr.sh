@@ -71,7 +71,7 @@ wait_sessions() {
     [[ "$(established "$n")" == "$want" ]] || bad+="$n: Established with '$(established "$n")', want '$want' (all: $(rr_sessions "$n" | xargs)); "
     got+="$n: $(established "$n"); "
   done
-  if [[ -z "$bad" ]]; then row "$2" pass "Established neighbours: ${got% ; }"; else row "$2" FAIL "$bad"; fi
+  if [[ -z "$bad" ]]; then row "$2" pass "Established neighbours: ${got%; }"; else row "$2" FAIL "$bad"; fi
 }
 # probe_rows NAME TITLE "LOST GAP"
 probe_rows() {

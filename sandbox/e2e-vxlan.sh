@@ -40,7 +40,7 @@ for n in "${NODES[@]}"; do
   [[ -z "$b" ]] || bad+="$n: a BIRD process runs (pid $b); "
   seen+="$n: conflist $m, vxlan.calico $vm; "
 done
-[[ -z "$bad" ]] && row "MTU and no BIRD" pass "pod MTU 1500 - 50 = $WANT_MTU: ${seen% ; }; no bird or bird6 process in any node" \
+[[ -z "$bad" ]] && row "MTU and no BIRD" pass "pod MTU 1500 - 50 = $WANT_MTU: ${seen%; }; no bird or bird6 process in any node" \
   || row "MTU and no BIRD" FAIL "$bad"
 
 check_ping "vxlan" "${NODES[@]}"

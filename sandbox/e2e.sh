@@ -408,6 +408,17 @@ check18() {
   bash "$SANDBOX_DIR/e2e-dataplane.sh" || die "e2e-dataplane.sh failed (logs in $S/e2e-nft/logs)"
 }
 
+# The VXLAN style (issue 13): sandbox/e2e-vxlan.sh, its own stack `sandbox-vxlan`; prints its own table.
+check19() {
+  bash "$SANDBOX_DIR/e2e-vxlan.sh" || die "e2e-vxlan.sh failed (logs in $S/e2e-vxlan/logs)"
+}
+
+# Day-2 changes under traffic (issue 13): sandbox/e2e-day2.sh, its own stack `sandbox-day2`. Last: it
+# deletes and re-creates sbx-node-3's Node object.
+check20() {
+  bash "$SANDBOX_DIR/e2e-day2.sh" || die "e2e-day2.sh failed (logs in $S/e2e-day2/logs)"
+}
+
 # ----------------------------------------------------------------------------------------------- main
 TITLES=(
   [1]="up from scratch; every Calico object live; Typha, calico-node Ready"
@@ -428,10 +439,12 @@ TITLES=(
   [16]="cni.delivery daemonset: ssh -> daemonset -> a 4th node in no config joins -> ssh; same conflist, token identity, can-i, ping, destroy"
   [17]="npm run verify: passes on the healthy sandbox; fails naming the cause with no conflist, calico-node stopped, a blocking policy"
   [18]="preflight names planted host problems on every node; dual-stack nftables: BIRD6, both families per pod, ping -6, policy"
+  [19]="VXLAN style: MTU 1450 in conflist, vxlan.calico and pods; no BIRD; ping through vxlan.calico; clean destroy"
+  [20]="day-2 under the traffic probe: cert renewal, MTU change, pool migration (in-place edit refused), IPAM GC, destroy"
 )
 NCHECKS=${#TITLES[@]}
 # 8 before 7: the fault test runs with all three nodes; 12-14 on the first install, 15 once check 6 enabled pool 2.
-ORDER=(1 2 3 4 5 12 13 14 6 15 8 7 9 10 11 16 17 18)
+ORDER=(1 2 3 4 5 12 13 14 6 15 8 7 9 10 11 16 17 18 19 20)
 
 command -v jq >/dev/null && command -v openssl >/dev/null && command -v python3 >/dev/null \
   || { echo "e2e needs jq, openssl and python3"; echo "e2e: 0 passed, $NCHECKS failed"; exit 1; }
@@ -450,7 +463,7 @@ echo "==> clean start: previous $STACK stack, host files, reference objects"
 $KUBECTL delete namespace $PT_NS --wait=true --timeout=120s >/dev/null 2>&1 || true
 sbx_stack_remove
 # A style stack left by an interrupted run holds the same Calico objects.
-for style in rr ds nft; do
+for style in rr ds nft vxlan day2; do
   (
     export SANDBOX_STACK=sandbox-$style; source "$SANDBOX_DIR/stack.sh"
     STACK_DIR="$S/stack-$style"; STACK_CFG="$STACK_DIR/Pulumi.$STACK.yaml"
