@@ -10,7 +10,7 @@
 #      remove ipv4-ippool-1; pods end up in the new pool only, no address twice; and an in-place cidr edit
 #      is refused by `preview` before anything changes;
 #   4. kube-controllers IPAM garbage collection: sbx-node-3 out of config and its Node object deleted; its
-#      block affinities and blocks are released (the sandbox then brings the node back);
+#      block affinities and blocks are released (then the Node comes back, and into config again);
 #   5. destroy under traffic: nothing of Calico left in any node's namespace.
 # Probe figures are printed per change; the bounds asserted are in the README ("Day-2 changes").
 # Needs the cluster running and no other stack holding the Calico objects. Every wait is bounded.
@@ -146,18 +146,17 @@ for n in "${NODES[@]}"; do
   in_cidr "$ip" "$POOL3_CIDR" || bad+="pingtest-$n: $ip outside ipv4-ippool-3; "
 done
 [[ $(tr ' ' '\n' <<<"$ips" | grep -c .) == $(tr ' ' '\n' <<<"$ips" | grep . | sort -u | wc -l) ]] || bad+="an address twice: $ips; "
-dup=$($KUBECTL get ipamhandles.crd.projectcalico.org -o json | jq -r '[.items[].spec.block | keys[]] | group_by(.) | map(select(length > 1)) | length' 2>/dev/null || echo "?")
 $KUBECTL get ippools.crd.projectcalico.org ipv4-ippool-1 >/dev/null 2>&1 && bad+="IPPool ipv4-ippool-1 still exists; "
 ((ok1 && ok2 && ok3)) || bad+="an up failed (add $ok1, disable $ok2, remove $ok3); "
 if [[ -z "$bad" ]]; then row "pool: migration" pass "add ipv4-ippool-3, disable ipv4-ippool-1, recreate, remove: pods at ${ips% } (all in $POOL3_CIDR, each once); IPPool ipv4-ippool-1 gone"
 else row "pool: migration" FAIL "$bad"; fi
-: "$dup"
 
 # --------------------------------------------------------------------------------- 4. IPAM garbage collection
 aff() { $KUBECTL get blockaffinities.crd.projectcalico.org -o json | jq -r --arg n "$1" '[.items[] | select(.spec.node == $n) | .spec.cidr] | join(",")'; }
 blocks() { $KUBECTL get ipamblocks.crd.projectcalico.org -o json | jq -r --arg n "host:$1" '[.items[] | select(.spec.affinity == $n) | .spec.cidr] | join(",")'; }
 before_aff=$(aff "$N3") before_blocks=$(blocks "$N3")
 $KUBECTL -n $PT_NS delete pod "pingtest-$N3" --wait=true --timeout=60s >/dev/null 2>&1
+with_n3="$CFG_JS"
 day2_config 'c.set("calico:nodes", c.get("calico:nodes").items.filter((n) => n.get("name") !== "'"$N3"'"));'
 if day2_up node-remove; then
   $KUBECTL delete node "$N3" --timeout=60s >/dev/null 2>&1
@@ -167,11 +166,16 @@ if day2_up node-remove; then
     row "IPAM GC: node deleted" pass "$N3 out of config and its Node deleted: kube-controllers released its block affinities ($before_aff) and blocks (${before_blocks:-none}) within $((SECONDS - deadline + 180)) s"
   else row "IPAM GC: node deleted" FAIL "before: affinities '$before_aff' blocks '$before_blocks'; now: '$(aff "$N3")' '$(blocks "$N3")'"; fi
 fi
-# The node back, as up.sh creates it (its Node object; sbx-kubelet kept running).
-timeout 300 "$SANDBOX_DIR/up.sh" --no-build >"$E/logs/up-sh.log" 2>&1 || row "IPAM GC: node back" FAIL "up.sh could not bring $N3 back"
+# The node back, as up.sh creates it (its Node object; sbx-kubelet kept running), and into config again:
+# the stack manages its files and its dataplane cleanup on destroy once more.
+if timeout 300 "$SANDBOX_DIR/up.sh" --no-build >"$E/logs/up-sh.log" 2>&1; then
+  CFG_JS="$with_n3"; day2_config ''
+  if day2_up node-back && rolled; then row "IPAM GC: node back" pass "$N3's Node re-created (up.sh), back in config: one up delivered its files; calico-node rolled out on all nodes"
+  else row "IPAM GC: node back" FAIL "up with $N3 back in config failed, or calico-node not Ready"; fi
+else row "IPAM GC: node back" FAIL "up.sh could not bring $N3 back ($(tail -2 "$E/logs/up-sh.log" | xargs))"; fi
 
 # ------------------------------------------------------------------------------------ 5. destroy under traffic
-check_ping "before destroy" "$N1" "${NODES[1]}"
+check_ping "before destroy" "${NODES[@]}"
 probe_start destroy "$(pod_netns $PT_NS "pingtest-$N1")" "$(pod_ip $PT_NS "pingtest-${NODES[1]}")" >/dev/null 2>&1
 if p destroy destroy --yes --skip-preview; then
   probe_stop destroy >"$E/logs/probe-destroy.txt" 2>&1

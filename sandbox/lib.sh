@@ -24,8 +24,9 @@ KWOK_PORT="${KWOK_PORT:-10247}"
 # $SANDBOX_NODE_NET.<11+i>. Only the sandbox's namespaces have these addresses.
 SANDBOX_NET_NS="${SANDBOX_NET_NS:-sbx-net}"
 SANDBOX_NODE_NET="${SANDBOX_NODE_NET:-172.30.0}"
-# The same network's IPv6 prefix (/64): node i at $SANDBOX_NODE_NET6::<11+i>, the bridge at ::1.
-SANDBOX_NODE_NET6="${SANDBOX_NODE_NET6:-fd00:172:30:0}"
+# The same network's IPv6 prefix (the first 48 bits of a /64): node i at $SANDBOX_NODE_NET6::<11+i>, the
+# bridge at ::1, all in $SANDBOX_NODE_NET6::/64 (written so, as `ip` prints them).
+SANDBOX_NODE_NET6="${SANDBOX_NODE_NET6:-fd00:172:30}"
 
 sbx_log() { printf '%s sandbox: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
