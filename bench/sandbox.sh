@@ -92,6 +92,14 @@ changed_names() {
   jq -r '.steps[] | select(.op != "same") | .urn | select(test("::calico:index:") | not) | split("::") | last' "$RUN/$1.out" | sort -u
 }
 
+# touches_only LABEL NODE WHAT : a `preview --json` of the current config changes something, and only NODE-*
+touches_only() {
+  (cd "$REPO" && timeout 1800 pulumi preview --json --non-interactive --stack "$STACK" --config-file "$CFG" >"$RUN/$1.out" 2>"$RUN/$1.err") \
+    || die "N=$N: preview of $3 failed"
+  local other; other=$(changed_names "$1" | grep -v "^$2-" || true)
+  [[ -z "$other" && -n "$(changed_names "$1")" ]] || die "N=$N: $3 touches: $(changed_names "$1" | tr '\n' ' ')"
+}
+
 for N in "${SIZES[@]}"; do
   RUN="$BENCH_DIR/n$N"
   rm -rf "$RUN"; mkdir -p "$RUN"
@@ -123,19 +131,13 @@ for N in "${SIZES[@]}"; do
   bp preview preview --expect-no-changes
 
   MTU_NODE2=1400 write_config "$N"
-  (cd "$REPO" && timeout 1800 pulumi preview --json --non-interactive --stack "$STACK" --config-file "$CFG" >"$RUN/change-preview.out" 2>"$RUN/change-preview.err") \
-    || die "N=$N: preview of the MTU change failed"
-  other=$(changed_names change-preview | grep -v '^bench-002-' || true)
-  [[ -z "$other" && -n "$(changed_names change-preview)" ]] || die "N=$N: the MTU change of bench-002 touches: $(changed_names change-preview | tr '\n' ' ')"
+  touches_only change-preview bench-002 "the MTU change of bench-002"
   log "N=$N: one-node change ($(changed_names change-preview | tr '\n' ' '))"
   bp change up --yes --skip-preview
 
   new=$(printf 'bench-%03d' $((N + 1)))
   MTU_NODE2=1400 write_config $((N + 1))
-  (cd "$REPO" && timeout 1800 pulumi preview --json --non-interactive --stack "$STACK" --config-file "$CFG" >"$RUN/add-preview.out" 2>"$RUN/add-preview.err") \
-    || die "N=$N: preview of the added node failed"
-  other=$(changed_names add-preview | grep -v "^$new-" || true)
-  [[ -z "$other" && -n "$(changed_names add-preview)" ]] || die "N=$N: adding $new touches: $(changed_names add-preview | tr '\n' ' ')"
+  touches_only add-preview "$new" "adding $new"
   log "N=$N: add $new"
   bp add up --yes --skip-preview
 

@@ -40,25 +40,18 @@ node_port() {
   return 1
 }
 
-# node_ip NODE -> its address on the sandbox bridge
-node_ip() {
+# node_index NODE -> its position in SANDBOX_NODES (from 0)
+node_index() {
   local i=0 n
   for n in $SANDBOX_NODES; do
-    if [[ "$n" == "$1" ]]; then echo "$SANDBOX_NODE_NET.$((11 + i))"; return; fi
+    if [[ "$n" == "$1" ]]; then echo "$i"; return; fi
     i=$((i + 1))
   done
   return 1
 }
-
-# node_ip6 NODE -> its IPv6 address on the sandbox bridge
-node_ip6() {
-  local i=0 n
-  for n in $SANDBOX_NODES; do
-    if [[ "$n" == "$1" ]]; then echo "$SANDBOX_NODE_NET6::$((11 + i))"; return; fi
-    i=$((i + 1))
-  done
-  return 1
-}
+# node_ip NODE / node_ip6 NODE -> its address on the sandbox bridge (IPv4, IPv6)
+node_ip() { local i; i=$(node_index "$1") || return 1; echo "$SANDBOX_NODE_NET.$((11 + i))"; }
+node_ip6() { local i; i=$(node_index "$1") || return 1; echo "$SANDBOX_NODE_NET6::$((11 + i))"; }
 
 # pid_alive NAME: the recorded pid runs, and is the process we started
 # (its command line still names the recorded binary).
