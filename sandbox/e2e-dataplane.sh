@@ -4,11 +4,12 @@
 # `calicoNode: {dataplane: nftables, ipv6: true, ipv6AutodetectionMethod: cidr=<the bridge's /64>}`,
 # `cluster.podCidrV6` with pool `ipv6-ippool-1`, plus `cni.preflightBgpPeers: true` and each node's
 # `internalAddress` (its address on the sandbox bridge).
-#   1. planted problems, one `up`: sbx-node-1 has another CNI's `05-flannel.conflist`, sbx-node-2 has
-#      net.ipv4.ip_forward=0, sbx-node-3 has IPv6 forwarding off and drops TCP 179 (iptables in its
-#      namespace), and a process named
-#      NetworkManager runs (this machine's /proc is every node's, so every node sees it). The `up` fails;
-#      each node's install names each of its problems with the fix, and no node got a CNI file.
+#   1. planted problems: sbx-node-1 has another CNI's `05-flannel.conflist`, sbx-node-2 has IPv4 and IPv6
+#      forwarding off, sbx-node-3 drops TCP 179 (iptables in its namespace). The `up` fails for nodes 1
+#      and 2, naming each of their problems with the fix, and writes nothing to them; node 3, with no
+#      problem of its own, installs. Then, all fixed but a process named NetworkManager running (this
+#      machine's /proc is every node's): nodes 1 and 2, whose installs run again, refuse without the
+#      unmanaged-devices rule.
 #   2. fixed (the conflist moved away, forwarding on, the filter gone, `cni.manageNetworkManager: true`
 #      while the fake NetworkManager still runs): the next `up` succeeds, every node has the conflist and
 #      the NetworkManager rule.
@@ -37,7 +38,7 @@ FAKE_NM_PID=
 restore() {
   rm -f "$FLANNEL"
   ip netns exec "$N2" sysctl -qw net.ipv4.ip_forward=1 2>/dev/null || true
-  ip netns exec "$N3" sysctl -qw net.ipv6.conf.all.forwarding=1 2>/dev/null || true
+  ip netns exec "$N2" sysctl -qw net.ipv6.conf.all.forwarding=1 2>/dev/null || true
   ip netns exec "$N3" iptables -D INPUT -p tcp --dport 179 -j DROP 2>/dev/null || true
 }
 stop_fake_nm() { [[ -z "$FAKE_NM_PID" ]] || { kill "$FAKE_NM_PID" 2>/dev/null; wait "$FAKE_NM_PID" 2>/dev/null; FAKE_NM_PID=; }; }
@@ -63,39 +64,54 @@ style_prepare_stack "$DP_JS" $(dp_args false) >"$E/logs/stack-init.log" 2>&1 \
   || { cat "$E/logs/stack-init.log"; row "stack" FAIL "could not prepare stack $STACK"; finish; }
 
 # ----------------------------------------------------------------------------- 1. planted problems
+# want LOG NODE PATTERN... : every pattern appears on a `preflight NODE:` line of LOG; prints the missing ones
+want() {
+  local l="$1" n="$2" pat miss=""; shift 2
+  for pat in "$@"; do grep -E "preflight $n: .*$pat" "$l" >/dev/null || miss+="'$pat' "; done
+  echo "$miss"
+}
+has_files() { [[ -e "$S/nodes/$1/etc/cni/net.d/10-calico.conflist" || -e "$S/nodes/$1/opt/cni/bin/calico" ]]; }
+# 1a. sbx-node-1 has another CNI's conflist; sbx-node-2 has both forwardings off; sbx-node-3 drops TCP 179,
+# which is the other nodes' problem (their check of it), not its own: it installs while they fail.
 mkdir -p "$(dirname "$FLANNEL")" "$FAKE_NM_DIR"
 printf '{"cniVersion": "0.3.1", "name": "cbr0", "plugins": [{"type": "flannel"}]}\n' >"$FLANNEL"
 ip netns exec "$N2" sysctl -qw net.ipv4.ip_forward=0
-ip netns exec "$N3" sysctl -qw net.ipv6.conf.all.forwarding=0
+ip netns exec "$N2" sysctl -qw net.ipv6.conf.all.forwarding=0
 ip netns exec "$N3" iptables -I INPUT -p tcp --dport 179 -j DROP
+if p up-planted up --yes --skip-preview --continue-on-error; then
+  row "planted: up fails" FAIL "pulumi up succeeded with a foreign conflist, forwarding off (IPv4, IPv6) and TCP 179 dropped"
+else
+  L="$E/logs/up-planted.log" bad=""
+  m=$(want "$L" "$N1" "05-flannel.conflist sorts before 10-calico.conflist.*fix: move it out" "node $N3 \\($(node_ip "$N3")\\) answers, but not on TCP 179"); [[ -z "$m" ]] || bad+="$N1 missing $m; "
+  m=$(want "$L" "$N2" "net.ipv4.ip_forward is 0.*fix: sysctl -w net.ipv4.ip_forward=1" "net.ipv6.conf.all.forwarding is 0.*fix: sysctl -w net.ipv6.conf.all.forwarding=1" "node $N3 \\($(node_ip "$N3")\\) answers, but not on TCP 179"); [[ -z "$m" ]] || bad+="$N2 missing $m; "
+  for n in "$N1" "$N2"; do
+    grep -q "preflight $n: nothing was written to this node" "$L" || bad+="$n: no 'nothing was written' line; "
+    has_files "$n" && bad+="$n: got CNI files; "
+  done
+  grep -q "preflight $N3: " "$L" && bad+="$N3 reported: $(grep -m1 "preflight $N3: " "$L" | cut -c1-120); "
+  has_files "$N3" || bad+="$N3 (no problem of its own) got no CNI files; "
+  if [[ -z "$bad" ]]; then
+    row "planted: each node's problems named, the others go on" pass "up failed for $N1 (foreign conflist, TCP 179 to $N3) and $N2 (IPv4 and IPv6 forwarding 0, TCP 179 to $N3), nothing written to them; $N3 reported nothing and got its files. e.g. $(grep -m1 "preflight $N2: net.ipv4" "$L" | sed 's/^[^p]*preflight/preflight/' | cut -c1-160)"
+  else
+    row "planted: each node's problems named, the others go on" FAIL "$bad (log $L)"
+  fi
+fi
+# 1b. fixed, but a process named NetworkManager runs (this machine's /proc is every node's): the installs
+# that run again (nodes 1 and 2; node 3's is unchanged and installed) must refuse without the rule.
+restore
 cp /bin/sleep "$FAKE_NM_DIR/NetworkManager"
 "$FAKE_NM_DIR/NetworkManager" 900 &
 FAKE_NM_PID=$!
-
-if p up-planted up --yes --skip-preview --continue-on-error; then
-  row "planted: up fails" FAIL "pulumi up succeeded with a foreign conflist, forwarding off (IPv4, IPv6), TCP 179 dropped and NetworkManager running"
+if p up-nm up --yes --skip-preview --continue-on-error; then
+  row "planted: NetworkManager" FAIL "pulumi up succeeded with NetworkManager running and no rule for Calico's interfaces"
 else
-  L="$E/logs/up-planted.log"
-  # want NODE PATTERN... : every pattern appears on a `preflight NODE:` line
-  want() {
-    local n="$1" pat miss=""; shift
-    for pat in "$@"; do grep -E "preflight $n: .*$pat" "$L" >/dev/null || miss+="'$pat' "; done
-    echo "$miss"
-  }
-  bad=""
-  m=$(want "$N1" "05-flannel.conflist sorts before 10-calico.conflist.*fix: move it out" "NetworkManager runs and no unmanaged-devices rule covers.*calico:cni.manageNetworkManager" "node $N3 \\($(node_ip "$N3")\\) answers, but not on TCP 179"); [[ -z "$m" ]] || bad+="$N1 missing $m; "
-  m=$(want "$N2" "net.ipv4.ip_forward is 0.*fix: sysctl -w net.ipv4.ip_forward=1" "NetworkManager runs" "node $N3 \\($(node_ip "$N3")\\) answers, but not on TCP 179"); [[ -z "$m" ]] || bad+="$N2 missing $m; "
-  m=$(want "$N3" "net.ipv6.conf.all.forwarding is 0.*fix: sysctl -w net.ipv6.conf.all.forwarding=1" "NetworkManager runs"); [[ -z "$m" ]] || bad+="$N3 missing $m; "
-  for n in "$N1" "$N2" "$N3"; do
-    grep -q "preflight $n: nothing was written to this node" "$L" || bad+="$n: no 'nothing was written' line; "
-    [[ ! -e "$S/nodes/$n/etc/cni/net.d/10-calico.conflist" && ! -e "$S/nodes/$n/opt/cni/bin/calico" ]] || bad+="$n: got CNI files; "
+  L="$E/logs/up-nm.log" bad=""
+  for n in "$N1" "$N2"; do
+    m=$(want "$L" "$n" "NetworkManager runs and no unmanaged-devices rule covers.*calico:cni.manageNetworkManager"); [[ -z "$m" ]] || bad+="$n missing $m; "
+    has_files "$n" && bad+="$n: got CNI files; "
   done
-  grep -E "preflight $N3: .*(flannel|ip_forward|TCP 179)" "$L" >/dev/null && bad+="$N3 blamed for another node's problem; "
-  if [[ -z "$bad" ]]; then
-    row "planted: every problem named" pass "up failed; $N1: foreign conflist + NetworkManager + TCP 179 to $N3; $N2: ip_forward 0 + NetworkManager + TCP 179 to $N3; $N3: IPv6 forwarding 0 + NetworkManager; no CNI file on any node. e.g. $(grep -m1 "preflight $N2: net.ipv4" "$L" | sed 's/^[^p]*preflight/preflight/' | cut -c1-160)"
-  else
-    row "planted: every problem named" FAIL "$bad (log $L)"
-  fi
+  [[ -z "$bad" ]] && row "planted: NetworkManager" pass "$N1 and $N2 refused, nothing written: $(grep -m1 "preflight $N1: NetworkManager" "$L" | sed 's/^[^p]*preflight/preflight/' | cut -c1-200)" \
+    || row "planted: NetworkManager" FAIL "$bad (log $L)"
 fi
 
 # ------------------------------------------------------------------------------------------ 2. fixed
