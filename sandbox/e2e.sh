@@ -244,8 +244,10 @@ check5() {
 # steps_summary FILE : non-"same" steps on real (provider) resources of a preview --json, as "op name type";
 # component_steps FILE : the same for component resources (no provider operation, state bookkeeping only).
 STEP='"\(.op) \(.urn | split("::") | last) \(.urn | split("::")[2] | split("$") | last)"'
-steps_summary() { jq -r ".steps[] | select(.op != \"same\") | select((.newState // .oldState).custom == true) | $STEP" "$1"; }
-component_steps() { jq -r ".steps[] | select(.op != \"same\") | select((.newState // .oldState).custom != true) | $STEP" "$1"; }
+# Steps that change something on a provider resource; reads (the program's StackReference to this stack's
+# last outputs, pools-previous) change nothing and are listed apart.
+steps_summary() { jq -r ".steps[] | select(.op != \"same\" and .op != \"read\") | select((.newState // .oldState).custom == true) | $STEP" "$1"; }
+component_steps() { jq -r ".steps[] | select(.op != \"same\") | select((.newState // .oldState).custom != true or .op == \"read\") | $STEP" "$1"; }
 
 check6() {
   local idx
@@ -254,7 +256,7 @@ check6() {
   LABEL=preview-pool; p preview --json || { plog; die "preview failed"; }
   cp "$E/logs/preview-pool.log" "$E/preview-pool.json"
   steps_summary "$E/preview-pool.json" | tee "$E/steps-pool.txt"
-  component_steps "$E/preview-pool.json" | sed 's/^/  component (no provider operation): /'
+  component_steps "$E/preview-pool.json" | sed 's/^/  component or read (no provider change): /'
   local n
   n=$(wc -l <"$E/steps-pool.txt")
   [[ $n == 1 ]] && grep -qE '^update ippool-ipv4-ippool-2 kubernetes:crd.projectcalico.org/v1:IPPool$' "$E/steps-pool.txt" \
