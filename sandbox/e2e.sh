@@ -440,7 +440,7 @@ TITLES=(
   [15]="second pool: a pod in ipv4-ippool-2 is reachable from another node (the lab's failed step)"
   [16]="cni.delivery daemonset: ssh -> daemonset -> a 4th node in no config joins -> ssh; same conflist, token identity, can-i, ping, destroy"
   [17]="npm run verify: passes on the healthy sandbox; fails naming the cause with no conflist, calico-node stopped, a blocking policy"
-  [18]="preflight names planted host problems on every node; dual-stack nftables: BIRD6, both families per pod, ping -6, policy"
+  [18]="preflight: planted host problems named per node while the others install; dual-stack nftables: BIRD6, both families, ping -6, policy"
   [19]="VXLAN style: MTU 1450 in conflist, vxlan.calico and pods; no BIRD; ping through vxlan.calico; clean destroy"
   [20]="day-2 under the traffic probe: cert renewal, MTU change, pool migration (in-place edit refused), IPAM GC, destroy"
 )
