@@ -91,7 +91,7 @@ export class Calico extends pulumi.ComponentResource {
         let afterCrds: pulumi.Input<pulumi.Resource[]> = [];
         let pools: pulumi.Resource;
         if (ds.type === "kubernetes") {
-            this.datastore = new Datastore("datastore", { crds: ds.crds }, parent);
+            this.datastore = new Datastore("datastore", { crds: ds.crds, descriptions: ds.crdDescriptions }, parent);
             afterCrds = this.datastore.crdResources;
             this.ipPools = new IpPools("ip-pools", { pools: cfg.pools }, { ...parent, ...after(afterCrds) });
             this.bgp = new Bgp(

@@ -63,7 +63,7 @@ export function deriveConfig(cfg: ParsedConfig, secrets: RawSecrets, env: Config
                   // The datastore rules refuse etcd without all three.
                   tls: { caCert: wrap(secrets.etcdCaCert ?? ""), cert: wrap(secrets.etcdCert ?? ""), key: wrap(secrets.etcdKey ?? "") },
               }
-            : { type: "kubernetes", crds: d.crdsFile ?? calicoCrdsUrl(cfg.calicoVersion) };
+            : { type: "kubernetes", crds: d.crdsFile ?? calicoCrdsUrl(cfg.calicoVersion), crdDescriptions: d.crdDescriptions };
     const c = cfg.cluster;
     const caNode = nodes.find((n) => n.name === c.caFromNode);
     const ssh = cfg.cni.delivery === "ssh";

@@ -115,6 +115,11 @@ export const rawConfigSchema = z.strictObject({
             type: z.enum(DatastoreTypes).default("kubernetes"),
             /** Local path of the CRD manifest (air-gapped); default is the release URL. */
             crdsFile: z.string().min(1).optional(),
+            /**
+             * Keep the field descriptions in the CRDs' schemas (`kubectl explain` shows them). Off by default:
+             * they are two fifths of the schemas, which are most of the stack's state (builders/crds.ts).
+             */
+            crdDescriptions: z.boolean().default(false),
             etcdEndpoints: z.array(z.string()).default([]),
         })
         .prefault({}),

@@ -72,7 +72,8 @@ export interface EtcdTls {
 }
 
 /** Where Calico keeps its data: the CRD manifest to apply, or the etcd cluster and its client TLS. */
-export type ResolvedDatastore = { type: "kubernetes"; crds: string } | { type: "etcd"; endpoints: string[]; tls: EtcdTls };
+export type ResolvedDatastore =
+    { type: "kubernetes"; crds: string; crdDescriptions: boolean } | { type: "etcd"; endpoints: string[]; tls: EtcdTls };
 
 /** The cluster CA that signs the CNI client cert: given in config, or read from a node over SSH. */
 export type ClusterCaSource =

@@ -1,9 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { stripCrdDescriptions } from "../builders/crds";
 
 export interface DatastoreArgs {
     /** The CRD manifest: a local crds.yaml (air-gapped) or the release URL (config/derive.ts). */
     crds: string;
+    /** Keep the schemas' field descriptions (`calico:datastore.crdDescriptions`); else they are dropped. */
+    descriptions: boolean;
 }
 
 /**
@@ -23,7 +26,11 @@ export class Datastore extends pulumi.ComponentResource {
         // No inputs registered (see Calico).
         super("calico:index:Datastore", name, {}, opts);
         this.source = args.crds;
-        this.crds = new k8s.yaml.ConfigFile(`${name}-crds`, { file: this.source }, { parent: this });
+        this.crds = new k8s.yaml.ConfigFile(
+            `${name}-crds`,
+            { file: this.source, transformations: args.descriptions ? [] : [stripCrdDescriptions] },
+            { parent: this },
+        );
         this.crdResources = this.crds.resources.apply((r) => Object.values(r) as pulumi.Resource[]);
         this.registerOutputs({ source: this.source });
     }
