@@ -8,11 +8,13 @@
 # program, the engine and the providers, not Calico). Then, timed, in one run:
 #   up       `pulumi up --skip-preview` from scratch, N nodes
 #   preview  a no-op `pulumi preview --expect-no-changes`
-#   change   one node's MTU (nodes[1].mtu, bench-002): `preview --json` must change only bench-002-*
-#            resources, then the timed `up`
+#   change   one node's change: bench-002's SSH address from 127.0.0.1 to localhost (the same sshd; the
+#            program has no per-node MTU, Felix's is cluster-wide): `preview --json` must change only
+#            bench-002-* resources, then the timed `up`
 #   add      node N+1 appended: `preview --json` must create only its resources, then the timed `up`
 #   destroy  `pulumi destroy`
-# with the state size after `up` (stack export, no secrets shown) and each command's peak RSS of the
+# with the state size after `up` (the backend's stack file; its parts per resource type and per node
+# from the export, in $RUN/state-parts.txt) and each command's peak RSS of the
 # engine, the program and the providers (bench/measure.py). Prints a table per size, then the marginal
 # cost per node between consecutive sizes. Needs root and the sandbox toolchain (build-toolchain.sh).
 # Logs and JSON in $BENCH_DIR (default ~/.cache/calico-hardway/bench). Leaves no sandbox running.
@@ -58,8 +60,9 @@ write_config() {
     echo "    useAgent: true"
     echo "  calico:nodes:"
     for ((i = 1; i <= n; i++)); do
-      printf '    - name: bench-%03d\n      address: 127.0.0.1\n      port: %d\n' "$i" $((SANDBOX_SSH_PORT_BASE + i - 1))
-      if [[ $i == 2 && -n "${MTU_NODE2:-}" ]]; then echo "      mtu: $MTU_NODE2"; fi
+      local addr=127.0.0.1
+      [[ $i == 2 && -n "${NODE2_ADDR:-}" ]] && addr="$NODE2_ADDR"
+      printf '    - name: bench-%03d\n      address: %s\n      port: %d\n' "$i" "$addr" $((SANDBOX_SSH_PORT_BASE + i - 1))
     done
     cat <<EOF
   calico:pools:
@@ -89,7 +92,7 @@ field() { jq -r ".$2" "$RUN/$1.json"; }
 
 # changed_names NAME : the names of the resources a `preview --json` would touch (not components)
 changed_names() {
-  jq -r '.steps[] | select(.op != "same") | .urn | select(test("::calico:index:") | not) | split("::") | last' "$RUN/$1.out" | sort -u
+  jq -r '.steps[] | select(.op != "same" and .op != "read") | .urn | select(test("::calico:index:") | not) | split("::") | last' "$RUN/$1.out" | sort -u
 }
 
 # touches_only LABEL NODE WHAT : a `preview --json` of the current config changes something, and only NODE-*
@@ -120,23 +123,25 @@ for N in "${SIZES[@]}"; do
   grep '^encryptionsalt:' "$tmp/Pulumi.$STACK.yaml" >"$CALICO_HW_SANDBOX/stack/salt"
   rm -rf "$tmp"
 
-  MTU_NODE2= write_config "$N"
+  NODE2_ADDR= write_config "$N"
   log "N=$N: up"
   bp up up --yes --skip-preview
   (cd "$REPO" && pulumi stack export --stack "$STACK" >"$RUN/state.json")
-  state_bytes=$(wc -c <"$RUN/state.json")
+  # What the engine writes on every step: the backend's stack file (compact JSON); the export is indented.
+  state_bytes=$(wc -c <"$CALICO_HW_SANDBOX/pulumi-state/.pulumi/stacks/$PROJECT_NAME/$STACK.json")
+  python3 "$REPO/bench/state_parts.py" "$RUN/state.json" >"$RUN/state-parts.txt"
   resources=$(jq '.deployment.resources | length' "$RUN/state.json")
 
   log "N=$N: no-op preview"
   bp preview preview --expect-no-changes
 
-  MTU_NODE2=1400 write_config "$N"
-  touches_only change-preview bench-002 "the MTU change of bench-002"
+  NODE2_ADDR=localhost write_config "$N"
+  touches_only change-preview bench-002 "the address change of bench-002"
   log "N=$N: one-node change ($(changed_names change-preview | tr '\n' ' '))"
   bp change up --yes --skip-preview
 
   new=$(printf 'bench-%03d' $((N + 1)))
-  MTU_NODE2=1400 write_config $((N + 1))
+  NODE2_ADDR=localhost write_config $((N + 1))
   touches_only add-preview "$new" "adding $new"
   log "N=$N: add $new"
   bp add up --yes --skip-preview
