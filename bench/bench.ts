@@ -23,8 +23,8 @@ interface Sample {
     stateBytesPerNode: number;
 }
 
-/** Sizes of real RSA-2048 PEMs (key, certificate), so kubeconfigs and SSH keys in the state are real-sized. */
-const REAL_PEM = { key: 1600, cert: 1100 };
+/** Base64 sizes of real PEMs (RSA-2048 key, ECDSA P-256 key, certificate), so kubeconfigs and SSH keys in the state are real-sized. */
+const REAL_PEM = { key: 1600, ecKey: 164, cert: 1100 };
 
 /** Child: one build, one JSON line on stdout. Mocks load first, as in the tests. */
 async function measure(nodes: number, delivery: string): Promise<Sample> {

@@ -29,7 +29,7 @@ export interface RecordedOpts {
  * Extra base64-like characters in the mock keys and certificates: 0 in tests; the bench sets the sizes of
  * real RSA-2048 PEMs, so the state it measures carries real-sized kubeconfigs.
  */
-export const PEM_SIZES = { key: 0, cert: 0 };
+export const PEM_SIZES = { key: 0, ecKey: 0, cert: 0 };
 
 function pemFiller(chars: number): string {
     return chars > 0 ? `${"A".repeat(chars).replace(/(.{64})(?=.)/g, "$1\n")}\n` : "";
@@ -37,8 +37,11 @@ function pemFiller(chars: number): string {
 
 /** Resource types the program may register, with the outputs a real provider would compute. */
 const KNOWN: Record<string, (name: string, inputs: any) => Record<string, unknown>> = {
-    "tls:index/privateKey:PrivateKey": (name) => ({
-        privateKeyPem: `-----BEGIN RSA PRIVATE KEY-----\nkey-of-${name}\n${pemFiller(PEM_SIZES.key)}-----END RSA PRIVATE KEY-----\n`,
+    "tls:index/privateKey:PrivateKey": (name, i) => ({
+        privateKeyPem:
+            i.algorithm === "ECDSA"
+                ? `-----BEGIN EC PRIVATE KEY-----\nkey-of-${name}\n${pemFiller(PEM_SIZES.ecKey)}-----END EC PRIVATE KEY-----\n`
+                : `-----BEGIN RSA PRIVATE KEY-----\nkey-of-${name}\n${pemFiller(PEM_SIZES.key)}-----END RSA PRIVATE KEY-----\n`,
         publicKeyPem: `-----BEGIN PUBLIC KEY-----\npub-of-${name}\n-----END PUBLIC KEY-----\n`,
     }),
     "tls:index/selfSignedCert:SelfSignedCert": (name, i) => ({

@@ -51,6 +51,13 @@ describe("the lab under mocks", () => {
                 .map((k) => k.name)
                 .sort(),
         ).toEqual(["pki-cni-client-key", "pki-node-client-key", "pki-typha-ca-key", "pki-typha-server-key"]);
+        // The CNI key rides in every node's kubeconfig (and so in every node's state): ECDSA P-256 by default.
+        expect(Object.fromEntries(byType("tls:index/privateKey:PrivateKey").map((k) => [k.name, k.inputs]))).toEqual({
+            "pki-cni-client-key": { algorithm: "ECDSA", ecdsaCurve: "P256" },
+            "pki-node-client-key": { algorithm: "RSA", rsaBits: 2048 },
+            "pki-typha-ca-key": { algorithm: "RSA", rsaBits: 2048 },
+            "pki-typha-server-key": { algorithm: "RSA", rsaBits: 2048 },
+        });
     });
 
     test("signs the CNI cert with the cluster CA and the Typha certs with the Typha CA", () => {
@@ -336,5 +343,19 @@ describe("stable identity", () => {
             expect(before[`${n}-cni-install`]!.create).toContain("cka002=172.16.0.12");
             expect(find(CMD, `${n}-cni-install`).inputs.create).not.toContain("cka002=");
         }
+    });
+});
+
+describe("pki.cniKeyAlgorithm RSA", () => {
+    test("gives the CNI client an RSA key of pki.rsaBits; the Typha keys stay as they were", async () => {
+        const raw: any = labRaw();
+        raw.pki = { cniKeyAlgorithm: "RSA", rsaBits: 3072 };
+        await buildProgram(resolvedConfig(raw));
+        expect(Object.fromEntries(byType("tls:index/privateKey:PrivateKey").map((k) => [k.name, k.inputs]))).toEqual({
+            "pki-cni-client-key": { algorithm: "RSA", rsaBits: 3072 },
+            "pki-node-client-key": { algorithm: "RSA", rsaBits: 3072 },
+            "pki-typha-ca-key": { algorithm: "RSA", rsaBits: 3072 },
+            "pki-typha-server-key": { algorithm: "RSA", rsaBits: 3072 },
+        });
     });
 });

@@ -126,6 +126,11 @@ export const rawConfigSchema = z.strictObject({
     pki: z
         .strictObject({
             rsaBits: z.number().int().default(2048),
+            /**
+             * The calico-cni client key: ECDSA P-256, or RSA of `rsaBits`. ECDSA by default: it is in the CNI
+             * kubeconfig that every node's install carries, so the state holds it once per node (README).
+             */
+            cniKeyAlgorithm: z.enum(["ECDSA", "RSA"]).default("ECDSA"),
             validityHours: z.number().int().default(8760),
             earlyRenewalHours: z.number().int().default(720),
         })

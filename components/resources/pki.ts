@@ -7,6 +7,8 @@ export interface CalicoPkiArgs {
     clusterCa?: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
     /** RSA key size (`calico:pki.rsaBits`). */
     rsaBits: number;
+    /** The calico-cni client key's algorithm (`calico:pki.cniKeyAlgorithm`); ECDSA is P-256. */
+    cniKeyAlgorithm: "ECDSA" | "RSA";
     /** Certificate lifetime in hours. */
     validityHours: number;
     /** Hours before expiry at which `pulumi up` renews a certificate. */
@@ -38,7 +40,10 @@ export class CalicoPki extends pulumi.ComponentResource {
         // No inputs registered (see Calico): here they would put the cluster CA key in this component's state.
         super("calico:index:Pki", name, {}, opts);
         const { rsaBits, validityHours: validityPeriodHours, earlyRenewalHours } = args;
-        const key = (stem: string) => new tls.PrivateKey(`${name}-${stem}-key`, { algorithm: "RSA", rsaBits }, { parent: this });
+        const key = (stem: string, algorithm: "ECDSA" | "RSA" = "RSA") =>
+            new tls.PrivateKey(`${name}-${stem}-key`, algorithm === "RSA" ? { algorithm, rsaBits } : { algorithm, ecdsaCurve: "P256" }, {
+                parent: this,
+            });
 
         const caKey = key("typha-ca");
         const ca = new tls.SelfSignedCert(
@@ -55,8 +60,13 @@ export class CalicoPki extends pulumi.ComponentResource {
         );
         this.typhaCaCertPem = ca.certPem;
 
-        const issue = (spec: CertSpec, caCertPem: pulumi.Input<string>, caPrivateKeyPem: pulumi.Input<string>): IssuedCert => {
-            const k = key(spec.name);
+        const issue = (
+            spec: CertSpec,
+            caCertPem: pulumi.Input<string>,
+            caPrivateKeyPem: pulumi.Input<string>,
+            algorithm?: "ECDSA" | "RSA",
+        ): IssuedCert => {
+            const k = key(spec.name, algorithm);
             const csr = new tls.CertRequest(
                 `${name}-${spec.name}-csr`,
                 { privateKeyPem: k.privateKeyPem, subject: { commonName: spec.commonName }, dnsNames: spec.dnsNames },
@@ -79,7 +89,7 @@ export class CalicoPki extends pulumi.ComponentResource {
         const typha = issue(CERT_SPECS.typha, ca.certPem, caKey.privateKeyPem);
         const node = issue(CERT_SPECS.node, ca.certPem, caKey.privateKeyPem);
         const clusterCa = args.clusterCa;
-        this.cni = clusterCa ? issue(CERT_SPECS.cni, clusterCa.certPem, clusterCa.keyPem) : undefined;
+        this.cni = clusterCa ? issue(CERT_SPECS.cni, clusterCa.certPem, clusterCa.keyPem, args.cniKeyAlgorithm) : undefined;
         [this.typhaCertPem, this.typhaKeyPem] = [typha.certPem, typha.keyPem];
         [this.nodeCertPem, this.nodeKeyPem] = [node.certPem, node.keyPem];
 
