@@ -92,7 +92,8 @@ field() { jq -r ".$2" "$RUN/$1.json"; }
 
 # changed_names NAME : the names of the resources a `preview --json` would touch (not components)
 changed_names() {
-  jq -r '.steps[] | select(.op != "same" and .op != "read") | .urn | select(test("::calico:index:") | not) | split("::") | last' "$RUN/$1.out" | sort -u
+  jq -r '.steps[] | select(.op != "same" and .op != "read") | .urn | split("::")
+    | select(.[2] | split("$") | last | startswith("calico:index:") | not) | last' "$RUN/$1.out" | sort -u
 }
 
 # touches_only LABEL NODE WHAT : a `preview --json` of the current config changes something, and only NODE-*
