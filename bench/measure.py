@@ -2,7 +2,8 @@
 """Runs one command and measures it for bench/sandbox.sh: wall time, exit code, and the peak resident
 memory of the Pulumi engine (the `pulumi` process), of the program (the `node` processes the language
 host starts) and of the providers (`pulumi-resource-*`), each the highest sum over its processes seen in
-one sample. Samples the command's process tree through /proc every 50 ms.
+one sample, and the CPU seconds each group used (user + system, each process as last seen). Samples the
+command's process tree through /proc every 50 ms.
 
 Usage: measure.py OUT.json -- COMMAND [ARG...]   (the command's stdout and stderr pass through)
 """
@@ -47,6 +48,18 @@ def category(pid):
     return None
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def rss_kb(pid):
     try:
         with open(f"/proc/{pid}/statm") as f:
@@ -61,6 +74,7 @@ def main():
         sys.exit("usage: measure.py OUT.json -- COMMAND [ARG...]")
     cmd = sys.argv[3:]
     peak = {"engine": 0, "program": 0, "providers": 0}
+    cpu = {}  # pid -> (category, ticks as last seen)
     start = time.monotonic()
     proc = subprocess.Popen(cmd)
     done = threading.Event()
@@ -75,6 +89,7 @@ def main():
                 cat = category(pid)
                 if cat:
                     now[cat] += rss_kb(pid)
+                    cpu[pid] = (cat, max(cpu.get(pid, (cat, 0))[1], cpu_ticks(pid)))
                 stack.extend(kids.get(pid, []))
             for k, v in now.items():
                 peak[k] = max(peak[k], v)
@@ -87,7 +102,11 @@ def main():
     done.set()
     t.join()
     with open(out, "w") as f:
-        json.dump({"rc": rc, "wall_s": round(wall, 2), **{f"{k}_rss_mb": round(v / 1024, 1) for k, v in peak.items()}}, f, sort_keys=True)
+        cpu_s = {k: round(sum(t for c, t in cpu.values() if c == k) / TICKS, 1) for k in peak}
+        json.dump(
+            {"rc": rc, "wall_s": round(wall, 2), **{f"{k}_rss_mb": round(v / 1024, 1) for k, v in peak.items()},
+             **{f"{k}_cpu_s": v for k, v in cpu_s.items()}},
+            f, sort_keys=True)
     sys.exit(rc)
 
 

@@ -15,7 +15,7 @@
 #   destroy  `pulumi destroy`
 # with the state size after `up` (the backend's stack file; its parts per resource type and per node
 # from the export, in $RUN/state-parts.txt) and each command's peak RSS of the
-# engine, the program and the providers (bench/measure.py). Prints a table per size, then the marginal
+# engine, the program and the providers, and the CPU seconds of each in `up` (bench/measure.py). Prints a table per size, then the marginal
 # cost per node between consecutive sizes. Needs root and the sandbox toolchain (build-toolchain.sh).
 # Logs and JSON in $BENCH_DIR (default ~/.cache/calico-hardway/bench). Leaves no sandbox running.
 set -euo pipefail
@@ -154,9 +154,10 @@ for N in "${SIZES[@]}"; do
   (cd "$REPO" && pulumi stack rm --yes --force --preserve-config --stack "$STACK" >/dev/null 2>&1) || true
 
   peak() { local k="$1" m=0 v s; for s in up preview change add destroy; do v=$(field "$s" "$k"); m=$(echo "if ($v > $m) $v else $m" | bc); done; echo "$m"; }
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "$resources" "$(field up wall_s)" "$(field preview wall_s)" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "$resources" "$(field up wall_s)" "$(field preview wall_s)" \
     "$(field change wall_s)" "$(field add wall_s)" "$(field destroy wall_s)" "$state_bytes" \
-    "$(peak engine_rss_mb)" "$(peak program_rss_mb)" "$(peak providers_rss_mb)" >>"$RESULTS"
+    "$(peak engine_rss_mb)" "$(peak program_rss_mb)" "$(peak providers_rss_mb)" \
+    "$(field up engine_cpu_s)/$(field up program_cpu_s)/$(field up providers_cpu_s)" >>"$RESULTS"
   "$REPO/sandbox/down.sh" --purge >>"$RUN/down.log" 2>&1 || true
 done
 
@@ -164,12 +165,13 @@ python3 - "$RESULTS" <<'EOF'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 head = ["nodes", "resources", "up (s)", "no-op preview (s)", "one-node change (s)", "add a node (s)", "destroy (s)",
-        "state (KB)", "state/node (KB)", "engine peak RSS (MB)", "program peak RSS (MB)", "providers peak RSS (MB)"]
+        "state (KB)", "state/node (KB)", "engine peak RSS (MB)", "program peak RSS (MB)", "providers peak RSS (MB)",
+        "up CPU engine/program/providers (s)"]
 def line(cells): return "| " + " | ".join(cells) + " |"
 print(line(head)); print("|" + "|".join("---:" for _ in head) + "|")
 for r in rows:
-    n, res, up, pv, ch, add, de, st, eng, prog, prov = r
-    print(line([n, res, up, pv, ch, add, de, f"{int(st)/1024:.0f}", f"{int(st)/1024/int(n):.1f}", eng, prog, prov]))
+    n, res, up, pv, ch, add, de, st, eng, prog, prov, cpu = r
+    print(line([n, res, up, pv, ch, add, de, f"{int(st)/1024:.0f}", f"{int(st)/1024/int(n):.1f}", eng, prog, prov, cpu]))
 if len(rows) > 1:
     print()
     print("Marginal cost per node between sizes:")
