@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { type StageUpload, stageUpload } from "./resources/uploadStage";
 import type { RouteSummary } from "./builders/aliyunRoutes";
 import { routeReflectors } from "./builders/bgp";
 import { felixSettings } from "./builders/felixSettings";
@@ -27,6 +28,8 @@ export const CALICOCTL_KUBECONFIG = "/etc/kubernetes/admin.conf";
 export interface CalicoArgs {
     /** Resolved config (see components/config/load.ts). */
     config: CalicoConfig;
+    /** How the local CNI binaries' upload is staged; the default gzips them into the user's cache (tests pass their own). */
+    stageUpload?: StageUpload;
 }
 
 /** What the stack exports (index.ts); typed, so a misspelt output fails `tsc` instead of exporting undefined. */
@@ -120,6 +123,7 @@ export class Calico extends pulumi.ComponentResource {
                 x509: ca && this.pki.cni ? { clusterCaCertPem: ca.certPem, cert: this.pki.cni } : undefined,
                 datastore: ds.type === "etcd" ? cniEtcdDatastore(confDir, ds.endpoints) : { type: "kubernetes" },
                 extraHostFiles: ds.type === "etcd" ? etcdHostFiles(confDir, ds.tls) : [],
+                stageUpload: args.stageUpload ?? stageUpload,
             },
             parent,
         );

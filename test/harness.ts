@@ -3,6 +3,7 @@
  * program module loads. Every resource registration is recorded; an unknown resource type or function
  * call throws, so the program can't quietly start depending on something the tests don't model.
  */
+import type { UploadPlan } from "../components/builders/upload";
 import * as pulumi from "@pulumi/pulumi";
 import { parseAllDocuments } from "yaml";
 import type { Calico } from "../components/calico";
@@ -153,6 +154,7 @@ export function reset(): void {
     recorded.length = 0;
     recordedOpts.length = 0;
     calls.length = 0;
+    stagedPlans.length = 0;
 }
 
 /** Waits until registrations stop arriving (mocked registration is asynchronous). */
@@ -216,10 +218,19 @@ export function plain(v: any): any {
  * Builds the whole program from a resolved config under the mocks, recording every child's options, and
  * waits for every registration. Loaded lazily, so the program's modules load after setMocks.
  */
+/** The upload plans the program staged (the tests' binaries do not exist; nothing is written). */
+export const stagedPlans: UploadPlan[] = [];
+/** Where a staged upload would be: the real stager's folder name (the digest's first 16 characters) under /stage. */
+export const stagedDir = (digest: string) => `/stage/${digest.slice(0, 16)}`;
+function fakeStage(plan: UploadPlan): string {
+    stagedPlans.push(plan);
+    return stagedDir(plan.digest);
+}
+
 export async function buildProgram(config: CalicoConfig, transformations: pulumi.ResourceTransformation[] = []): Promise<Calico> {
     reset();
     const { Calico: Program } = require("../components/calico") as typeof import("../components/calico");
-    const calico = new Program("calico", { config }, { transformations: [recordOptions, ...transformations] });
+    const calico = new Program("calico", { config, stageUpload: fakeStage }, { transformations: [recordOptions, ...transformations] });
     await settle();
     return calico;
 }

@@ -3,6 +3,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as zlib from "zlib";
 import {
     type CniInstallPlan,
     type FramedFile,
@@ -37,8 +38,9 @@ const mode = (p: string) => fs.statSync(p).mode & 0o777;
 /** Every file under dir, relative, sorted. */
 const tree = () => (fs.readdirSync(dir, { recursive: true }) as string[]).filter((p) => fs.statSync(path.join(dir, p)).isFile()).sort();
 
+/** A binary as its upload holds it: gzipped, named by its sha256 (builders/upload.ts). */
 function stage(name: string, content: string): { name: string; source: "local"; sha256: string } {
-    fs.writeFileSync(path.join(up, name), content);
+    fs.writeFileSync(path.join(up, `${sha(content)}.gz`), zlib.gzipSync(content));
     return { name, source: "local", sha256: sha(content) };
 }
 
@@ -133,12 +135,31 @@ describe("cniInstallScript", () => {
         ]);
     });
 
-    test("a binary whose sha256 does not match installs nothing and writes no file", () => {
-        plan.binaries = [stage("calico", "calico binary"), { ...stage("portmap", "tampered"), sha256: sha("portmap binary") }];
+    test("a binary whose upload does not unpack to its sha256 installs nothing and writes no file", () => {
+        // The upload's portmap was tampered with: the file named for the configured sha256 holds other bytes.
+        const tampered = stage("portmap", "tampered");
+        fs.renameSync(path.join(up, `${tampered.sha256}.gz`), path.join(up, `${sha("portmap binary")}.gz`));
+        plan.binaries = [stage("calico", "calico binary"), { ...tampered, sha256: sha("portmap binary") }];
         expect(() => run(cniInstallScript(plan), frameFiles(files("{}")))).toThrow(
-            /portmap: the upload in .* is missing or its sha256 is not/,
+            new RegExp(
+                `portmap: the upload .*/${sha("portmap binary")}.gz is missing or does not unpack to sha256 ${sha("portmap binary")}`,
+            ),
         );
-        expect(tree()).toEqual(["home/.calico-cni-upload/cni-bin/calico", "home/.calico-cni-upload/cni-bin/portmap"]);
+        expect(tree()).toEqual(
+            [
+                `home/.calico-cni-upload/cni-bin/${sha("calico binary")}.gz`,
+                `home/.calico-cni-upload/cni-bin/${sha("portmap binary")}.gz`,
+            ].sort(),
+        );
+    });
+
+    test("one content installs under two names (the release's calico-ipam is the calico binary)", () => {
+        plan.binaries = [stage("calico", "calico binary"), stage("calico-ipam", "calico binary")];
+        expect(fs.readdirSync(up)).toEqual([`${sha("calico binary")}.gz`]);
+        run(cniInstallScript(plan), frameFiles(files("{}")));
+        expect(fs.readFileSync(path.join(bin, "calico"), "utf8")).toBe("calico binary");
+        expect(fs.readFileSync(path.join(bin, "calico-ipam"), "utf8")).toBe("calico binary");
+        expect(mode(path.join(bin, "calico-ipam"))).toBe(0o755);
     });
 
     test("stdin that ends inside a file leaves that file as it was, and the conflist after it unwritten", () => {
@@ -156,7 +177,7 @@ describe("cniInstallScript", () => {
         expect(fs.readFileSync(path.join(dir, "net.d", "10-calico.conflist"), "utf8")).toBe('{"mtu": 1430}');
         // A new binary without its upload is refused, naming it.
         plan.binaries = [{ name: "calico", source: "local", sha256: sha("calico v2") }];
-        expect(() => run(cniInstallScript(plan), frameFiles(files("{}")))).toThrow(/calico: the upload in .* is missing/);
+        expect(() => run(cniInstallScript(plan), frameFiles(files("{}")))).toThrow(/calico: the upload .* is missing or does not unpack/);
         expect(fs.readFileSync(path.join(bin, "calico"), "utf8")).toBe("calico binary");
     });
 

@@ -45,6 +45,9 @@ test("a valid config builds and exports its outputs, secrets as secrets", async 
     const fs = await import("fs");
     const dir = fs.mkdtempSync(`${require("os").tmpdir()}/bins-`);
     for (const b of ["calico", "calico-ipam", "portmap", "loopback", "host-local"]) fs.writeFileSync(`${dir}/${b}`, b);
+    // The real stager writes the upload under the user's cache; here a temp one.
+    const cache = fs.mkdtempSync(`${require("os").tmpdir()}/cache-`);
+    process.env.XDG_CACHE_HOME = cache;
     const run = await runProgram({ ...plainConfig, cni: { localBinDir: dir }, clusterCaKey: TEST_KEY_PEM, sshPrivateKey: TEST_KEY_PEM }, [
         "calico:clusterCaKey",
         "calico:sshPrivateKey",
@@ -79,10 +82,21 @@ test("a valid config builds and exports its outputs, secrets as secrets", async 
     expect(await valueOf(mod.calicoctlConfig)).toContain("datastoreType: kubernetes");
     const install = recorded.find((r) => r.name === "n1-cni-install");
     expect(install?.inputs.create).toContain(`put calico ${require("crypto").createHash("sha256").update("calico").digest("hex")}`);
-    expect(await recorded.find((r) => r.name === "n1-cni-upload")?.inputs.source.path).toBe(dir);
+    const staged = await recorded.find((r) => r.name === "n1-cni-upload")?.inputs.source.path;
+    expect(staged.startsWith(`${cache}/calico-hard-way/upload/`)).toBe(true);
+    const sha = (s: string) => require("crypto").createHash("sha256").update(s).digest("hex");
+    expect(fs.readdirSync(staged).sort()).toEqual(
+        ["calico", "calico-ipam", "portmap", "loopback", "host-local"].map((b) => `${sha(b)}.gz`).sort(),
+    );
+    expect(
+        require("zlib")
+            .gunzipSync(fs.readFileSync(`${staged}/${sha("portmap")}.gz`))
+            .toString(),
+    ).toBe("portmap");
+    delete process.env.XDG_CACHE_HOME;
 });
 
-test("realDir resolves a linked cni.localBinDir (the upload copies the folder, and no provider descends into a link)", () => {
+test("realDir resolves a linked cni.localBinDir (the binaries are read through it, and no provider descends into a link)", () => {
     const fs = require("fs") as typeof import("fs");
     const { realDir } = require("../components/config/load") as typeof import("../components/config/load");
     const dir = fs.realpathSync(fs.mkdtempSync(`${require("os").tmpdir()}/bins-`));

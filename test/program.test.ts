@@ -11,6 +11,8 @@ import {
     plain,
     recorded,
     recordedOpts,
+    stagedDir,
+    stagedPlans,
     valueOf,
     withoutPreflightPeers,
 } from "./harness";
@@ -30,6 +32,8 @@ const CMD = "command:remote:Command";
 const BINS = ["calico", "calico-ipam", "host-local", "loopback", "portmap"];
 const binSha = (name: string) => fakeEnv.fileSha256(`./cni-bin/${name}`)!;
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+/** The lab's upload digest: over every local binary's name and sha256 (builders/upload.ts). */
+const DIGEST = sha256(BINS.map((b) => `${b} ${binSha(b)}\n`).join(""));
 
 describe("the lab under mocks", () => {
     let calico: Calico;
@@ -158,10 +162,21 @@ describe("the lab under mocks", () => {
         for (const node of ["cka001", "cka002", "cka003"]) {
             const upload = find("command:remote:CopyToRemote", `${node}-cni-upload`);
             expect(upload.inputs.remotePath).toBe(CNI_UPLOAD_DIR);
-            expect(await upload.inputs.source.path).toBe("./cni-bin");
-            expect(upload.inputs.triggers).toEqual([sha256(BINS.map((b) => `${b} ${binSha(b)}\n`).join(""))]);
+            expect(await upload.inputs.source.path).toBe(stagedDir(DIGEST));
+            expect(upload.inputs.triggers).toEqual([DIGEST]);
             expect(recordedOpts.find((o) => o.name === `${node}-cni-install`)?.dependsOn).toEqual([`${node}-cni-upload`]);
         }
+    });
+
+    test("stages one upload for every node: each configured binary's content once, from cni.localBinDir", () => {
+        // The lab's fake sha256s differ per name, so every binary is its own file here (hostScripts.test
+        // shows one content installed under two names).
+        expect(stagedPlans).toEqual([
+            {
+                digest: DIGEST,
+                files: BINS.map((b) => ({ sha256: binSha(b), from: `./cni-bin/${b}` })).sort((a, b) => a.sha256.localeCompare(b.sha256)),
+            },
+        ]);
     });
 
     test("the install runs the host preflight first, checks every binary's sha256 and reads every file from stdin, the conflist last", () => {
@@ -171,7 +186,7 @@ describe("the lab under mocks", () => {
                 asRoot(
                     `${preflightScript(preflightPlan(resolvedConfig(), node))}\n${cniInstallScript({
                         binDir: "/opt/cni/bin",
-                        uploadDir: `${CNI_UPLOAD_DIR}/cni-bin`,
+                        uploadDir: `${CNI_UPLOAD_DIR}/${DIGEST.slice(0, 16)}`,
                         binaries: BINS.map((name) => ({ name, source: "local", sha256: binSha(name) })),
                         recordPath: CNI_HOST_RECORD,
                         ownerPath: "/etc/cni/net.d/calico-kubeconfig",

@@ -49,7 +49,7 @@ export type InstallBinary =
 
 export interface CniInstallPlan {
     binDir: string;
-    /** Where the node's upload of the local binaries lands (relative paths are under the SSH user's home). */
+    /** Where the node's upload of the local binaries lands (relative paths are under the SSH user's home): `<sha256>.gz` each. */
     uploadDir: string;
     binaries: InstallBinary[];
     /** The host's record of every path the install wrote, so a later install or the delete finds them all. */
@@ -93,11 +93,12 @@ export function cniInstallScript(plan: CniInstallPlan): string {
         `trap 'rm -rf "$work"; [ -z "$tmp" ] || rm -f "$tmp"' EXIT`,
         `ok() { [ -f "$2" ] && echo "$1  $2" | sha256sum -c --status -; }`,
         // Each binary lands checked in $work (on the bin dir's file system, so the rename is atomic).
+        // The upload holds each content once, gzipped, by its sha256 (builders/upload.ts); what it unpacks to is checked.
         `put() {`,
         `  echo "$bin/$1" >> "$work/.files"`,
         `  ok "$2" "$bin/$1" && return 0`,
-        `  ok "$2" "$up/$1" || { echo "$1: the upload in $up/$1 is missing or its sha256 is not $2" >&2; exit 1; }`,
-        `  cp "$up/$1" "$work/$1"; ok "$2" "$work/$1"; echo "$1" >> "$work/.new"`,
+        `  { [ -f "$up/$2.gz" ] && gzip -dc "$up/$2.gz" > "$work/$1" && ok "$2" "$work/$1"; } || { echo "$1: the upload $up/$2.gz is missing or does not unpack to sha256 $2" >&2; exit 1; }`,
+        `  echo "$1" >> "$work/.new"`,
         `}`,
         `fetch() {`,
         `  echo "$bin/$1" >> "$work/.files"`,

@@ -10,6 +10,8 @@ import { CNI_CLUSTER, CNI_CONTEXT, CNI_KUBECONFIG_FILE, CNI_USER, CONFLIST_FILE 
 import type { IssuedCert } from "./pki";
 import { NETWORK_MANAGER_CONF, NETWORK_MANAGER_RELOAD, networkManagerConf, preflightPlan, preflightScript } from "../builders/preflight";
 import { cniHost } from "./cniHost";
+import { uploadPlan } from "../builders/upload";
+import type { StageUpload } from "./uploadStage";
 import { sshConnection } from "./ssh";
 
 export interface CniArgs {
@@ -20,6 +22,8 @@ export interface CniArgs {
     extraHostFiles: HostFile<pulumi.Input<string>>[];
     /** The datastore section of the conflist. */
     datastore: CniDatastore;
+    /** Stages the local binaries' upload on this machine (resources/uploadStage.ts; tests stage nothing). */
+    stageUpload: StageUpload;
 }
 
 export const CNI_RBAC_NAME = "calico-cni-plugin";
@@ -101,6 +105,9 @@ export class Cni extends pulumi.ComponentResource {
                   { name: "network-manager", path: NETWORK_MANAGER_CONF, mode: "0644", content: networkManagerConf(), secret: false },
               ]
             : args.extraHostFiles;
+        // Staged once for every node; only when a node will receive it.
+        const plan = cfg.nodes.length > 0 ? uploadPlan(cfg.cniBinaries) : undefined;
+        const upload = plan ? { dir: args.stageUpload(plan), digest: plan.digest } : undefined;
         for (const node of cfg.nodes) {
             // Kept in no field: the SDK walks every value an Output resolves to, and from the CRDs' Output the
             // walk reaches their parents, then these fields; a field of every host made each walk cover every node.
@@ -113,6 +120,7 @@ export class Cni extends pulumi.ComponentResource {
                     binDir: cfg.cni.binDir,
                     confDir: cfg.cni.confDir,
                     binaries: cfg.cniBinaries,
+                    upload,
                     kubeconfig,
                     conflist: renderConflist({ ...conflist, nodeName: node.name }),
                     extraFiles,

@@ -1,5 +1,5 @@
-import * as crypto from "crypto";
 import * as command from "@pulumi/command";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { CniBinary } from "../config/types";
 import { CNI_HOST_RECORD, CNI_KUBECONFIG_FILE, CNI_UPLOAD_DIR, CONFLIST_FILE } from "../facts/names";
@@ -18,6 +18,8 @@ export interface CniHostArgs {
     /** CNI config directory (`calico:cni.confDir`). */
     confDir: string;
     binaries: CniBinary[];
+    /** The staged upload of the local binaries (builders/upload.ts), once for every node; unset when none is local. */
+    upload?: { dir: string; digest: string };
     /** Content of 10-calico.conflist for this node. */
     conflist: pulumi.Input<string>;
     /** CNI kubeconfig (secret), written as calico-kubeconfig with mode 0600. */
@@ -30,23 +32,11 @@ export interface CniHostArgs {
     afterInstall: string;
 }
 
-/** sha256 over the local binaries' names and sha256s: changes when any of them does. */
-export function bundleDigest(binaries: CniBinary[]): string {
-    const local = binaries.flatMap((b) => (b.source === "local" ? [`${b.name} ${b.sha256}\n`] : []));
-    return crypto.createHash("sha256").update(local.join("")).digest("hex");
-}
-
-/** The one folder every local binary comes from (`calico:cni.localBinDir`), or undefined when none is local. */
-function localBinDir(binaries: CniBinary[]): string | undefined {
-    const dirs = new Set(binaries.flatMap((b) => (b.source === "local" ? [b.path.slice(0, b.path.lastIndexOf("/")) || "/"] : [])));
-    if (dirs.size > 1) throw new Error(`cniHost: local binaries come from one folder, got ${[...dirs].join(", ")}`);
-    return [...dirs][0];
-}
-
 /**
  * Everything the CNI plugin needs on one node, in two resources (children of the Cni component, with no
  * component of their own per node: at a thousand nodes every registration counts):
- * - `<node>-cni-upload` copies the local binaries' folder to the SSH user's home (only with local binaries);
+ * - `<node>-cni-upload` copies the staged local binaries (gzipped, each content once: builders/upload.ts)
+ *   to the SSH user's home (only with local binaries);
  * - `<node>-cni-install` checks and installs the binaries, then writes the files that arrive on its stdin
  *   (kubeconfig 0600, extra files, the conflist last, since the kubelet marks the node Ready as soon as it
  *   sees it). Its delete removes every file and clears Calico's dataplane from the host.
@@ -58,23 +48,22 @@ export function cniHost(name: string, args: CniHostArgs, parent: pulumi.Resource
     const kubeconfigPath = `${confDir}/${CNI_KUBECONFIG_FILE}`;
 
     // A folder archive lands in <remotePath>/<folder name>, with the upstream provider and the sandbox's alike.
-    const localDir = localBinDir(args.binaries);
-    const uploadDir = `${CNI_UPLOAD_DIR}/${localDir?.slice(localDir.lastIndexOf("/") + 1) ?? ""}`;
-    const upload =
-        localDir !== undefined
-            ? new command.remote.CopyToRemote(
-                  `${name}-cni-upload`,
-                  {
-                      connection,
-                      source: new pulumi.asset.FileArchive(localDir),
-                      remotePath: CNI_UPLOAD_DIR,
-                      // A new binary uploads again (the install then sees a new sha256 and re-runs). One digest
-                      // of them all, not the list: the state keeps triggers twice per node.
-                      triggers: [bundleDigest(args.binaries)],
-                  },
-                  { parent },
-              )
-            : undefined;
+    const staged = args.upload;
+    const uploadDir = `${CNI_UPLOAD_DIR}/${staged ? path.basename(staged.dir) : ""}`;
+    const upload = staged
+        ? new command.remote.CopyToRemote(
+              `${name}-cni-upload`,
+              {
+                  connection,
+                  source: new pulumi.asset.FileArchive(staged.dir),
+                  remotePath: CNI_UPLOAD_DIR,
+                  // A new binary uploads again (the install then sees a new sha256 and re-runs). One digest
+                  // of them all, not the list: the state keeps triggers twice per node.
+                  triggers: [staged.digest],
+              },
+              { parent },
+          )
+        : undefined;
 
     const files = [
         { path: kubeconfigPath, mode: "0600", content: args.kubeconfig },

@@ -1,0 +1,68 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as zlib from "zlib";
+import { bundleDigest, stagedName, uploadPlan } from "../components/builders/upload";
+import { stageUpload } from "../components/resources/uploadStage";
+import type { CniBinary } from "../components/config/types";
+
+const local = (name: string, sha256: string, p = `/bins/${name}`): CniBinary => ({ name, source: "local", path: p, sha256 });
+const A = "a".repeat(64);
+const B = "b".repeat(64);
+
+describe("uploadPlan", () => {
+    test("one file per distinct content, sorted by sha256; downloads are not uploaded", () => {
+        const binaries: CniBinary[] = [
+            local("portmap", B),
+            local("calico", A),
+            local("calico-ipam", A),
+            { name: "loopback", source: "download", url: "https://example.invalid/loopback", sha256: "c".repeat(64) },
+        ];
+        expect(uploadPlan(binaries)).toEqual({
+            digest: bundleDigest(binaries),
+            files: [
+                { sha256: A, from: "/bins/calico" },
+                { sha256: B, from: "/bins/portmap" },
+            ],
+        });
+    });
+
+    test("nothing local: no upload", () => {
+        expect(uploadPlan([{ name: "calico", source: "download", url: "https://example.invalid/calico", sha256: A }])).toBeUndefined();
+    });
+
+    test("the digest changes with any name, sha256 or their order (the config's, sorted by name), not with the folder", () => {
+        const base = [local("calico", A), local("portmap", B)];
+        expect(bundleDigest([...base].reverse())).not.toBe(bundleDigest(base));
+        expect(bundleDigest([local("calico", A, "/other/calico"), local("portmap", B, "/other/portmap")])).toBe(bundleDigest(base));
+        expect(bundleDigest([local("calico", B), local("portmap", B)])).not.toBe(bundleDigest(base));
+        expect(bundleDigest([local("calico2", A), local("portmap", B)])).not.toBe(bundleDigest(base));
+    });
+});
+
+describe("stageUpload", () => {
+    let dir: string;
+    beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "stage-"))));
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    test("gzips each file under its sha256 in a folder named by the digest, and reuses that folder", () => {
+        fs.writeFileSync(path.join(dir, "calico"), "calico binary");
+        const plan = { digest: "d".repeat(64), files: [{ sha256: A, from: path.join(dir, "calico") }] };
+        const root = path.join(dir, "root");
+        const staged = stageUpload(plan, root);
+        expect(staged).toBe(path.join(root, "d".repeat(16)));
+        expect(fs.readdirSync(root)).toEqual(["d".repeat(16)]); // no temp folder left
+        expect(fs.readdirSync(staged)).toEqual([stagedName(A)]);
+        expect(zlib.gunzipSync(fs.readFileSync(path.join(staged, stagedName(A)))).toString()).toBe("calico binary");
+        // A later run (a preview) finds it and reads no binary.
+        fs.rmSync(path.join(dir, "calico"));
+        expect(stageUpload(plan, root)).toBe(staged);
+    });
+
+    test("a binary that cannot be read leaves no folder behind and names the file", () => {
+        const plan = { digest: "e".repeat(64), files: [{ sha256: A, from: path.join(dir, "missing") }] };
+        const root = path.join(dir, "root");
+        expect(() => stageUpload(plan, root)).toThrow(/missing/);
+        expect(fs.readdirSync(root)).toEqual([]);
+    });
+});
