@@ -28,8 +28,8 @@ cert() {
 }
 
 healthy() {
-  ip netns exec "$SANDBOX_NET_NS" curl -fsS --max-time 5 --cacert "$P/ca.crt" --cert "$P/calico.crt" --key "$P/calico.key" \
-    "$URL/health" | grep -q '"health":"true"'
+  ip netns exec "$SANDBOX_NET_NS" curl -fsS --max-time 2 --cacert "$P/ca.crt" --cert "$P/calico.crt" --key "$P/calico.key" \
+    "$URL/health" 2>/dev/null | grep -q '"health":"true"'
 }
 
 case "${1:-}" in
@@ -46,6 +46,9 @@ esac
 ip -n "$SANDBOX_NET_NS" -o addr show dev br0 | grep -qF " $IP/" || { echo "br0 in $SANDBOX_NET_NS has no $IP" >&2; exit 1; }
 STOP_WAIT=15 stop "$NAME"
 rm -rf -- "$D"
+# Without loopback a namespace cannot reach its own addresses; etcd dials its own client URL (its gRPC
+# gateway). Only this namespace's lo: nothing more routes in or out.
+ip -n "$SANDBOX_NET_NS" link set lo up
 mkdir -p "$P" "$D/data" "$S/run" "$S/logs"
 chmod 700 "$D" "$P" "$D/data"
 umask 077
@@ -68,5 +71,10 @@ START_MATCH="--name $NAME" start "$NAME" ip netns exec "$SANDBOX_NET_NS" "$TOOLB
   --cert-file "$P/server.crt" --key-file "$P/server.key" --client-cert-auth --trusted-ca-file "$P/ca.crt" \
   --peer-cert-file "$P/server.crt" --peer-key-file "$P/server.key" --peer-client-cert-auth --peer-trusted-ca-file "$P/ca.crt" \
   --log-level warn
-wait_for "$NAME at $URL" 60 healthy
+# A deadline, not a count of tries: one try may take its 2 s.
+deadline=$((SECONDS + 60))
+until healthy; do
+  ((SECONDS < deadline)) || { echo "timed out after 60s waiting for $NAME at $URL (log: $S/logs/$NAME.log)" >&2; exit 1; }
+  sleep 0.5
+done
 sbx_log "$NAME is up at $URL (TLS only, client certificates of its own CA)"
