@@ -120,8 +120,9 @@ crds=$($KUBECTL get crd -o name | grep -c projectcalico.org)
 $KUBECTL -n $NS get deploy calico-typha >/dev/null 2>&1 && bad+="a Typha Deployment; "
 cm=$($KUBECTL -n $NS get cm calico-config -o jsonpath='{.data.etcd_endpoints}')
 [[ "$cm" == "$EURL" ]] || bad+="calico-config etcd_endpoints '$cm'; "
+# Compared without the final newline, which `pulumi config set` drops from a value read on stdin.
 for kf in etcd-ca:ca.crt etcd-cert:calico.crt etcd-key:calico.key; do
-  $KUBECTL -n $NS get secret calico-etcd-secrets -o json | jq -r --arg k "${kf%%:*}" '.data[$k] // ""' | base64 -d | cmp -s - "$EP/${kf#*:}" \
+  [[ "$($KUBECTL -n $NS get secret calico-etcd-secrets -o json | jq -r --arg k "${kf%%:*}" '.data[$k] // ""' | base64 -d)" == "$(cat "$EP/${kf#*:}")" ]] \
     || bad+="calico-etcd-secrets ${kf%%:*} is not $EP/${kf#*:}; "
 done
 for d in ds/calico-node deploy/calico-kube-controllers; do
@@ -134,7 +135,7 @@ for n in "${NODES[@]}"; do
   t="$S/nodes/$n/etc/cni/net.d"
   for kf in etcd-ca:ca.crt etcd-cert:calico.crt etcd-key:calico.key; do
     f="$t/calico-tls/${kf%%:*}"
-    [[ "$(stat -c %a "$f" 2>/dev/null)" == 600 ]] && cmp -s "$f" "$EP/${kf#*:}" || bad+="$n: ${f#"$S/nodes/$n"} missing, not 0600 or not the material; "
+    [[ "$(stat -c %a "$f" 2>/dev/null)" == 600 && "$(cat "$f")" == "$(cat "$EP/${kf#*:}")" ]] || bad+="$n: ${f#"$S/nodes/$n"} missing, not 0600 or not the material; "
   done
   got=$(jq -r '.plugins[] | select(.type == "calico") | "\(.datastore_type) \(.etcd_endpoints) \(.etcd_ca_cert_file) \(.etcd_cert_file) \(.etcd_key_file)"' "$t/10-calico.conflist" 2>/dev/null)
   want="etcdv3 $EURL /etc/cni/net.d/calico-tls/etcd-ca /etc/cni/net.d/calico-tls/etcd-cert /etc/cni/net.d/calico-tls/etcd-key"
