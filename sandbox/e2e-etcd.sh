@@ -84,7 +84,7 @@ if "$SANDBOX_DIR/calico-etcd.sh" start >"$E/logs/calico-etcd.log" 2>&1; then
     grep -qF "$w" <<<"$why" || bad+="etcd did not log a refusal '$w'; "
   done
   if [[ "$h" == *'"health":"true"'* && -z "$bad" ]]; then
-    row "TLS-only etcd" pass "etcd $v at $EURL (client and peer TLS, own CA): healthy with Calico's client cert; refused (etcd's log) with no cert, with the cluster CA's admin cert, over plain http: $(tr '\n' ';' <<<"$why" | cut -c1-200); listens only in $SANDBOX_NET_NS ($lst)"
+    row "TLS-only etcd" pass "etcd $v at $EURL (client and peer TLS, own CA): healthy with Calico's client cert; refused (etcd's log) with no cert, with the cluster CA's admin cert, over plain http: $(paste -sd';' <<<"$why" | cut -c1-200); listens only in $SANDBOX_NET_NS ($lst)"
   else
     row "TLS-only etcd" FAIL "health '$h'; $bad"
   fi
