@@ -9,7 +9,8 @@
 # the objects `pulumi up` applied, and pods on different nodes ping each other.
 # The committed Pulumi.sandbox.yaml is never modified: config changes go to the working copy
 # $S/stack/Pulumi.sandbox.yaml (see stack.sh), which is reset at the start and at the end.
-# Every wait is bounded; all traffic goes to 127.0.0.1. Logs: $S/e2e/. Ends with `e2e: N passed, M failed`
+# Checks 16-22 are style stacks of their own (sandbox/e2e-*.sh), each printing its own table.
+# Every wait is bounded; traffic stays on 127.0.0.1 and the sandbox's namespaces. Logs: $S/e2e/. Ends with `e2e: N passed, M failed`
 # and exits non-zero on any failure.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
