@@ -24,6 +24,8 @@ HL_DIR=var/lib/cni/networks/k8s-pod-network
 hl_files() { find "$S/nodes/$1/$HL_DIR" -maxdepth 1 -type f -name '[0-9]*' -printf '%f\n' 2>/dev/null | sort -V | xargs; }
 
 style_preconditions
+# An interrupted run's allocations would count as leaks below; no pod of a host-local stack runs now.
+for n in "${NODES[@]}"; do rm -rf "${S:?}/nodes/$n/$HL_DIR"; done
 declare -A CIDR=()
 bad=""
 for n in "${NODES[@]}"; do
