@@ -140,6 +140,7 @@ export class Calico extends pulumi.ComponentResource {
             installCni: this.cni.installCni,
             etcd: this.etcdClient,
             pools,
+            hostInputs: this.pki.cni ? [this.pki.cni.resource] : [],
         });
 
         this.outputs = {

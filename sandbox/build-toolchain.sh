@@ -208,7 +208,8 @@ build_calico() {
   local v="$CALICO_VERSION+$CALICO_GO+nocgo+2"
   local out=(calico calico-ipam calico-node mountns calico-typha kube-controllers check-status calicoctl install)
   if up_to_date calico "$v" "${out[@]}"; then
-    [[ -x "$IMAGES/node/usr/bin/calico-node" && -x "$IMAGES/cni/opt/cni/bin/portmap" ]] && { log "skip calico $v (built)"; return; }
+    [[ -x "$IMAGES/node/usr/bin/calico-node" && -x "$IMAGES/cni/opt/cni/bin/portmap" && -x "$IMAGES/ctl/usr/bin/calicoctl" ]] \
+      && { log "skip calico $v (built)"; return; }
     log "  calico: binaries built; assembling the image roots again"
     build_calico_images "$(calico_src)"; return
   fi
@@ -236,7 +237,7 @@ build_calico() {
   stamp_set calico "$v"
 }
 
-build_calico_images() { # SRC: the files of calico/node, typha, kube-controllers and cni, per their Dockerfiles
+build_calico_images() { # SRC: the files of calico/node, typha, kube-controllers, cni and ctl, per their Dockerfiles
   local src="$1" r
   rm -rf "$IMAGES.tmp"; mkdir -p "$IMAGES.tmp"
   r="$IMAGES.tmp/node"
@@ -274,6 +275,12 @@ build_calico_images() { # SRC: the files of calico/node, typha, kube-controllers
     cp /usr/lib/cni/$f "$r/opt/cni/bin/"
   done
   echo '{"cmd":["/opt/cni/bin/install"]}' >"$r/.image.json"
+  # calico/ctl, for the etcd datastore's calicoctl-apply Job: calicoctl/Dockerfile puts the binary at
+  # /usr/bin/calicoctl (no /calicoctl any more), with this ENV and ENTRYPOINT.
+  r="$IMAGES.tmp/ctl"
+  mkdir -p "$r/usr/bin"
+  cp "$BIN/calicoctl" "$r/usr/bin/calicoctl"
+  echo '{"entrypoint":["/usr/bin/calicoctl"],"env":["CALICO_CTL_CONTAINER=TRUE"]}' >"$r/.image.json"
   echo "$CALICO_VERSION" >"$IMAGES.tmp/VERSION"
   rm -rf "$IMAGES"; mv "$IMAGES.tmp" "$IMAGES"
 }

@@ -9,7 +9,8 @@
 # the objects `pulumi up` applied, and pods on different nodes ping each other.
 # The committed Pulumi.sandbox.yaml is never modified: config changes go to the working copy
 # $S/stack/Pulumi.sandbox.yaml (see stack.sh), which is reset at the start and at the end.
-# Every wait is bounded; all traffic goes to 127.0.0.1. Logs: $S/e2e/. Ends with `e2e: N passed, M failed`
+# Checks 16-22 are style stacks of their own (sandbox/e2e-*.sh), each printing its own table.
+# Every wait is bounded; traffic stays on 127.0.0.1 and the sandbox's namespaces. Logs: $S/e2e/. Ends with `e2e: N passed, M failed`
 # and exits non-zero on any failure.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -421,6 +422,18 @@ check20() {
   bash "$SANDBOX_DIR/e2e-day2.sh" || die "e2e-day2.sh failed (logs in $S/e2e-day2/logs)"
 }
 
+# The etcd datastore style (issue 13): sandbox/e2e-etcd.sh, its own stack `sandbox-etcd` on a second, TLS-only
+# etcd it starts (sandbox/calico-etcd.sh) and always stops; prints its own table.
+check21() {
+  bash "$SANDBOX_DIR/e2e-etcd.sh" || die "e2e-etcd.sh failed (logs in $S/e2e-etcd/logs)"
+}
+
+# The host-local IPAM style (issue 13): sandbox/e2e-hostlocal.sh, its own stack `sandbox-hostlocal` on the
+# nodes' podCIDRs; prints its own table.
+check22() {
+  bash "$SANDBOX_DIR/e2e-hostlocal.sh" || die "e2e-hostlocal.sh failed (logs in $S/e2e-hostlocal/logs)"
+}
+
 # ----------------------------------------------------------------------------------------------- main
 TITLES=(
   [1]="up from scratch; every Calico object live; Typha, calico-node Ready"
@@ -443,10 +456,13 @@ TITLES=(
   [18]="preflight: planted host problems named per node while the others install; dual-stack nftables: BIRD6, both families, ping -6, policy"
   [19]="VXLAN style: MTU 1450 in conflist, vxlan.calico and pods; no BIRD; ping through vxlan.calico; clean destroy"
   [20]="day-2 under the traffic probe: cert renewal, MTU change, pool migration (in-place edit refused), IPAM GC, destroy"
+  [21]="etcd style: TLS-only etcd; calico-node, kube-controllers, CNI on it; calicoctl Job's pools, a removed pool pruned; ping; clean destroy"
+  [22]="host-local style: conflist host-local, pods in their node's podCIDR, podCIDR routes, pod and node-to-pod ping; clean destroy"
 )
 NCHECKS=${#TITLES[@]}
-# 8 before 7: the fault test runs with all three nodes; 12-14 on the first install, 15 once check 6 enabled pool 2.
-ORDER=(1 2 3 4 5 12 13 14 6 15 8 7 9 10 11 16 17 18 19 20)
+# 8 before 7: the fault test runs with all three nodes; 12-14 on the first install, 15 once check 6 enabled pool 2;
+# 20 last (it deletes and re-creates a Node).
+ORDER=(1 2 3 4 5 12 13 14 6 15 8 7 9 10 11 16 17 18 19 21 22 20)
 
 command -v jq >/dev/null && command -v openssl >/dev/null && command -v python3 >/dev/null \
   || { echo "e2e needs jq, openssl and python3"; echo "e2e: 0 passed, $NCHECKS failed"; exit 1; }
@@ -465,7 +481,7 @@ echo "==> clean start: previous $STACK stack, host files, reference objects"
 $KUBECTL delete namespace $PT_NS --wait=true --timeout=120s >/dev/null 2>&1 || true
 sbx_stack_remove
 # A style stack left by an interrupted run holds the same Calico objects.
-for style in rr ds nft vxlan day2; do
+for style in rr ds nft vxlan day2 etcd hostlocal; do
   (
     export SANDBOX_STACK=sandbox-$style; source "$SANDBOX_DIR/stack.sh"
     STACK_DIR="$S/stack-$style"; STACK_CFG="$STACK_DIR/Pulumi.$STACK.yaml"
@@ -476,6 +492,8 @@ for style in rr ds nft vxlan day2; do
     rm -rf "$STACK_DIR"
   ) || true
 done
+# Check 21's etcd, left by an interrupted run (after its stack's destroy, which may need it).
+"$SANDBOX_DIR/calico-etcd.sh" stop >/dev/null 2>&1 || true
 # The fourth node of check 16, left by an interrupted run.
 if [[ -e /run/netns/sbx-node-4 ]] || $KUBECTL get node sbx-node-4 >/dev/null 2>&1; then
   SANDBOX_NODES=sbx-node-4 "$SANDBOX_DIR/kubelets.sh" stop >/dev/null 2>&1 || true

@@ -20,6 +20,10 @@ APISERVER_PORT="${APISERVER_PORT:-6443}"
 CONTROLLER_MANAGER_PORT="${CONTROLLER_MANAGER_PORT:-10257}"
 SCHEDULER_PORT="${SCHEDULER_PORT:-10259}"
 KWOK_PORT="${KWOK_PORT:-10247}"
+# The second etcd, Calico's own for the etcd datastore style (calico-etcd.sh, e2e 21): TLS only, on the
+# bridge's address in $SANDBOX_NET_NS, so every node namespace reaches it and nothing else does.
+CALICO_ETCD_PORT="${CALICO_ETCD_PORT:-23790}"
+CALICO_ETCD_PEER_PORT="${CALICO_ETCD_PEER_PORT:-23791}"
 # The nodes' own network (netns.sh): a bridge in the namespace SANDBOX_NET_NS, node i (from 0) at
 # $SANDBOX_NODE_NET.<11+i>. Only the sandbox's namespaces have these addresses.
 SANDBOX_NET_NS="${SANDBOX_NET_NS:-sbx-net}"

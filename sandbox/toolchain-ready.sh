@@ -16,6 +16,8 @@ done
 [[ -s "$TOOLCHAIN/images/VERSION" && -x "$TOOLCHAIN/images/node/usr/bin/calico-node" ]] || missing+=("images (calico/* image roots)")
 # install-cni copies the image's plugins; an image root assembled without them networks no pod.
 [[ -x "$TOOLCHAIN/images/cni/opt/cni/bin/portmap" ]] || missing+=("images/cni plugins (sandbox/build-toolchain.sh calico assembles them again)")
+# The etcd datastore's calicoctl-apply Job runs calico/ctl (e2e 21).
+[[ -x "$TOOLCHAIN/images/ctl/usr/bin/calicoctl" ]] || missing+=("images/ctl (sandbox/build-toolchain.sh calico assembles it)")
 command -v kubectl >/dev/null || [[ -x "$TOOLCHAIN/bin/kubectl" ]] || missing+=(kubectl)
 [[ "$(id -u)" == 0 ]] || missing+=("root (sshd with ChrootDirectory)")
 if [[ ${#missing[@]} -gt 0 ]]; then

@@ -176,6 +176,12 @@ describe("the Job", () => {
         expect(container.env).toContainEqual({ name: "DATASTORE_TYPE", value: "etcdv3" });
     });
 
+    test("runs calicoctl where the v3.32.1 calico/ctl image has it (/usr/bin, not the old /calicoctl)", () => {
+        expect(CALICOCTL_BIN).toBe("/usr/bin/calicoctl");
+        expect(container.command![0]).toBe("/usr/bin/calicoctl");
+        expect(container.image).toBe("quay.io/calico/ctl:v3.32.1");
+    });
+
     test("every ETCD_*_FILE is a key of calico-etcd-secrets at the path its volume is mounted", () => {
         const secretKeys = Object.keys(buildEtcdSecret({ ca: "c", cert: "c", key: "k" }).stringData);
         const secretVolumes = (pod.volumes ?? []).filter((v) => v.secret?.secretName === ETCD_CERTS.object).map((v) => v.name);
@@ -277,6 +283,7 @@ describe("with the etcd datastore, under mocks", () => {
         expect(jobName()).toMatch(/^calicoctl-apply-[0-9a-f]{10}$/);
         expect(jobs[0]!.inputs.metadata.namespace).toBe("kube-system");
         expect(jobs[0]!.inputs.spec.template.spec.containers[0].image).toBe("quay.io/calico/ctl:v3.32.1");
+        expect(jobs[0]!.inputs.spec.template.spec.containers[0].command.slice(0, 2)).toEqual(["/usr/bin/calicoctl", "apply"]);
         expect(recordedOpts.find((o) => o.type === JOB)?.dependsOn.sort()).toEqual(
             [CALICO_CONFIG, ETCD_CERTS.object, RESOURCES_CONFIGMAP].sort(),
         );

@@ -1,6 +1,7 @@
 import {
     buildProgram,
     byType,
+    deleteRounds,
     find,
     installedFile,
     installedFiles,
@@ -135,6 +136,18 @@ describe("the etcd datastore under mocks", () => {
         expect(plain(stdin)).not.toBe(stdin);
     });
 
+    test("destroy deletes calico-node's DaemonSet no later than any host's install, whose cleanup waits for Felix to stop", () => {
+        const rounds = deleteRounds();
+        const ds = rounds.get("kubernetes:apps/v1:DaemonSet::calico-node")!;
+        for (const node of ["cka001", "cka002", "cka003"]) {
+            const install = recordedOpts.find((o) => o.name === `${node}-cni-install`)!;
+            // The install reads the calico-cni certificate through its stdin: a dependency the engine sees.
+            expect(install.depKeys).toContain("tls:index/locallySignedCert:LocallySignedCert::pki-cni-client-cert");
+            expect([node, ds <= rounds.get(install.key)!]).toEqual([node, true]);
+        }
+        expect(recordedOpts.find((o) => o.type === "kubernetes:apps/v1:DaemonSet")!.dependsOn).toContain("pki-cni-client-cert");
+    });
+
     test("deploys no Typha", () => {
         expect(kubernetesObjects().filter((o) => o.includes("calico-typha"))).toEqual([]);
     });
@@ -154,6 +167,17 @@ describe("the etcd datastore under mocks", () => {
             },
         });
         expect(await isSecretOutput(calico.outputs.calicoctlConfig as string)).toBe(false);
+    });
+});
+
+describe("the Kubernetes datastore's destroy order", () => {
+    test("calico-node's DaemonSet is deleted no later than any host's install there too", async () => {
+        await buildProgram(resolvedConfig());
+        const rounds = deleteRounds();
+        const ds = rounds.get("kubernetes:apps/v1:DaemonSet::calico-node")!;
+        for (const node of ["cka001", "cka002", "cka003"]) {
+            expect([node, ds <= rounds.get(`command:remote:Command::${node}-cni-install`)!]).toEqual([node, true]);
+        }
     });
 });
 

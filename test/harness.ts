@@ -22,6 +22,10 @@ export interface RecordedOpts {
     name: string;
     parent?: string;
     dependsOn: string[];
+    /** `type::name` of this resource, its parent, and everything it depends on (dependsOn and the resources behind its inputs). */
+    key: string;
+    parentKey?: string;
+    depKeys: string[];
     deleteBeforeReplace?: boolean;
     additionalSecretOutputs?: string[];
 }
@@ -123,14 +127,36 @@ void pulumi.runtime.setMocks(
 function resourceName(r: unknown): string {
     return (r as { __name?: string }).__name ?? "?";
 }
+/** Names repeat across kinds (calico-node is a ServiceAccount, a ClusterRole, a DaemonSet...): type and name. */
+function resourceKey(r: unknown): string {
+    return `${(r as { __pulumiType?: string }).__pulumiType ?? "?"}::${resourceName(r)}`;
+}
+
+/** Every Output inside an input value (objects and arrays walked), for its resources: the engine's property dependencies. */
+function outputsIn(v: unknown, out: pulumi.Output<unknown>[] = [], depth = 0): pulumi.Output<unknown>[] {
+    if (depth > 12 || v === null || typeof v !== "object") return out;
+    if (pulumi.Output.isInstance(v)) out.push(v);
+    else if (pulumi.Resource.isInstance(v)) return out;
+    else for (const x of Array.isArray(v) ? v : Object.values(v)) outputsIn(x, out, depth + 1);
+    return out;
+}
 
 /** A transformation on the top-level component: it sees every child's options (parent, dependsOn). */
 export const recordOptions: pulumi.ResourceTransformation = (args) => {
     const names: string[] = [];
+    const depKeys: string[] = [];
+    const addKey = (r: unknown) => void (depKeys.includes(resourceKey(r)) || depKeys.push(resourceKey(r)));
+    for (const o of outputsIn(args.props)) {
+        // allResources is the SDK's own (internal) record of what an Output was computed from.
+        void (o as unknown as { allResources(): Promise<Set<unknown>> }).allResources().then((rs) => rs.forEach(addKey));
+    }
     recordedOpts.push({
         type: args.type,
         name: args.name,
         parent: args.opts.parent ? resourceName(args.opts.parent) : undefined,
+        key: `${args.type}::${args.name}`,
+        parentKey: args.opts.parent ? resourceKey(args.opts.parent) : undefined,
+        depKeys,
         dependsOn: names,
         deleteBeforeReplace: (args.opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
         additionalSecretOutputs: (args.opts as pulumi.CustomResourceOptions).additionalSecretOutputs,
@@ -140,7 +166,10 @@ export const recordOptions: pulumi.ResourceTransformation = (args) => {
         const list = Array.isArray(deps) ? deps : deps ? [deps] : [];
         for (const d of list) {
             if (pulumi.Output.isInstance(d) || d instanceof Promise) later(d);
-            else if (!names.includes(resourceName(d))) names.push(resourceName(d));
+            else {
+                if (!names.includes(resourceName(d))) names.push(resourceName(d));
+                addKey(d);
+            }
         }
     };
     const dependsOn = args.opts.dependsOn;
@@ -149,6 +178,33 @@ export const recordOptions: pulumi.ResourceTransformation = (args) => {
     else add(dependsOn);
     return undefined;
 };
+
+/**
+ * The round in which `pulumi destroy` deletes each recorded resource, 0 first: the engine's ScheduleDeletes
+ * (pulumi pkg/resource/deploy/step_generator.go) layers resources by their longest chain of dependencies
+ * (parent included; a component dependency counts with its children registered before) and deletes the
+ * deepest layer first, each layer in parallel.
+ */
+export function deleteRounds(): Map<string, number> {
+    const index = new Map(recordedOpts.map((o, i) => [o.key, i]));
+    const children = new Map<string, string[]>();
+    for (const o of recordedOpts) if (o.parentKey) children.set(o.parentKey, [...(children.get(o.parentKey) ?? []), o.key]);
+    const descendants = (k: string): string[] => (children.get(k) ?? []).flatMap((c) => [c, ...descendants(c)]);
+    const depth = new Map<string, number>();
+    const depthOf = (k: string): number => {
+        if (depth.has(k)) return depth.get(k)!;
+        const o = recordedOpts[index.get(k) ?? -1];
+        if (!o) return 0;
+        const before = (d: string) => (index.get(d) ?? Infinity) < index.get(k)!;
+        const deps = [...(o.parentKey ? [o.parentKey] : []), ...o.depKeys.flatMap((d) => [d, ...descendants(d).filter(before)])];
+        const d = 1 + Math.max(0, ...deps.filter((x) => x !== k).map(depthOf));
+        depth.set(k, d);
+        return d;
+    };
+    const depths = recordedOpts.map((o) => depthOf(o.key));
+    const deepest = Math.max(...depths);
+    return new Map(recordedOpts.map((o, i) => [o.key, deepest - depths[i]!]));
+}
 
 export function reset(): void {
     recorded.length = 0;

@@ -298,6 +298,17 @@ describe("validation", () => {
         ]);
     });
 
+    test("a missing CRD file is named before anything is registered, with the binaries' missing file", () => {
+        const msgs = problemsOf((r: any) => (r.datastore = { crdsFile: "../shared/crds.yaml" }), {
+            env: { ...fakeEnv, fileSha256: (p) => (p.endsWith("crds.yaml") || p.endsWith("/portmap") ? undefined : "0".repeat(64)) },
+        });
+        expect(msgs).toEqual([
+            'calico:cni.localBinDir = "./cni-bin": has no file portmap (./cni-bin/portmap); put the binary there or add cni.downloads.portmap.',
+            "calico:datastore.crdsFile = \"../shared/crds.yaml\": does not exist (a relative path is from the project directory); give the path of Calico's crds.yaml, or remove it to apply the release's CRDs.",
+        ]);
+        expect(problemsOf((r: any) => (r.datastore = { crdsFile: "../shared/crds.yaml" }))).toEqual([]);
+    });
+
     test.each([
         [[{ ipipMode: "Never" }], 1500],
         [[{ ipipMode: "Always" }], 1480],

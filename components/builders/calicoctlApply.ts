@@ -22,8 +22,11 @@ export const RESOURCES_KEY = "resources.yaml";
 export const RESOURCES_DIR = "/calico-resources";
 export const RESOURCES_VOLUME = "calico-resources";
 export const CALICOCTL_JOB = "calicoctl-apply";
-/** calico/ctl has no shell: every step is calicoctl itself. */
-export const CALICOCTL_BIN = "/calicoctl";
+/**
+ * calico/ctl has no shell: every step is calicoctl itself. The v3.32.1 image has it at /usr/bin/calicoctl
+ * (calicoctl/Dockerfile); older images' /calicoctl is gone, and a Job naming it fails to start.
+ */
+export const CALICOCTL_BIN = "/usr/bin/calicoctl";
 /** Stack output holding every IPPool and BGPPeer name this stack has applied; the next run prunes from it. */
 export const APPLIED_OUTPUT = "calicoctlApplied";
 

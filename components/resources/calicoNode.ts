@@ -19,6 +19,13 @@ export interface CalicoNodeArgs extends Omit<CalicoNodeParams, "typhaServiceName
     servicesEndpoint?: ServicesEndpoint;
     /** Something the DaemonSet waits for, e.g. the Job that writes the IP pools to etcd. */
     waitFor?: pulumi.Resource;
+    /**
+     * What the hosts' CNI installs take their inputs from, none of them per node (the calico-cni certificate).
+     * On destroy the engine deletes deepest dependency chains first; depending on these puts the DaemonSet's
+     * delete no later than the installs', whose dataplane cleanup waits for Felix to stop. Without them
+     * (etcd: no Typha chain) the installs ran first, gave up waiting, and left Calico's rules behind.
+     */
+    hostInputs?: pulumi.Resource[];
 }
 
 /** calico/node on every node: RBAC and the DaemonSet. */
@@ -30,7 +37,7 @@ export class CalicoNode extends pulumi.ComponentResource {
     constructor(name: string, args: CalicoNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         // No inputs registered (see Calico).
         super("calico:index:CalicoNode", name, {}, opts);
-        const { etcd, typha, servicesEndpoint, waitFor, ...params } = args;
+        const { etcd, typha, servicesEndpoint, waitFor, hostInputs, ...params } = args;
         const datastore = params.datastore;
         if (datastore.type === "etcd" && typha) throw new Error("CalicoNode: Typha is not used with the etcd datastore");
         if (datastore.type === "etcd" && !etcd) throw new Error("CalicoNode: the etcd datastore needs its EtcdClient");
@@ -70,7 +77,7 @@ export class CalicoNode extends pulumi.ComponentResource {
         this.daemonSet = new k8s.apps.v1.DaemonSet(
             CALICO_NODE,
             { ...ds, spec: { ...ds.spec, template } },
-            { parent: this, dependsOn: [...dependsOn, ...(waitFor ? [waitFor] : [])] },
+            { parent: this, dependsOn: [...dependsOn, ...(waitFor ? [waitFor] : []), ...(hostInputs ?? [])] },
         );
 
         this.image = pulumi.output(args.image);

@@ -19,6 +19,8 @@ export interface IssuedCert {
     certPem: pulumi.Output<string>;
     /** Secret. */
     keyPem: pulumi.Output<string>;
+    /** The certificate resource itself, for ordering others after it (see CalicoNodeArgs.hostInputs). */
+    resource: pulumi.Resource;
 }
 
 /**
@@ -84,7 +86,7 @@ export class CalicoPki extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
-            return { certPem: cert.certPem, keyPem: pulumi.secret(k.privateKeyPem) };
+            return { certPem: cert.certPem, keyPem: pulumi.secret(k.privateKeyPem), resource: cert };
         };
         const typha = issue(CERT_SPECS.typha, ca.certPem, caKey.privateKeyPem);
         const node = issue(CERT_SPECS.node, ca.certPem, caKey.privateKeyPem);

@@ -38,6 +38,8 @@ export interface WorkloadDeps {
     etcd?: EtcdClient;
     /** The pools calico-node must find at start, or it would create Calico's default pool: IpPools, or the calicoctl Job. */
     pools: pulumi.Resource;
+    /** See CalicoNodeArgs.hostInputs: the destroy order of calico-node and the hosts' cleanup. */
+    hostInputs: pulumi.Resource[];
 }
 
 /**
@@ -85,6 +87,7 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
             typha,
             servicesEndpoint: endpoint,
             waitFor: deps.pools,
+            hostInputs: deps.hostInputs,
         },
         afterCrds,
     );

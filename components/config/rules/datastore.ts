@@ -47,6 +47,16 @@ export function datastoreRules(cfg: ParsedConfig, secrets: RawSecrets, env: Conf
                 );
             }
         }
+        // Read when the Datastore registers, after other resources: a missing file must stop the run before any.
+        if (d.crdsFile !== undefined && env.fileSha256(d.crdsFile) === undefined) {
+            out.push(
+                problem(
+                    "datastore.crdsFile",
+                    d.crdsFile,
+                    "does not exist (a relative path is from the project directory); give the path of Calico's crds.yaml, or remove it to apply the release's CRDs.",
+                ),
+            );
+        }
         return out;
     }
 
