@@ -29,7 +29,7 @@ cert() {
 
 healthy() {
   ip netns exec "$SANDBOX_NET_NS" curl -fsS --max-time 2 --cacert "$P/ca.crt" --cert "$P/calico.crt" --key "$P/calico.key" \
-    "$URL/health" 2>/dev/null | grep -q '"health":"true"'
+    "$URL/health" 2>/dev/null | qgrep '"health":"true"'
 }
 
 case "${1:-}" in
@@ -43,7 +43,7 @@ case "${1:-}" in
 esac
 
 [[ -e "/run/netns/$SANDBOX_NET_NS" ]] || { echo "no namespace $SANDBOX_NET_NS: start the sandbox (up.sh) first" >&2; exit 1; }
-ip -n "$SANDBOX_NET_NS" -o addr show dev br0 | grep -qF " $IP/" || { echo "br0 in $SANDBOX_NET_NS has no $IP" >&2; exit 1; }
+ip -n "$SANDBOX_NET_NS" -o addr show dev br0 | qgrep -F " $IP/" || { echo "br0 in $SANDBOX_NET_NS has no $IP" >&2; exit 1; }
 STOP_WAIT=15 stop "$NAME"
 rm -rf -- "$D"
 # Without loopback a namespace cannot reach its own addresses; etcd dials its own client URL (its gRPC

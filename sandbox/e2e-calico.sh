@@ -27,7 +27,7 @@ ping_from() {
 proc_in_netns() {
   local pid
   for pid in $(ip netns pids "$1" 2>/dev/null); do
-    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE -- "$2"; then echo "$pid"; return 0; fi
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | qgrep -E -- "$2"; then echo "$pid"; return 0; fi
   done
   return 1
 }
@@ -80,7 +80,7 @@ check12() {
     src=$(node_addr "$n")
     for _ in $(seq 1 60); do
       for i in "${!tips[@]}"; do
-        if ip netns exec "$n" ss -Htn state established dst "${tips[$i]}:5473" | grep -q .; then conn=$i; break 2; fi
+        if ip netns exec "$n" ss -Htn state established dst "${tips[$i]}:5473" | qgrep .; then conn=$i; break 2; fi
       done
       sleep 1
     done
@@ -194,7 +194,7 @@ EOF
   $KUBECTL -n $PT_NS delete pod "pingtest-$last" --wait=true --timeout=60s >/dev/null || die "deleting pingtest-$last timed out"
   timeout 30 bash -c "while $KUBECTL get ipamhandles.crd.projectcalico.org '$handle' >/dev/null 2>&1; do sleep 1; done" \
     || die "IPAM handle $handle still there after the pod was deleted"
-  ip netns list | grep -q "${NETNS[$last]}" && die "pod network namespace ${NETNS[$last]} left behind"
+  ip netns list | qgrep "${NETNS[$last]}" && die "pod network namespace ${NETNS[$last]} left behind"
   ok "deleting pingtest-$last (${IP[$last]}) released its IPAM handle $handle and removed its namespace"
   make_pod "pingtest-$last" "$last"
   wait_pods_ready "pingtest-$last" || die "pingtest-$last not Ready again"

@@ -140,7 +140,7 @@ if timeout 320 $KUBECTL -n $NS rollout status ds/calico-node --timeout=300s >"$E
   for n in "${NODES[@]}"; do
     pid=$(proc_in_netns "$n" '^calico-node -felix') || { bad+="$n: no Felix; "; continue; }
     # The program sets the mode as env (ranked above the datastore), not in the FelixConfiguration.
-    tr '\0' '\n' <"/proc/$pid/environ" | grep -qx 'FELIX_NFTABLESMODE=Enabled' || bad+="$n: Felix without FELIX_NFTABLESMODE=Enabled; "
+    tr '\0' '\n' <"/proc/$pid/environ" | qgrep -x 'FELIX_NFTABLESMODE=Enabled' || bad+="$n: Felix without FELIX_NFTABLESMODE=Enabled; "
     t=$(ip netns exec "$n" nft list tables 2>/dev/null | awk '$3 ~ /calico/ {print $2 "/" $3}' | xargs)
     [[ "$t" == *"ip/calico"* && "$t" == *"ip6/calico"* ]] || bad+="$n: nft tables '$t', want ip and ip6 calico; "
     tables+="$n: $t; "

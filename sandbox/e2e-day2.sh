@@ -87,8 +87,8 @@ if day2_up renew && rolled; then
   # Every Felix back on a Typha replica (port 5473), and a replica serves the new certificate to the new node cert.
   deadline=$((SECONDS + 120))
   for n in "${NODES[@]}"; do
-    until ip netns exec "$n" ss -Htn state established '( dport = :5473 )' 2>/dev/null | grep -q . || ((SECONDS > deadline)); do sleep 2; done
-    ip netns exec "$n" ss -Htn state established '( dport = :5473 )' | grep -q . || bad+="$n: no Felix connection to Typha; "
+    until ip netns exec "$n" ss -Htn state established '( dport = :5473 )' 2>/dev/null | qgrep . || ((SECONDS > deadline)); do sleep 2; done
+    ip netns exec "$n" ss -Htn state established '( dport = :5473 )' | qgrep . || bad+="$n: no Felix connection to Typha; "
   done
   d="$E/tls"; mkdir -p "$d"; chmod 700 "$d"
   $KUBECTL -n $NS get cm calico-typha-ca -o jsonpath='{.data.typhaca\.crt}' >"$d/ca.crt"

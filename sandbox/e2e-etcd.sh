@@ -62,7 +62,7 @@ job_log() {
   cat "$S"/kubelet/*/logs/"${NS}_${pod}_$2.log" 2>/dev/null
 }
 # established NODE PROCESS : the node's namespace holds a TCP connection from PROCESS to the etcd
-established() { ip netns exec "$1" ss -Htnp state established dst "$EADDR" 2>/dev/null | grep -q "((\"$2\""; }
+established() { ip netns exec "$1" ss -Htnp state established dst "$EADDR" 2>/dev/null | qgrep "((\"$2\""; }
 
 style_preconditions
 
@@ -77,7 +77,7 @@ if "$SANDBOX_DIR/calico-etcd.sh" start >"$E/logs/calico-etcd.log" 2>&1; then
   grep -q '"health":"true"' <(ecurl "http://$EADDR/health" 2>&1) && bad+="answered plain http; "
   lst=$(ip netns exec "$SANDBOX_NET_NS" ss -Hltn | awk '{print $4}' | grep -E ":($CALICO_ETCD_PORT|$CALICO_ETCD_PEER_PORT)\$" | sort | xargs)
   [[ "$lst" == "$SANDBOX_NODE_NET.1:$CALICO_ETCD_PORT $SANDBOX_NODE_NET.1:$CALICO_ETCD_PEER_PORT" ]] || bad+="listens on '$lst'; "
-  ss -Hltn | grep -qE ":($CALICO_ETCD_PORT|$CALICO_ETCD_PEER_PORT)\b" && bad+="a listener on this machine's own namespace; "
+  ss -Hltn | qgrep -E ":($CALICO_ETCD_PORT|$CALICO_ETCD_PEER_PORT)\b" && bad+="a listener on this machine's own namespace; "
   sleep 1
   why=$(tail -n +"$((off + 1))" "$elog" | jq -r 'select(.msg == "rejected connection on client endpoint") | .error' 2>/dev/null | sort -u)
   for w in "client didn't provide a certificate" "certificate signed by unknown authority" "does not look like a TLS handshake"; do
@@ -110,7 +110,7 @@ else
   p destroy destroy --yes --skip-preview --continue-on-error || true
   style_remove_stack; clean_trees; finish
 fi
-if sbx_pulumi_nocfg stack export | grep -qE 'BEGIN (RSA |EC )?PRIVATE KEY'; then row "state" FAIL "the state holds a plaintext private key"
+if sbx_pulumi_nocfg stack export | qgrep -E 'BEGIN (RSA |EC )?PRIVATE KEY'; then row "state" FAIL "the state holds a plaintext private key"
 else row "state" pass "stack export (no --show-secrets): no plaintext private key"; fi
 
 # ------------------------------------------------------------------------- the program's etcd objects
@@ -248,7 +248,7 @@ fi
 style_remove_stack
 clean_trees
 "$SANDBOX_DIR/calico-etcd.sh" stop >>"$E/logs/calico-etcd.log" 2>&1
-if ! pid_alive calico-etcd && ! ip netns exec "$SANDBOX_NET_NS" ss -Hltn | grep -qE ":($CALICO_ETCD_PORT|$CALICO_ETCD_PEER_PORT)\b" && [[ ! -e "$S/calico-etcd" ]]; then
+if ! pid_alive calico-etcd && ! ip netns exec "$SANDBOX_NET_NS" ss -Hltn | qgrep -E ":($CALICO_ETCD_PORT|$CALICO_ETCD_PEER_PORT)\b" && [[ ! -e "$S/calico-etcd" ]]; then
   row "etcd stopped" pass "calico-etcd stopped, nothing listens on $CALICO_ETCD_PORT/$CALICO_ETCD_PEER_PORT, its data and keys deleted"
 else
   row "etcd stopped" FAIL "calico-etcd still runs or listens, or $S/calico-etcd remains"

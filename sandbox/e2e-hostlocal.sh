@@ -95,7 +95,7 @@ bad="" seen=""
 for a in "${NODES[@]}"; do
   for b in "${NODES[@]}"; do
     [[ $a == "$b" ]] && continue
-    ip -n "$a" route show proto bird | grep -qE "^${CIDR[$b]} via $(node_ip "$b") " || bad+="$a: no BIRD route ${CIDR[$b]} via $(node_ip "$b") ($(ip -n "$a" route show proto bird | xargs)); "
+    ip -n "$a" route show proto bird | qgrep -E "^${CIDR[$b]} via $(node_ip "$b") " || bad+="$a: no BIRD route ${CIDR[$b]} via $(node_ip "$b") ($(ip -n "$a" route show proto bird | xargs)); "
     r=$(ping_from "$a" "$(pod_ip $PT_NS "second-$b")" 5)
     [[ "$(awk '{print $3}' <<<"$r")" == 0% ]] || bad+="node $a -> second-$b: $r; "
     seen+="$a->second-$b "

@@ -292,7 +292,7 @@ check8() {
   LABEL=up-fault; p up --yes --skip-preview --continue-on-error || rc=$?
   "$SANDBOX_DIR/ssh-nodes.sh" start "$FAULT_NODE" >/dev/null
   [[ $rc != 0 ]] || die "up with $FAULT_NODE's sshd stopped succeeded"
-  grep -E "error|failed" "$E/logs/up-fault.log" | grep -q "$FAULT_NODE" || { plog 40; die "the failed up does not name $FAULT_NODE"; }
+  grep -E "error|failed" "$E/logs/up-fault.log" | qgrep "$FAULT_NODE" || { plog 40; die "the failed up does not name $FAULT_NODE"; }
   ok "up with $FAULT_NODE's sshd stopped failed (rc $rc), naming it: $(grep -m1 -oE "$FAULT_NODE-[a-z-]+[^ ]*" "$E/logs/up-fault.log")  $(grep -m1 -oE 'connection refused|dial tcp [0-9.:]+' "$E/logs/up-fault.log")"
   for n in "${others[@]}"; do
     jq -e --argjson m "$mtu" '.plugins[0].mtu == $m' "$(tree "$n")/etc/cni/net.d/10-calico.conflist" >/dev/null || die "$n's conflist not updated to mtu $mtu"
@@ -511,7 +511,7 @@ if ! sbx_stack_exists; then
   if [[ -n "$crds" ]]; then
     echo "removing $(wc -l <<<"$crds") Calico CRDs no stack holds"
     $KUBECTL delete $crds --wait=false >/dev/null 2>&1 || true
-    timeout 300 bash -c "while $KUBECTL get crd -o name 2>/dev/null | grep -q projectcalico.org; do sleep 2; done" \
+    timeout 300 bash -c "while $KUBECTL get crd -o name 2>/dev/null | grep projectcalico.org >/dev/null; do sleep 2; done" \
       || { echo "Calico CRDs still terminating after 5 min"; echo "e2e: 0 passed, $NCHECKS failed"; exit 1; }
   fi
 fi

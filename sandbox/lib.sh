@@ -34,6 +34,12 @@ SANDBOX_NODE_NET6="${SANDBOX_NODE_NET6:-fd00:172:30}"
 
 sbx_log() { printf '%s sandbox: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
+# qgrep ARGS...: grep -q for the end of a pipeline. grep -q exits at the first match, so under
+# pipefail a writer that is still writing (ip prints one address per write) dies of SIGPIPE and the
+# pipeline fails although it matched: netns.sh then re-added an address it had ("address already
+# assigned"; 195 of 3000 tries here). This grep reads to the end.
+qgrep() { grep "$@" >/dev/null; }
+
 # node_port NODE -> its SSH port
 node_port() {
   local i=0 n
@@ -65,7 +71,7 @@ pid_alive() {
   pid="$(cat "$f")"
   [[ -d "/proc/$pid" ]] || return 1
   exe="$(cat "$S/run/$1.cmd" 2>/dev/null || true)"
-  [[ -z "$exe" ]] || tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$exe"
+  [[ -z "$exe" ]] || tr '\0' ' ' <"/proc/$pid/cmdline" | qgrep -F -- "$exe"
 }
 
 # start NAME CMD... : run in the background, log to $S/logs/NAME.log, record pid. The pid is later

@@ -55,7 +55,7 @@ if ! ns_exists "$SANDBOX_NET_NS"; then
   ip netns exec "$SANDBOX_NET_NS" sysctl -qw net.ipv4.ip_forward=0
 fi
 # IPv6 on the bridge (also for a sandbox started before it had IPv6); this namespace forwards nothing.
-if ! ip -n "$SANDBOX_NET_NS" -6 addr show dev br0 | grep -q "$SANDBOX_NODE_NET6::1/64"; then
+if ! ip -n "$SANDBOX_NET_NS" -6 addr show dev br0 | qgrep "$SANDBOX_NODE_NET6::1/64"; then
   ip netns exec "$SANDBOX_NET_NS" sysctl -qw net.ipv6.conf.all.forwarding=0
   ip -n "$SANDBOX_NET_NS" addr add "$SANDBOX_NODE_NET6::1/64" dev br0 nodad
 fi
@@ -81,7 +81,7 @@ for n in "${NODES[@]}"; do
     ip -n "$n" route add default via "$SANDBOX_NODE_NET.1"
     ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1
   fi
-  if ! ip -n "$n" -6 addr show dev eth0 | grep -q "$(node_ip6 "$n")/64"; then
+  if ! ip -n "$n" -6 addr show dev eth0 | qgrep "$(node_ip6 "$n")/64"; then
     ip netns exec "$n" sysctl -qw net.ipv6.conf.all.forwarding=1
     ip -n "$n" addr add "$(node_ip6 "$n")/64" dev eth0 nodad
     ip -n "$n" -6 route replace default via "$SANDBOX_NODE_NET6::1"
