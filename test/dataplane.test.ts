@@ -1,4 +1,5 @@
-import { buildProgram, find, recorded, recordedOpts, valueOf } from "./harness";
+import { buildProgram, find, recorded, recordedOpts, valueOf, stagedScript } from "./harness";
+import { INSTALL_SCRIPT } from "../components/builders/hostBundle";
 import { type CalicoNodeParams, buildCalicoNodeDaemonSet } from "../components/builders/calicoNode";
 import {
     type DataplaneParams,
@@ -170,7 +171,7 @@ describe("the eBPF dataplane under mocks", () => {
 
     test("the conflist and the node's preflight follow: /sys/fs/bpf and kube-proxy are checked", async () => {
         const calico = await buildProgram(bpf());
-        const create = find("command:remote:Command", "cka001-cni-install").inputs.create as string;
+        const create = stagedScript(INSTALL_SCRIPT);
         expect(create).toContain("/sys/fs/bpf is missing");
         expect(create).toContain("runs kube-proxy");
         expect(await valueOf(calico.outputs.podMtu)).toBe(1500);

@@ -1,4 +1,5 @@
-import { buildProgram, byType, find, installedConflist } from "./harness";
+import { buildProgram, byType, find, installedConflist, stagedScript } from "./harness";
+import { INSTALL_SCRIPT } from "../components/builders/hostBundle";
 import { deriveIpv6AutodetectionMethod } from "../components/config/derive";
 import { schemaErrors, unknownSpecKeys } from "./crdSchema";
 import { Mutate, labRaw, problemsOf, resolvedConfig } from "./fixtures";
@@ -46,9 +47,7 @@ describe("a dual-stack cluster under mocks", () => {
     });
 
     test("each node's preflight checks IPv6 forwarding", () => {
-        expect(find("command:remote:Command", "cka002-cni-install").inputs.create).toContain(
-            "fwd ipv6/conf/all/forwarding net.ipv6.conf.all.forwarding",
-        );
+        expect(stagedScript(INSTALL_SCRIPT)).toContain("fwd ipv6/conf/all/forwarding net.ipv6.conf.all.forwarding");
     });
 });
 
@@ -58,7 +57,7 @@ test("an IPv4-only cluster keeps the conflist, env and probes it had", async () 
     const c = find("kubernetes:apps/v1:DaemonSet", "calico-node").inputs.spec.template.spec.containers[0];
     expect(c.readinessProbe.exec.command).toEqual(["/bin/calico-node", "-felix-ready", "-bird-ready"]);
     expect(c.env.map((e: any) => e.name)).not.toContain("FELIX_VXLANMTUV6");
-    expect(find("command:remote:Command", "cka002-cni-install").inputs.create).not.toContain("ipv6/conf");
+    expect(stagedScript(INSTALL_SCRIPT)).not.toContain("ipv6/conf");
 });
 
 test.each([

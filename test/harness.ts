@@ -278,6 +278,13 @@ export function plain(v: any): any {
 export const stagedPlans: UploadPlan[] = [];
 /** Where a staged upload would be: the real stager's folder name (the digest's first 16 characters) under /stage. */
 export const stagedDir = (digest: string) => `/stage/${digest.slice(0, 16)}`;
+/** A script of the one upload the last build staged (builders/hostBundle.ts: install.sh, uninstall.sh). */
+export function stagedScript(name: string): string {
+    if (stagedPlans.length !== 1) throw new Error(`${stagedPlans.length} uploads staged, not 1`);
+    const script = stagedPlans[0]!.scripts.find((s) => s.name === name);
+    if (!script) throw new Error(`the staged upload has no ${name}`);
+    return script.content;
+}
 function fakeStage(plan: UploadPlan): string {
     stagedPlans.push(plan);
     return stagedDir(plan.digest);
@@ -327,10 +334,10 @@ export function installedConflist(node: string): any {
 }
 
 /**
- * A node's install command with the preflight's peer list blanked (builders/preflight.ts: `ps='a=1 b=2'`,
- * inside the shq-quoted script, and once more escaped in JSON): what stays when only the other nodes it
- * checks TCP 179 to changed.
+ * A node's install command with the preflight's peer list blanked (its last argument, `'a=1 b=2'`, inside
+ * the shq-quoted command, and once more escaped in JSON): what stays when only the other nodes it checks
+ * TCP 179 to changed.
  */
 export function withoutPreflightPeers(create: string): string {
-    return create.replace(/ps='(\\){1,2}''[^']*'(\\){1,2}''/g, "ps=<peers>");
+    return create.replace(/(exec sh \\?"\$s\\?" '(?:\\){1,2}''[^']*'(?:\\){1,2}'' )'(?:\\){1,2}''[^']*'(?:\\){1,2}''/g, "$1<peers>");
 }

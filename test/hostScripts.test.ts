@@ -171,8 +171,10 @@ describe("cniInstallScript", () => {
 
     test("a re-run keeps binaries that already match, so a conflist change needs no upload", () => {
         plan.binaries = [stage("calico", "calico binary")];
+        fs.writeFileSync(path.join(up, "install.sh"), "staged script\n");
         run(cniInstallScript(plan), frameFiles(files("{}")));
-        expect(fs.existsSync(up)).toBe(false);
+        // The binaries' archives go; the scripts stay for the next install.
+        expect(fs.readdirSync(up)).toEqual(["install.sh"]);
         run(cniInstallScript(plan), frameFiles(files('{"mtu": 1430}')));
         expect(fs.readFileSync(path.join(dir, "net.d", "10-calico.conflist"), "utf8")).toBe('{"mtu": 1430}');
         // A new binary without its upload is refused, naming it.

@@ -80,14 +80,16 @@ test("a valid config builds and exports its outputs, secrets as secrets", async 
     expect(await valueOf(mod.nodes)).toEqual([{ name: "n1", address: "10.0.0.11" }]);
     await expect(pulumi.isSecret(pulumi.output(mod.cniKubeconfig))).resolves.toBe(true);
     expect(await valueOf(mod.calicoctlConfig)).toContain("datastoreType: kubernetes");
-    const install = recorded.find((r) => r.name === "n1-cni-install");
-    expect(install?.inputs.create).toContain(`put calico ${require("crypto").createHash("sha256").update("calico").digest("hex")}`);
     const staged = await recorded.find((r) => r.name === "n1-cni-upload")?.inputs.source.path;
     expect(staged.startsWith(`${cache}/calico-hard-way/upload/`)).toBe(true);
     const sha = (s: string) => require("crypto").createHash("sha256").update(s).digest("hex");
     expect(fs.readdirSync(staged).sort()).toEqual(
-        ["calico", "calico-ipam", "portmap", "loopback", "host-local"].map((b) => `${sha(b)}.gz`).sort(),
+        [...["calico", "calico-ipam", "portmap", "loopback", "host-local"].map((b) => `${sha(b)}.gz`), "install.sh", "uninstall.sh"].sort(),
     );
+    // The install runs the staged script, which installs the staged binaries.
+    const install = recorded.find((r) => r.name === "n1-cni-install");
+    expect(install?.inputs.create).toContain(`.calico-cni-upload/${require("path").basename(staged)}/install.sh`);
+    expect(fs.readFileSync(`${staged}/install.sh`, "utf8")).toContain(`put calico ${sha("calico")}`);
     expect(
         require("zlib")
             .gunzipSync(fs.readFileSync(`${staged}/${sha("portmap")}.gz`))

@@ -1,10 +1,10 @@
-import { buildProgram, byType, find, installedFile } from "./harness";
+import { buildProgram, byType, find, installedFile, stagedScript } from "./harness";
+import { INSTALL_SCRIPT } from "../components/builders/hostBundle";
 import { buildConflist } from "../components/builders/conflist";
 import { buildSpiderIpPool } from "../components/builders/spiderpool";
 import { usableRange } from "../components/facts/cidr";
 import { Mutate, labRaw, problemsOf, resolvedConfig } from "./fixtures";
 
-const CMD = "command:remote:Command";
 const SPIDER = "kubernetes:spiderpool.spidernet.io/v2beta1:SpiderIPPool";
 const POD_CIDRS: Record<string, string> = { cka001: "10.244.0.0/24", cka002: "10.244.1.0/24", cka003: "10.244.2.0/24" };
 
@@ -111,7 +111,7 @@ describe("IPAM modes under mocks", () => {
     test("bandwidth on: the binary is installed and the plugin is in every conflist", async () => {
         await buildProgram(resolvedConfig(withIpam("host-local", { bandwidth: true })));
         for (const node of Object.keys(POD_CIDRS)) {
-            expect(find(CMD, `${node}-cni-install`).inputs.create).toMatch(/^put bandwidth [0-9a-f]{64}$/m);
+            expect(stagedScript(INSTALL_SCRIPT)).toMatch(/^put bandwidth [0-9a-f]{64}$/m);
             expect(conflistOf(node).plugins.map((p: any) => p.type)).toEqual(["calico", "portmap", "bandwidth"]);
         }
     });

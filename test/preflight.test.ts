@@ -1,4 +1,6 @@
-import { buildProgram, find, installedFiles } from "./harness";
+import { buildProgram, find, installedFiles, stagedDir, stagedPlans, stagedScript } from "./harness";
+import { INSTALL_SCRIPT, UNINSTALL_SCRIPT, hostInstallCommand } from "../components/builders/hostBundle";
+import { CNI_UPLOAD_DIR } from "../components/facts/names";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
@@ -74,7 +76,8 @@ function stub(name: string, body: string): void {
 const IFACES = [CALICO_INTERFACES.workloads, CALICO_INTERFACES.ipip];
 
 function plan(p: Partial<PreflightPlan> = {}): PreflightPlan {
-    return { node: "cka001", confDir, ipv6: false, interfaces: IFACES, bpf: false, kubeProxyRemoved: false, peers: [], ...p };
+    const peerChecks = (p.peers ?? []).length > 0;
+    return { node: "cka001", confDir, ipv6: false, interfaces: IFACES, bpf: false, kubeProxyRemoved: false, peers: [], peerChecks, ...p };
 }
 
 function run(script: string, stdin = ""): { status: number | null; stderr: string } {
@@ -307,6 +310,7 @@ describe("preflightPlan", () => {
             interfaces: [CALICO_INTERFACES.workloads, CALICO_INTERFACES.ipip],
             bpf: false,
             kubeProxyRemoved: false,
+            peerChecks: true,
             peers: [
                 { name: "cka003", address: "172.16.0.13" },
                 { name: "cka001", address: "172.16.0.11" },
@@ -366,11 +370,15 @@ describe("preflightPlan", () => {
 describe("the preflight and cni.manageNetworkManager under mocks", () => {
     const CMD = "command:remote:Command";
 
-    test("each node's install starts with its own preflight", async () => {
+    test("each node's install runs the staged script, which starts with the preflight, with the node's own name", async () => {
         const cfg = resolvedConfig();
         await buildProgram(cfg);
+        expect(stagedScript(INSTALL_SCRIPT).startsWith(`set -eu\nnode=$1 peers=\${2:-}\nn=$node r=`)).toBe(true);
+        const dir = `${CNI_UPLOAD_DIR}/${stagedDir(stagedPlans[0]!.digest).split("/").pop()}`;
         for (const n of cfg.nodes) {
-            expect(find(CMD, `${n.name}-cni-install`).inputs.create).toMatch(new RegExp(`^sh -c 'set -eu\\nn='\\\\''${n.name}'\\\\'' r=`));
+            expect(find(CMD, `${n.name}-cni-install`).inputs.create).toBe(
+                asRoot(hostInstallCommand(dir, preflightPlan(cfg, n.name)), "root"),
+            );
         }
     });
 
@@ -385,9 +393,9 @@ describe("the preflight and cni.manageNetworkManager under mocks", () => {
             "/etc/cni/net.d/10-calico.conflist",
         ]);
         expect(files[1]).toEqual({ path: NETWORK_MANAGER_CONF, mode: "0644", content: networkManagerConf() });
-        const install = find(CMD, "cka001-cni-install").inputs;
-        expect(install.create.endsWith(`${NETWORK_MANAGER_RELOAD}'`)).toBe(true);
-        expect(install.create).not.toContain("runs NetworkManager");
-        expect(install.delete).toContain(NETWORK_MANAGER_CONF);
+        const install = stagedScript(INSTALL_SCRIPT);
+        expect(install.endsWith(`${NETWORK_MANAGER_RELOAD}\n`)).toBe(true);
+        expect(install).not.toContain("runs NetworkManager");
+        expect(stagedScript(UNINSTALL_SCRIPT)).toContain(NETWORK_MANAGER_CONF);
     });
 });

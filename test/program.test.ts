@@ -13,6 +13,7 @@ import {
     recordedOpts,
     stagedDir,
     stagedPlans,
+    stagedScript,
     valueOf,
     withoutPreflightPeers,
 } from "./harness";
@@ -23,8 +24,9 @@ import { Calico } from "../components/calico";
 import { CERT_SPECS } from "../components/builders/certs";
 import { TEST_CERT_PEM, fakeEnv, labRaw, resolvedConfig } from "./fixtures";
 import { dataplaneCleanupScript } from "../components/builders/dataplaneCleanup";
-import { asRoot, cniInstallScript, cniUninstallScript } from "../components/builders/hostScripts";
-import { preflightPlan, preflightScript } from "../components/builders/preflight";
+import { asRoot, cniInstallScript, cniUninstallScript, hostUninstallPath } from "../components/builders/hostScripts";
+import { INSTALL_SCRIPT, UNINSTALL_SCRIPT, hostBundle, hostDeleteCommand, hostInstallCommand } from "../components/builders/hostBundle";
+import { preflightChecks, preflightChecksPlan, preflightPlan } from "../components/builders/preflight";
 import { CNI_HOST_RECORD, CNI_UPLOAD_DIR } from "../components/facts/names";
 
 const CMD = "command:remote:Command";
@@ -32,8 +34,17 @@ const CMD = "command:remote:Command";
 const BINS = ["calico", "calico-ipam", "host-local", "loopback", "portmap"];
 const binSha = (name: string) => fakeEnv.fileSha256(`./cni-bin/${name}`)!;
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
-/** The lab's upload digest: over every local binary's name and sha256 (builders/upload.ts). */
-const DIGEST = sha256(BINS.map((b) => `${b} ${binSha(b)}\n`).join(""));
+/** The lab's staged scripts (builders/hostBundle.ts), by name. */
+const LAB_SCRIPTS = hostBundle({
+    binDir: "/opt/cni/bin",
+    confDir: "/etc/cni/net.d",
+    binaries: resolvedConfig().cniBinaries,
+    extraPaths: [],
+    preflight: preflightChecksPlan(resolvedConfig()),
+    afterInstall: "",
+});
+/** The lab's upload digest: over every local binary's name and sha256, then each script's (builders/upload.ts). */
+const DIGEST = sha256([...BINS.map((b) => `${b} ${binSha(b)}\n`), ...LAB_SCRIPTS.map((x) => `${x.name} ${sha256(x.content)}\n`)].join(""));
 
 describe("the lab under mocks", () => {
     let calico: Calico;
@@ -118,20 +129,20 @@ describe("the lab under mocks", () => {
 
     test("each node's install deletes its files, then clears the dataplane; calico-node depends on no node", () => {
         for (const node of ["cka001", "cka002", "cka003"]) {
+            // The uninstall the host's install left beside its record, with every path it wrote.
             const install = find(CMD, `${node}-cni-install`);
-            expect(install.inputs.delete).toBe(
-                asRoot(
-                    `${cniUninstallScript(
-                        ["/etc/cni/net.d/10-calico.conflist", "/etc/cni/net.d/calico-kubeconfig", ...BINS.map((b) => `/opt/cni/bin/${b}`)],
-                        CNI_HOST_RECORD,
-                        CNI_UPLOAD_DIR,
-                    )}\n${dataplaneCleanupScript()}`,
-                    "root",
-                ),
-            );
+            expect(install.inputs.delete).toBe(asRoot(hostDeleteCommand(), "root"));
+            expect(install.inputs.delete).toContain(hostUninstallPath(CNI_HOST_RECORD));
             // Create-before-delete would let the old delete remove what the new create wrote.
             expect(recordedOpts.find((o) => o.name === `${node}-cni-install`)?.deleteBeforeReplace).toBe(true);
         }
+        expect(stagedScript(UNINSTALL_SCRIPT)).toBe(
+            `set -eu\n${cniUninstallScript(
+                ["/etc/cni/net.d/10-calico.conflist", "/etc/cni/net.d/calico-kubeconfig", ...BINS.map((b) => `/opt/cni/bin/${b}`)],
+                CNI_HOST_RECORD,
+                CNI_UPLOAD_DIR,
+            )}\n${dataplaneCleanupScript()}\n`,
+        );
         // A node that is down must not hold up a DaemonSet update; on destroy, the cleanup waits for
         // calico-node to stop on its host instead.
         const ds = recordedOpts.find((o) => o.type === "kubernetes:apps/v1:DaemonSet" && o.name === "calico-node")!;
@@ -175,26 +186,33 @@ describe("the lab under mocks", () => {
             {
                 digest: DIGEST,
                 files: BINS.map((b) => ({ sha256: binSha(b), from: `./cni-bin/${b}` })).sort((a, b) => a.sha256.localeCompare(b.sha256)),
+                scripts: LAB_SCRIPTS,
             },
         ]);
     });
 
     test("the install runs the host preflight first, checks every binary's sha256 and reads every file from stdin, the conflist last", () => {
+        // One script for every node, staged: the preflight, then the uninstall put in place, then the install.
+        const script = stagedScript(INSTALL_SCRIPT);
+        const parts = [
+            preflightChecks(preflightChecksPlan(resolvedConfig())),
+            `${hostUninstallPath(CNI_HOST_RECORD)}.tmp`,
+            cniInstallScript({
+                binDir: "/opt/cni/bin",
+                binaries: BINS.map((name) => ({ name, source: "local", sha256: binSha(name) })),
+                recordPath: CNI_HOST_RECORD,
+                ownerPath: "/etc/cni/net.d/calico-kubeconfig",
+            }),
+        ].map((p) => script.indexOf(p));
+        expect(parts.every((at) => at > 0)).toBe(true);
+        expect([...parts].sort((a, b) => a - b)).toEqual(parts);
         for (const node of ["cka001", "cka002", "cka003"]) {
             const install = find(CMD, `${node}-cni-install`);
+            // Each node runs it from its upload, with its own name (and preflight peers) as arguments.
             expect(install.inputs.create).toBe(
-                asRoot(
-                    `${preflightScript(preflightPlan(resolvedConfig(), node))}\n${cniInstallScript({
-                        binDir: "/opt/cni/bin",
-                        uploadDir: `${CNI_UPLOAD_DIR}/${DIGEST.slice(0, 16)}`,
-                        binaries: BINS.map((name) => ({ name, source: "local", sha256: binSha(name) })),
-                        recordPath: CNI_HOST_RECORD,
-                        ownerPath: "/etc/cni/net.d/calico-kubeconfig",
-                        nodeName: node,
-                    })}`,
-                    "root",
-                ),
+                asRoot(hostInstallCommand(`${CNI_UPLOAD_DIR}/${DIGEST.slice(0, 16)}`, preflightPlan(resolvedConfig(), node)), "root"),
             );
+            expect(install.inputs.create).toContain(`'\\''${node}'\\''`);
             expect(install.inputs.logging).toBe("stderr");
             const files = installedFiles(node);
             expect(files.map((f) => [f.path, f.mode])).toEqual([
@@ -320,7 +338,7 @@ describe("stable identity", () => {
         expect([...new Set(changed(first, snapshot()))].sort()).toEqual(
             nodes.flatMap((n) => [`${CMD}::${n}-cni-install`, `command:remote:CopyToRemote::${n}-cni-upload`]).sort(),
         );
-        for (const n of nodes) expect(find(CMD, `${n}-cni-install`).inputs.create).toContain(`put portmap ${"f".repeat(64)}`);
+        expect(stagedScript(INSTALL_SCRIPT)).toContain(`put portmap ${"f".repeat(64)}`);
     });
 
     test("removing one node removes only that node's resources", async () => {

@@ -9,34 +9,47 @@ import type { CniBinary } from "../components/config/types";
 const local = (name: string, sha256: string, p = `/bins/${name}`): CniBinary => ({ name, source: "local", path: p, sha256 });
 const A = "a".repeat(64);
 const B = "b".repeat(64);
+const SCRIPTS = [
+    { name: "uninstall.sh", content: "set -eu\n" },
+    { name: "install.sh", content: "set -eu\nnode=$1\n" },
+];
 
 describe("uploadPlan", () => {
-    test("one file per distinct content, sorted by sha256; downloads are not uploaded", () => {
+    test("one file per distinct content, sorted by sha256; downloads are not uploaded; the scripts by name", () => {
         const binaries: CniBinary[] = [
             local("portmap", B),
             local("calico", A),
             local("calico-ipam", A),
             { name: "loopback", source: "download", url: "https://example.invalid/loopback", sha256: "c".repeat(64) },
         ];
-        expect(uploadPlan(binaries)).toEqual({
-            digest: bundleDigest(binaries),
+        expect(uploadPlan(binaries, SCRIPTS)).toEqual({
+            digest: bundleDigest(binaries, SCRIPTS),
             files: [
                 { sha256: A, from: "/bins/calico" },
                 { sha256: B, from: "/bins/portmap" },
             ],
+            scripts: [SCRIPTS[1], SCRIPTS[0]],
         });
     });
 
-    test("nothing local: no upload", () => {
-        expect(uploadPlan([{ name: "calico", source: "download", url: "https://example.invalid/calico", sha256: A }])).toBeUndefined();
+    test("nothing local: the upload holds the scripts only", () => {
+        const binaries: CniBinary[] = [{ name: "calico", source: "download", url: "https://example.invalid/calico", sha256: A }];
+        expect(uploadPlan(binaries, SCRIPTS)).toEqual({
+            digest: bundleDigest(binaries, SCRIPTS),
+            files: [],
+            scripts: [SCRIPTS[1], SCRIPTS[0]],
+        });
     });
 
-    test("the digest changes with any name, sha256 or their order (the config's, sorted by name), not with the folder", () => {
+    test("the digest changes with any name, sha256 or their order (the config's, sorted by name), or a script, not with the folder", () => {
         const base = [local("calico", A), local("portmap", B)];
-        expect(bundleDigest([...base].reverse())).not.toBe(bundleDigest(base));
-        expect(bundleDigest([local("calico", A, "/other/calico"), local("portmap", B, "/other/portmap")])).toBe(bundleDigest(base));
-        expect(bundleDigest([local("calico", B), local("portmap", B)])).not.toBe(bundleDigest(base));
-        expect(bundleDigest([local("calico2", A), local("portmap", B)])).not.toBe(bundleDigest(base));
+        const d = (binaries: CniBinary[], scripts = SCRIPTS) => bundleDigest(binaries, scripts);
+        expect(d([...base].reverse())).not.toBe(d(base));
+        expect(d([local("calico", A, "/other/calico"), local("portmap", B, "/other/portmap")])).toBe(d(base));
+        expect(d([local("calico", B), local("portmap", B)])).not.toBe(d(base));
+        expect(d([local("calico2", A), local("portmap", B)])).not.toBe(d(base));
+        expect(d(base, [SCRIPTS[0]!, { name: "install.sh", content: "set -eu\nnode=$2\n" }])).not.toBe(d(base));
+        expect(d(base, [SCRIPTS[0]!, { name: "setup.sh", content: SCRIPTS[1]!.content }])).not.toBe(d(base));
     });
 });
 
@@ -47,12 +60,13 @@ describe("stageUpload", () => {
 
     test("gzips each file under its sha256 in a folder named by the digest, and reuses that folder", () => {
         fs.writeFileSync(path.join(dir, "calico"), "calico binary");
-        const plan = { digest: "d".repeat(64), files: [{ sha256: A, from: path.join(dir, "calico") }] };
+        const plan = { digest: "d".repeat(64), files: [{ sha256: A, from: path.join(dir, "calico") }], scripts: SCRIPTS };
         const root = path.join(dir, "root");
         const staged = stageUpload(plan, root);
         expect(staged).toBe(path.join(root, "d".repeat(16)));
         expect(fs.readdirSync(root)).toEqual(["d".repeat(16)]); // no temp folder left
-        expect(fs.readdirSync(staged)).toEqual([stagedName(A)]);
+        expect(fs.readdirSync(staged).sort()).toEqual([stagedName(A), "install.sh", "uninstall.sh"]);
+        expect(fs.readFileSync(path.join(staged, "install.sh"), "utf8")).toBe(SCRIPTS[1]!.content);
         expect(zlib.gunzipSync(fs.readFileSync(path.join(staged, stagedName(A)))).toString()).toBe("calico binary");
         // A later run (a preview) finds it and reads no binary.
         fs.rmSync(path.join(dir, "calico"));
@@ -60,7 +74,7 @@ describe("stageUpload", () => {
     });
 
     test("a binary that cannot be read leaves no folder behind and names the file", () => {
-        const plan = { digest: "e".repeat(64), files: [{ sha256: A, from: path.join(dir, "missing") }] };
+        const plan = { digest: "e".repeat(64), files: [{ sha256: A, from: path.join(dir, "missing") }], scripts: SCRIPTS };
         const root = path.join(dir, "root");
         expect(() => stageUpload(plan, root)).toThrow(/missing/);
         expect(fs.readdirSync(root)).toEqual([]);

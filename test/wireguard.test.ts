@@ -1,4 +1,5 @@
-import { buildProgram, find, installedConflist } from "./harness";
+import { buildProgram, find, installedConflist, stagedScript } from "./harness";
+import { INSTALL_SCRIPT } from "../components/builders/hostBundle";
 import { derivePodMtu } from "../components/config/derive";
 import { MTU_OVERHEAD } from "../components/config/mtu";
 import { rawConfigSchema } from "../components/config/schema";
@@ -73,7 +74,7 @@ describe("WireGuard on both families under mocks", () => {
     });
 
     test("NetworkManager must leave the WireGuard devices alone too", () => {
-        const create = find("command:remote:Command", "cka001-cni-install").inputs.create as string;
+        const create = stagedScript(INSTALL_SCRIPT);
         for (const dev of ["wireguard.cali", "wg-v6.cali", "vxlan.calico"]) expect(create).toContain(`interface-name:${dev}`);
         expect(create).not.toContain("interface-name:tunl*");
     });

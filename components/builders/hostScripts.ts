@@ -49,8 +49,11 @@ export type InstallBinary =
 
 export interface CniInstallPlan {
     binDir: string;
-    /** Where the node's upload of the local binaries lands (relative paths are under the SSH user's home): `<sha256>.gz` each. */
-    uploadDir: string;
+    /**
+     * Where the node's upload of the local binaries lands (relative paths are under the SSH user's home):
+     * `<sha256>.gz` each. Unset in the staged script, which runs from that folder: the folder of `$0`.
+     */
+    uploadDir?: string;
     binaries: InstallBinary[];
     /** The host's record of every path the install wrote, so a later install or the delete finds them all. */
     recordPath: string;
@@ -59,8 +62,11 @@ export interface CniInstallPlan {
      * the one file another installer (calico-node's install-cni) always writes differently. See cniUninstallScript.
      */
     ownerPath: string;
-    /** This host's Kubernetes node name (calico-node's NODENAME), for the wait below. */
-    nodeName: string;
+    /**
+     * This host's Kubernetes node name (calico-node's NODENAME), for the wait below. Unset in the staged
+     * script every node runs alike (builders/hostBundle.ts): it takes the name from `$node`.
+     */
+    nodeName?: string;
     /** How long to wait for a calico-node that still manages the CNI kubeconfig here to stop (see the script). */
     managedWaitSeconds?: number;
 }
@@ -77,7 +83,7 @@ const MANAGED_WAIT_SECONDS = 1800;
  */
 export function cniInstallScript(plan: CniInstallPlan): string {
     const { binDir, uploadDir, recordPath, ownerPath, nodeName } = plan;
-    if (!/^[a-z0-9.-]+$/.test(nodeName)) throw new Error(`node name ${nodeName}: not a Kubernetes node name`);
+    if (nodeName !== undefined && !/^[a-z0-9.-]+$/.test(nodeName)) throw new Error(`node name ${nodeName}: not a Kubernetes node name`);
     const calls = plan.binaries.map((b) => {
         // Names and digests go unquoted into the script (and into the host's record): only plain ones.
         if (!/^[a-z0-9][a-z0-9-]*$/.test(b.name) || !/^[0-9a-f]{64}$/.test(b.sha256))
@@ -87,7 +93,8 @@ export function cniInstallScript(plan: CniInstallPlan): string {
             : `fetch ${b.name} ${b.sha256} ${shq(b.url)}${b.archiveMember !== undefined ? ` ${shq(b.archiveMember)}` : ""}`;
     });
     return [
-        `bin=${shq(binDir)} up=${shq(uploadDir)} rec=${shq(recordPath)} tmp=`,
+        ...(nodeName !== undefined ? [`node=${shq(nodeName)}`] : []),
+        `bin=${shq(binDir)} up=${uploadDir !== undefined ? shq(uploadDir) : '"$(dirname "$0")"'} rec=${shq(recordPath)} tmp=`,
         `mkdir -p "$bin"`,
         `work=$(mktemp -d "$bin/.calico-install.XXXXXX")`,
         `trap 'rm -rf "$work"; [ -z "$tmp" ] || rm -f "$tmp"' EXIT`,
@@ -114,7 +121,7 @@ export function cniInstallScript(plan: CniInstallPlan): string {
         // Switching from cni.delivery daemonset: until calico-node rolls here, the old pod's token refresher
         // (CALICO_MANAGE_CNI=true) may rewrite the kubeconfig after this install wrote it. The DaemonSet rolls
         // meanwhile (it does not wait for any node's install); write only once no such process runs here.
-        `managed() { grep -lzx 'CALICO_MANAGE_CNI=true' /proc/[0-9]*/environ 2>/dev/null | while read -r e; do grep -qzx ${shq(`NODENAME=${nodeName}`)} "$e" 2>/dev/null && echo "$e"; done; }`,
+        `managed() { grep -lzx 'CALICO_MANAGE_CNI=true' /proc/[0-9]*/environ 2>/dev/null | while read -r e; do grep -qzx "NODENAME=$node" "$e" 2>/dev/null && echo "$e"; done; }`,
         `i=0; while [ -n "$(managed)" ]; do`,
         `  i=$((i + 1)); [ "$i" -le ${plan.managedWaitSeconds ?? MANAGED_WAIT_SECONDS} ] || { echo "calico-node here still renews the CNI kubeconfig (CALICO_MANAGE_CNI=true, cni.delivery daemonset): wait for its DaemonSet to roll, then run pulumi up again" >&2; exit 1; }`,
         `  sleep 1`,
@@ -129,8 +136,14 @@ export function cniInstallScript(plan: CniInstallPlan): string {
         `if [ -f "$rec" ]; then grep -vxF -f "$work/.files" "$rec" | while read -r f; do rm -f "$f"; done; fi`,
         `mkdir -p "$(dirname "$rec")"; cp "$work/.files" "$rec.tmp"; mv -f "$rec.tmp" "$rec"`,
         `if [ -f ${shq(ownerPath)} ]; then sha256sum ${shq(ownerPath)} > "$rec.owner.tmp"; mv -f "$rec.owner.tmp" "$rec.owner"; fi`,
-        `rm -rf "$up"; rmdir "$(dirname "$up")" 2>/dev/null || true`,
+        // The binaries' archives go; the upload's scripts stay, since every later install runs them (builders/hostBundle.ts).
+        `rm -f "$up"/*.gz`,
     ].join("\n");
+}
+
+/** Where the staged install keeps the delete on the host (builders/hostBundle.ts): beside the record, root's like it. */
+export function hostUninstallPath(recordPath: string): string {
+    return `${recordPath}.uninstall`;
 }
 
 /**
@@ -147,11 +160,11 @@ export function cniUninstallScript(paths: string[], recordPath: string, uploadDi
         `rec=${shq(recordPath)}`,
         `if [ -f "$rec.owner" ] && kc=$(awk '{print $2}' "$rec.owner") && [ -f "$kc" ] && ! sha256sum -c --status "$rec.owner"; then`,
         `  echo "$kc is no longer the kubeconfig this program wrote (calico-node's install-cni has taken the host over): left the CNI files and Calico's dataplane in place" >&2`,
-        `  rm -rf "$rec" "$rec.owner" ${shq(uploadDir)}`,
+        `  rm -rf "$rec" "$rec.owner" ${shq(hostUninstallPath(recordPath))} ${shq(uploadDir)}`,
         `  exit 0`,
         `fi`,
         `rm -f ${paths.map(shq).join(" ")}`,
         `if [ -f "$rec" ]; then while read -r f; do rm -f "$f"; done < "$rec"; fi`,
-        `rm -rf "$rec" "$rec.owner" ${shq(uploadDir)}`,
+        `rm -rf "$rec" "$rec.owner" ${shq(hostUninstallPath(recordPath))} ${shq(uploadDir)}`,
     ].join("\n");
 }

@@ -44,15 +44,22 @@ export interface PreflightPeer {
     address: string;
 }
 
-export interface PreflightPlan {
-    node: string;
+/** The checks every node runs alike (its part of the staged install script, builders/hostBundle.ts). */
+export interface PreflightChecks {
     confDir: string;
     ipv6: boolean;
     /** Calico interfaces in use, which NetworkManager must leave alone; empty when the program writes the rule. */
     interfaces: { glob: string; sample: string }[];
     bpf: boolean;
     kubeProxyRemoved: boolean;
-    /** Nodes this one peers with over BGP (bird backend), up to MAX_PREFLIGHT_PEERS. */
+    /** Whether each node checks TCP 179 to its BGP peers (bird backend and `cni.preflightBgpPeers`). */
+    peerChecks: boolean;
+}
+
+/** One node's checks: the common ones, with its name and the peers it checks. */
+export interface PreflightPlan extends PreflightChecks {
+    node: string;
+    /** Nodes this one peers with over BGP (bird backend), up to MAX_PREFLIGHT_PEERS; checked only with peerChecks. */
     peers: PreflightPeer[];
 }
 
@@ -64,16 +71,29 @@ function peersWith(cfg: CalicoConfig, self: CalicoConfig["nodes"][number], other
     return self.routeReflectorClusterId !== undefined || other.routeReflectorClusterId !== undefined;
 }
 
-export function preflightPlan(cfg: CalicoConfig, nodeName: string): PreflightPlan {
-    const self = cfg.nodes.find((n) => n.name === nodeName);
-    if (!self) throw new Error(`preflightPlan: no node ${nodeName}`);
+/** The checks every node of this config runs alike. */
+export function preflightChecksPlan(cfg: CalicoConfig): PreflightChecks {
     const inUse = new Set<string>(["workloads", ...encapsulations(cfg)]);
     const interfaces = cfg.cni.manageNetworkManager
         ? []
         : Object.entries(CALICO_INTERFACES).flatMap(([k, v]) => (inUse.has(k) ? [{ ...v }] : []));
+    return {
+        confDir: cfg.cni.confDir,
+        ipv6: cfg.calicoNode.ipv6,
+        interfaces,
+        bpf: cfg.calicoNode.dataplane === "bpf",
+        kubeProxyRemoved: cfg.calicoNode.kubeProxy === "removed",
+        // Opt-in (cni.preflightBgpPeers): a peer list in every install ties each node's resources to the others'.
+        peerChecks: cfg.calicoNode.backend === "bird" && cfg.cni.preflightBgpPeers,
+    };
+}
+
+export function preflightPlan(cfg: CalicoConfig, nodeName: string): PreflightPlan {
+    const self = cfg.nodes.find((n) => n.name === nodeName);
+    if (!self) throw new Error(`preflightPlan: no node ${nodeName}`);
+    const checks = preflightChecksPlan(cfg);
     const peers: PreflightPeer[] = [];
-    // Opt-in (cni.preflightBgpPeers): a peer list in every install ties each node's resources to the others'.
-    if (cfg.calicoNode.backend === "bird" && cfg.cni.preflightBgpPeers) {
+    if (checks.peerChecks) {
         const own = new Set([self.address, self.internalAddress ?? self.address]);
         const seen = new Set<string>();
         // Nodes are sorted by name: start after this one, wrap around, stop at the cap (a thousand nodes
@@ -90,15 +110,12 @@ export function preflightPlan(cfg: CalicoConfig, nodeName: string): PreflightPla
             peers.push({ name: n.name, address });
         }
     }
-    return {
-        node: self.name,
-        confDir: cfg.cni.confDir,
-        ipv6: cfg.calicoNode.ipv6,
-        interfaces,
-        bpf: cfg.calicoNode.dataplane === "bpf",
-        kubeProxyRemoved: cfg.calicoNode.kubeProxy === "removed",
-        peers,
-    };
+    return { ...checks, node: self.name, peers };
+}
+
+/** A node's two arguments to the checks: its name, and its peers as `name=address` separated by spaces. */
+export function preflightArgs(plan: PreflightPlan): { node: string; peers: string } {
+    return { node: plan.node, peers: plan.peers.map((x) => `${x.name}=${x.address}`).join(" ") };
 }
 
 /** What tests point elsewhere: the root of /proc, /sys, /etc, /run and /usr, the two ports, the connect timeout. */
@@ -109,18 +126,25 @@ export interface PreflightOptions {
     timeoutSeconds?: number;
 }
 
+/** One node's checks as a script of their own: its name and peers, then preflightChecks. */
+export function preflightScript(plan: PreflightPlan, opts: PreflightOptions = {}): string {
+    const { node, peers } = preflightArgs(plan);
+    return `node=${shq(node)} peers=${shq(peers)}\n${preflightChecks(plan, opts)}`;
+}
+
 /**
- * The checks as a POSIX sh script that only reads. Each problem is one stderr line,
+ * The checks as a POSIX sh script that only reads, the same for every node: it takes the node's name
+ * from `$node` and its peers from `$peers` (preflightArgs). Each problem is one stderr line,
  * `preflight <node>: <what is wrong>; fix: <what to do>`; the script exits 1 after the last check when
  * there was any. Checks that need a tool the host lacks are skipped with a warning, never failed.
  */
-export function preflightScript(plan: PreflightPlan, opts: PreflightOptions = {}): string {
+export function preflightChecks(plan: PreflightChecks, opts: PreflightOptions = {}): string {
     const r = opts.root ?? "";
     const bgp = opts.bgpPort ?? 179;
     const kubelet = opts.kubeletPort ?? 10250;
     const t = opts.timeoutSeconds ?? 3;
     const lines = [
-        `n=${shq(plan.node)} r=${shq(r)} p=`,
+        `n=$node r=${shq(r)} p=`,
         `bad() { p="$p$(printf '\\npreflight %s: %s' "$n" "$1")"; }`,
         // A process by name, from /proc: no pgrep needed.
         `runs() { for c in "$r"/proc/[0-9]*/comm; do x=; read -r x 2>/dev/null < "$c" || true; [ "$x" = "$1" ] && return 0; done; return 1; }`,
@@ -163,8 +187,7 @@ export function preflightScript(plan: PreflightPlan, opts: PreflightOptions = {}
             );
         }
     }
-    if (plan.peers.length > 0) {
-        const peers = plan.peers.map((x) => `${x.name}=${x.address}`).join(" ");
+    if (plan.peerChecks) {
         lines.push(
             // Connected, or refused by the host (nothing listens yet): the path is open. A timeout or an
             // unreachable error is a filter, unless the host does not answer on its kubelet port or ping either.
@@ -176,7 +199,7 @@ export function preflightScript(plan: PreflightPlan, opts: PreflightOptions = {}
             `  else echo "Wnode \${1%%=*} (\${1#*=}) does not answer at all (down?), so TCP ${bgp} to it was not checked"; fi`,
             `}`,
             `if command -v bash >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then`,
-            `  set -f; ps=${shq(peers)}; o=$(for x in $ps; do peer "$x" & done; wait); set +f`,
+            `  set -f; o=$(for x in $peers; do peer "$x" & done; wait); set +f`,
             `  set -f; IFS='`,
             `'; for x in $o; do case "$x" in B*) bad "\${x#B}" ;; W*) echo "preflight $n: warning: \${x#W}" >&2 ;; esac; done; unset IFS; set +f`,
             `else echo "preflight $n: warning: no bash or timeout here, so TCP ${bgp} to the other nodes was not checked" >&2; fi`,

@@ -8,7 +8,14 @@ import type { HostFile } from "../builders/etcdHost";
 import type { CalicoConfig } from "../config/types";
 import { CNI_CLUSTER, CNI_CONTEXT, CNI_KUBECONFIG_FILE, CNI_USER, CONFLIST_FILE } from "../facts/names";
 import type { IssuedCert } from "./pki";
-import { NETWORK_MANAGER_CONF, NETWORK_MANAGER_RELOAD, networkManagerConf, preflightPlan, preflightScript } from "../builders/preflight";
+import {
+    NETWORK_MANAGER_CONF,
+    NETWORK_MANAGER_RELOAD,
+    networkManagerConf,
+    preflightChecksPlan,
+    preflightPlan,
+} from "../builders/preflight";
+import { hostBundle } from "../builders/hostBundle";
 import { cniHost } from "./cniHost";
 import { uploadPlan } from "../builders/upload";
 import type { StageUpload } from "./uploadStage";
@@ -106,30 +113,44 @@ export class Cni extends pulumi.ComponentResource {
               ]
             : args.extraHostFiles;
         // Staged once for every node; only when a node will receive it.
-        const plan = cfg.nodes.length > 0 ? uploadPlan(cfg.cniBinaries) : undefined;
-        const upload = plan ? { dir: args.stageUpload(plan), digest: plan.digest } : undefined;
-        for (const node of cfg.nodes) {
+        const upload = cfg.nodes.length > 0 ? stagedUpload(cfg, extraFiles, nm, args.stageUpload) : undefined;
+        for (const node of upload ? cfg.nodes : []) {
             // Kept in no field: the SDK walks every value an Output resolves to, and from the CRDs' Output the
             // walk reaches their parents, then these fields; a field of every host made each walk cover every node.
             cniHost(
                 node.name,
                 {
-                    nodeName: node.name,
                     connection: sshConnection(node),
                     user: node.user,
-                    binDir: cfg.cni.binDir,
                     confDir: cfg.cni.confDir,
-                    binaries: cfg.cniBinaries,
-                    upload,
+                    upload: upload!,
                     kubeconfig,
                     conflist: renderConflist({ ...conflist, nodeName: node.name }),
                     extraFiles,
-                    preflight: preflightScript(preflightPlan(cfg, node.name)),
-                    afterInstall: nm ? NETWORK_MANAGER_RELOAD : "",
+                    preflight: preflightPlan(cfg, node.name),
                 },
                 this,
             );
         }
         this.registerOutputs({ kubeconfig, conflistName: CONFLIST_FILE });
     }
+}
+
+/** The upload every node gets, staged on this machine: the scripts for this config and its local binaries. */
+function stagedUpload(
+    cfg: CalicoConfig,
+    extraFiles: HostFile<unknown>[],
+    networkManager: boolean,
+    stage: StageUpload,
+): { dir: string; digest: string } {
+    const scripts = hostBundle({
+        binDir: cfg.cni.binDir,
+        confDir: cfg.cni.confDir,
+        binaries: cfg.cniBinaries,
+        extraPaths: extraFiles.map((f) => f.path),
+        preflight: preflightChecksPlan(cfg),
+        afterInstall: networkManager ? NETWORK_MANAGER_RELOAD : "",
+    });
+    const plan = uploadPlan(cfg.cniBinaries, scripts);
+    return { dir: stage(plan), digest: plan.digest };
 }

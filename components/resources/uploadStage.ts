@@ -13,7 +13,7 @@ export function stageRoot(): string {
 }
 
 /**
- * The plan's files gzipped into `<root>/<digest prefix>/<sha256>.gz`, once: a later run (every preview
+ * The plan's scripts, and its files gzipped into `<root>/<digest prefix>/<sha256>.gz`, once: a later run (every preview
  * runs the program too) finds the folder and reuses it. Built in a temp folder and renamed into place, so
  * an interrupted or concurrent run never leaves a partial folder behind under the final name.
  */
@@ -25,6 +25,7 @@ export function stageUpload(plan: UploadPlan, root: string = stageRoot()): strin
     try {
         for (const f of plan.files)
             fs.writeFileSync(path.join(tmp, stagedName(f.sha256)), zlib.gzipSync(fs.readFileSync(f.from), { level: 6 }));
+        for (const s of plan.scripts) fs.writeFileSync(path.join(tmp, s.name), s.content, { mode: 0o644 });
         fs.renameSync(tmp, dir);
     } catch (e) {
         fs.rmSync(tmp, { recursive: true, force: true });

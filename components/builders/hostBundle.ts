@@ -1,0 +1,107 @@
+import { type CleanupOptions, dataplaneCleanupScript } from "./dataplaneCleanup";
+import type { CniBinary } from "../config/types";
+import { CNI_HOST_RECORD, CNI_KUBECONFIG_FILE, CNI_UPLOAD_DIR, CONFLIST_FILE } from "../facts/names";
+import { type InstallBinary, cniInstallScript, cniUninstallScript, hostUninstallPath, shq } from "./hostScripts";
+import { type PreflightChecks, type PreflightOptions, type PreflightPlan, preflightArgs, preflightChecks } from "./preflight";
+
+/**
+ * The two scripts every node of a config runs alike, staged beside the binaries and uploaded with them
+ * (builders/upload.ts), so that each node's `<node>-cni-install` holds one line per action instead of
+ * the scripts themselves: the engine keeps a resource's inputs and again its outputs, and the scripts were
+ * 15 KB of each node's 31 KB of state (issue 11). The staged folder is named by a digest of the scripts
+ * and the binaries, so a changed script is a new folder, a new upload and a changed command: `pulumi
+ * preview` shows it, and `hostBundle` shows what the scripts hold.
+ */
+
+/** The staged install: the host checks, the binaries, the files from stdin. */
+export const INSTALL_SCRIPT = "install.sh";
+/** The staged delete, copied next to the host's record by the install before it writes anything. */
+export const UNINSTALL_SCRIPT = "uninstall.sh";
+
+export interface HostBundlePlan {
+    /** CNI binary directory (`calico:cni.binDir`). */
+    binDir: string;
+    /** CNI config directory (`calico:cni.confDir`). */
+    confDir: string;
+    binaries: CniBinary[];
+    /** The paths of the host files on stdin beyond the kubeconfig and the conflist (e.g. etcd client TLS). */
+    extraPaths: string[];
+    preflight: PreflightChecks;
+    /** Tests point the checks elsewhere. */
+    preflightOptions?: PreflightOptions;
+    /** The host's record of what the install wrote (tests put it elsewhere). */
+    recordPath?: string;
+    /** Tests point the dataplane cleanup elsewhere. */
+    cleanupOptions?: CleanupOptions;
+    /** Run after the files are in place (e.g. NetworkManager reading its new rule); "" for nothing. */
+    afterInstall: string;
+}
+
+/** A configured binary as the install takes it (no local path: the upload holds it by sha256). */
+function installBinary(b: CniBinary): InstallBinary {
+    return b.source === "local"
+        ? { name: b.name, source: b.source, sha256: b.sha256 }
+        : { name: b.name, source: b.source, sha256: b.sha256, url: b.url, archiveMember: b.archiveMember };
+}
+
+/** The staged scripts, by file name. */
+export function hostBundle(plan: HostBundlePlan): { name: string; content: string }[] {
+    const record = plan.recordPath ?? CNI_HOST_RECORD;
+    const uninstall = hostUninstallPath(record);
+    const kubeconfigPath = `${plan.confDir}/${CNI_KUBECONFIG_FILE}`;
+    const written = [
+        `${plan.confDir}/${CONFLIST_FILE}`,
+        kubeconfigPath,
+        ...plan.extraPaths,
+        ...plan.binaries.map((b) => `${plan.binDir}/${b.name}`),
+    ];
+    const install = [
+        "set -eu",
+        // A node's own: its name and the peers its preflight checks (preflightArgs).
+        "node=$1 peers=${2:-}",
+        preflightChecks(plan.preflight, plan.preflightOptions),
+        // Before anything is written: whatever this install writes, the delete on this host removes.
+        `mkdir -p "$(dirname ${shq(uninstall)})"`,
+        `cp "$(dirname "$0")/${UNINSTALL_SCRIPT}" ${shq(`${uninstall}.tmp`)}; mv -f ${shq(`${uninstall}.tmp`)} ${shq(uninstall)}`,
+        cniInstallScript({
+            binDir: plan.binDir,
+            binaries: plan.binaries.map(installBinary),
+            recordPath: record,
+            ownerPath: kubeconfigPath,
+        }),
+        // Uploads of earlier configs (each in the folder of its digest) are no longer run by anything.
+        `self=$(basename "$(dirname "$0")")`,
+        `for d in ${shq(CNI_UPLOAD_DIR)}/*/; do [ "$(basename "$d")" = "$self" ] || rm -rf "$d"; done`,
+        plan.afterInstall,
+    ].filter((s) => s !== "");
+    const remove = [
+        "set -eu",
+        // The files first, then the dataplane: the cleanup waits for calico-node to stop on this host.
+        cniUninstallScript(written, record, CNI_UPLOAD_DIR),
+        dataplaneCleanupScript(plan.cleanupOptions),
+    ];
+    return [
+        { name: INSTALL_SCRIPT, content: `${install.join("\n")}\n` },
+        { name: UNINSTALL_SCRIPT, content: `${remove.join("\n")}\n` },
+    ];
+}
+
+/** A node's install command: the staged script with the node's name and preflight peers as arguments. */
+export function hostInstallCommand(uploadDir: string, plan: PreflightPlan): string {
+    const { node, peers } = preflightArgs(plan);
+    const script = `${uploadDir}/${INSTALL_SCRIPT}`;
+    return [
+        `s=${shq(script)}`,
+        `[ -f "$s" ] || { echo "$s is missing, so its upload is gone from this host: replace the resource ${node}-cni-upload (pulumi up --replace with its URN)" >&2; exit 1; }`,
+        `exec sh "$s" ${shq(node)} ${shq(peers)}`,
+    ].join("\n");
+}
+
+/**
+ * Every node's delete: the uninstall its last install left beside the record. A host with none has
+ * nothing of this install (it never started one, or was rebuilt since).
+ */
+export function hostDeleteCommand(recordPath: string = CNI_HOST_RECORD): string {
+    const u = hostUninstallPath(recordPath);
+    return `u=${shq(u)}\nif [ -f "$u" ]; then exec sh "$u"; fi\necho "$u is missing: no install of this program recorded here, nothing removed" >&2`;
+}
