@@ -10,7 +10,7 @@ import { poolSummary } from "./builders/ippool";
 import type { CniDelivery } from "./config/schema";
 import type { CalicoConfig } from "./config/types";
 import { after } from "./resources/after";
-import { AliyunRoutes } from "./resources/aliyunRoutes";
+import type { AliyunRoutes } from "./resources/aliyunRoutes";
 import { Bgp } from "./resources/bgp";
 import { CalicoctlApply, previousApplied } from "./resources/calicoctlApply";
 import { Cni } from "./resources/cni";
@@ -131,7 +131,13 @@ export class Calico extends pulumi.ComponentResource {
             const nodes = cfg.nodes.flatMap((n) => (n.podCidr !== undefined ? [{ name: n.name, podCidr: n.podCidr }] : []));
             this.spiderpool = new Spiderpool("spiderpool", { nodes, clusterPodCidr: cfg.cluster.podCidr }, parent);
         }
-        if (cfg.aliyun) this.aliyunRoutes = new AliyunRoutes("aliyun-routes", cfg.aliyun, parent);
+        if (cfg.aliyun) {
+            // Loaded only when used: @pulumi/alicloud takes 80-140 ms to load, a part of every preview (issue 11).
+            // A synchronous constructor cannot await import().
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            const { AliyunRoutes: Routes } = require("./resources/aliyunRoutes") as typeof import("./resources/aliyunRoutes");
+            this.aliyunRoutes = new Routes("aliyun-routes", cfg.aliyun, parent);
+        }
 
         // calico-node starts once its pools exist, or it would create Calico's default pool.
         this.workloads = calicoWorkloads(this, cfg, this.pki, {

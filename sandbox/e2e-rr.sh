@@ -53,8 +53,11 @@ R=${NODES[0]} A=${NODES[1]} B=${NODES[2]}
 OTHERS=("$(pod_netns $PT_NS "pingtest-$A")" "$(pod_ip $PT_NS "pingtest-$B")" "$(pod_netns $PT_NS "pingtest-$B")" "$(pod_ip $PT_NS "pingtest-$A")")
 THROUGH=("$(pod_netns $PT_NS "pingtest-$R")" "$(pod_ip $PT_NS "pingtest-$A")" "$(pod_netns $PT_NS "pingtest-$B")" "$(pod_ip $PT_NS "pingtest-$R")" "$R" "$(pod_ip $PT_NS "pingtest-$B")")
 # Becoming a reflector restarts that node's BGP sessions (BIRD restarts a protocol whose options change:
-# `rr client`, the cluster ID), so paths through it drop for seconds: 1.8-9.9 s gaps measured on this VM.
-RR_BOUND="${E2E_RR_BOUND:-150 15000}"
+# `rr client`, the cluster ID), so paths through it drop for seconds: 1.8-18.6 s gaps measured on this VM.
+# The bound is BIRD's own: after a session error it waits `error wait time 5,30` (calico/node's
+# bird.cfg.template: 5 s, doubling to 30 s on repeated errors) before it connects again, then
+# `connect delay time 2`; so up to 32 s, and 320 probes at one per 100 ms.
+RR_BOUND="${E2E_RR_BOUND:-320 32000}"
 
 rr_sessions() { birdc -s "$S/nodes/$1/var/run/calico/bird.ctl" show protocols all 2>/dev/null \
   | awk '/^[A-Za-z0-9_]+ +BGP/ {st = $6} /Neighbor address:/ {print $3, st}'; }

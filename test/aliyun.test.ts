@@ -401,3 +401,13 @@ describe("alicloud credentials through the entry point", () => {
         expect(recorded).toEqual([]);
     });
 });
+
+test("the program loads @pulumi/alicloud only when calico:aliyun is set (it costs every preview ~0.1 s)", () => {
+    const probe = `require("ts-node").register({ transpileOnly: true }); require("./components/calico");
+console.log(Object.keys(require.cache).filter((k) => k.includes("@pulumi/alicloud")).length)`;
+    const out = require("child_process").execFileSync(process.execPath, ["-e", probe], {
+        cwd: require("path").join(__dirname, ".."),
+        encoding: "utf8",
+    });
+    expect(out.trim()).toBe("0");
+});
