@@ -15,8 +15,14 @@ import {
 } from "../components/builders/hostScripts";
 
 // The scripts run for real in a local shell, against a temp tree, exactly as the SSH session runs them.
+/** Runs a script as the staged install runs its parts: with this host's node name in `$node`. */
 function run(script: string, stdin = ""): string {
-    return execSync(asRoot(script, "root"), { input: stdin, encoding: "utf8", shell: "/bin/sh", stdio: ["pipe", "pipe", "pipe"] });
+    return execSync(asRoot(`node=node-a\n${script}`, "root"), {
+        input: stdin,
+        encoding: "utf8",
+        shell: "/bin/sh",
+        stdio: ["pipe", "pipe", "pipe"],
+    });
 }
 
 let dir: string;
@@ -29,7 +35,7 @@ beforeEach(() => {
     up = path.join(dir, "home", ".calico-cni-upload", "cni-bin");
     fs.mkdirSync(up, { recursive: true });
     const ownerPath = path.join(dir, "net.d", "calico-kubeconfig");
-    plan = { binDir: bin, uploadDir: up, recordPath: path.join(dir, "var", "record"), ownerPath, nodeName: "node-a", binaries: [] };
+    plan = { binDir: bin, uploadDir: up, recordPath: path.join(dir, "var", "record"), ownerPath, binaries: [] };
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -78,7 +84,7 @@ describe("frameFiles", () => {
 describe("cniInstallScript", () => {
     test("waits while a calico-node on this node still renews the kubeconfig (switch from daemonset), then writes", () => {
         // A process with calico-node's env for this node, as the old DaemonSet pod has until it rolls.
-        const env = { ...process.env, CALICO_MANAGE_CNI: "true", NODENAME: plan.nodeName };
+        const env = { ...process.env, CALICO_MANAGE_CNI: "true", NODENAME: "node-a" };
         const other = spawn("sleep", ["30"], { env: { ...env, NODENAME: "node-b" } });
         const old = spawn("sleep", ["2"], { env });
         try {

@@ -6,16 +6,18 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { asRoot, cniInstallScript, frameFiles } from "../components/builders/hostScripts";
+import { asRoot, cniInstallScript, frameFiles, shq } from "../components/builders/hostScripts";
 import {
     CALICO_INTERFACES,
     MAX_PREFLIGHT_PEERS,
     NETWORK_MANAGER_CONF,
     NETWORK_MANAGER_RELOAD,
+    type PreflightOptions,
     type PreflightPlan,
     networkManagerConf,
+    preflightArgs,
+    preflightChecks,
     preflightPlan,
-    preflightScript,
 } from "../components/builders/preflight";
 import { labRaw, resolvedConfig } from "./fixtures";
 
@@ -74,6 +76,12 @@ function stub(name: string, body: string): void {
 }
 
 const IFACES = [CALICO_INTERFACES.workloads, CALICO_INTERFACES.ipip];
+
+/** One node's checks as a script of their own: its name and peers as the staged install sets them, then the checks. */
+function preflightScript(plan: PreflightPlan, opts: PreflightOptions = {}): string {
+    const { node, peers } = preflightArgs(plan);
+    return `node=${shq(node)} peers=${shq(peers)}\n${preflightChecks(plan, opts)}`;
+}
 
 function plan(p: Partial<PreflightPlan> = {}): PreflightPlan {
     const peerChecks = (p.peers ?? []).length > 0;
@@ -276,7 +284,6 @@ test("a failed preflight stops the install before it writes any file", () => {
         binaries: [],
         recordPath: path.join(root, "record"),
         ownerPath: path.join(confDir, "calico-kubeconfig"),
-        nodeName: "node-a",
     });
     const files = frameFiles([{ path: path.join(confDir, "10-calico.conflist"), mode: "0644", content: "{}" }]);
     const before = snapshot();

@@ -62,11 +62,6 @@ export interface CniInstallPlan {
      * the one file another installer (calico-node's install-cni) always writes differently. See cniUninstallScript.
      */
     ownerPath: string;
-    /**
-     * This host's Kubernetes node name (calico-node's NODENAME), for the wait below. Unset in the staged
-     * script every node runs alike (builders/hostBundle.ts): it takes the name from `$node`.
-     */
-    nodeName?: string;
     /** How long to wait for a calico-node that still manages the CNI kubeconfig here to stop (see the script). */
     managedWaitSeconds?: number;
 }
@@ -80,10 +75,11 @@ const MANAGED_WAIT_SECONDS = 1800;
  * place by rename, then writes the files that arrive on stdin (see frameFiles; the conflist comes last)
  * each by rename, then removes what an earlier install wrote and this one did not (a binary or file no
  * longer configured), using the host's record. Nothing is installed unless every binary checks out.
+ * It takes this host's Kubernetes node name (calico-node's NODENAME, for the wait below) from `$node`,
+ * which the staged install sets from its first argument (builders/hostBundle.ts).
  */
 export function cniInstallScript(plan: CniInstallPlan): string {
-    const { binDir, uploadDir, recordPath, ownerPath, nodeName } = plan;
-    if (nodeName !== undefined && !/^[a-z0-9.-]+$/.test(nodeName)) throw new Error(`node name ${nodeName}: not a Kubernetes node name`);
+    const { binDir, uploadDir, recordPath, ownerPath } = plan;
     const calls = plan.binaries.map((b) => {
         // Names and digests go unquoted into the script (and into the host's record): only plain ones.
         if (!/^[a-z0-9][a-z0-9-]*$/.test(b.name) || !/^[0-9a-f]{64}$/.test(b.sha256))
@@ -93,7 +89,6 @@ export function cniInstallScript(plan: CniInstallPlan): string {
             : `fetch ${b.name} ${b.sha256} ${shq(b.url)}${b.archiveMember !== undefined ? ` ${shq(b.archiveMember)}` : ""}`;
     });
     return [
-        ...(nodeName !== undefined ? [`node=${shq(nodeName)}`] : []),
         `bin=${shq(binDir)} up=${uploadDir !== undefined ? shq(uploadDir) : '"$(dirname "$0")"'} rec=${shq(recordPath)} tmp=`,
         `mkdir -p "$bin"`,
         `work=$(mktemp -d "$bin/.calico-install.XXXXXX")`,

@@ -126,12 +126,6 @@ export interface PreflightOptions {
     timeoutSeconds?: number;
 }
 
-/** One node's checks as a script of their own: its name and peers, then preflightChecks. */
-export function preflightScript(plan: PreflightPlan, opts: PreflightOptions = {}): string {
-    const { node, peers } = preflightArgs(plan);
-    return `node=${shq(node)} peers=${shq(peers)}\n${preflightChecks(plan, opts)}`;
-}
-
 /**
  * The checks as a POSIX sh script that only reads, the same for every node: it takes the node's name
  * from `$node` and its peers from `$peers` (preflightArgs). Each problem is one stderr line,
