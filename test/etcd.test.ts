@@ -9,8 +9,11 @@ import {
     kubernetesObjects,
     plain,
     recordedOpts,
+    stagedPlans,
+    stagedScript,
     valueOf,
 } from "./harness";
+import { UNINSTALL_SCRIPT } from "../components/builders/hostBundle";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { buildConflist } from "../components/builders/conflist";
@@ -106,6 +109,9 @@ describe("the etcd datastore under mocks", () => {
             }
             expect(find(CMD, `${node}-cni-install`).inputs.create).not.toContain("BEGIN");
         }
+        // Nor in the staged scripts, which are plain files on this machine and on every host; the uninstall removes the files.
+        for (const script of stagedPlans[0]!.scripts) expect(script.content).not.toContain("BEGIN");
+        expect(stagedScript(UNINSTALL_SCRIPT)).toContain(`${TLS_DIR}/etcd-key`);
     });
 
     test("each conflist points at the files written and is written after them", () => {
