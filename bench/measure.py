@@ -5,7 +5,12 @@ host starts) and of the providers (`pulumi-resource-*`), each the highest sum ov
 one sample, and the CPU seconds each group used (user + system, each process as last seen). Samples the
 command's process tree through /proc every 50 ms.
 
-Usage: measure.py OUT.json -- COMMAND [ARG...]   (the command's stdout and stderr pass through)
+With `--track NAME=PID,PID...` (repeatable) it also records NAME_cpu_s: the CPU seconds those long-running
+processes and every child they reaped used during the command (utime + stime + cutime + cstime, after
+minus before). bench/sandbox.sh tracks the sandbox's own processes this way: each node's sshd listener
+(its sessions, the install scripts they run) as `hosts`, the API server, etcd and kwok as `cluster`.
+
+Usage: measure.py OUT.json [--track NAME=PID,...] -- COMMAND [ARG...]   (its stdout and stderr pass through)
 """
 import json
 import os
@@ -60,6 +65,20 @@ def cpu_ticks(pid):
         return 0
 
 
+def total_ticks(pid):
+    """CPU of a process and of the children it has reaped, in clock ticks (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def tracked_ticks(tracked):
+    return {name: sum(total_ticks(p) for p in pids) for name, pids in tracked.items()}
+
+
 def rss_kb(pid):
     try:
         with open(f"/proc/{pid}/statm") as f:
@@ -69,10 +88,18 @@ def rss_kb(pid):
 
 
 def main():
-    out = sys.argv[1]
-    if sys.argv[2] != "--":
-        sys.exit("usage: measure.py OUT.json -- COMMAND [ARG...]")
-    cmd = sys.argv[3:]
+    usage = "usage: measure.py OUT.json [--track NAME=PID,...] -- COMMAND [ARG...]"
+    out, args, tracked = sys.argv[1], sys.argv[2:], {}
+    while args and args[0] == "--track":
+        if len(args) < 2 or "=" not in args[1]:
+            sys.exit(usage)
+        name, pids = args[1].split("=", 1)
+        tracked[name] = [int(p) for p in pids.split(",") if p]
+        args = args[2:]
+    if not args or args[0] != "--":
+        sys.exit(usage)
+    cmd = args[1:]
+    before = tracked_ticks(tracked)
     peak = {"engine": 0, "program": 0, "providers": 0}
     cpu = {}  # pid -> (category, ticks as last seen)
     start = time.monotonic()
@@ -99,13 +126,15 @@ def main():
     t.start()
     rc = proc.wait()
     wall = time.monotonic() - start
+    after = tracked_ticks(tracked)
     done.set()
     t.join()
     with open(out, "w") as f:
         cpu_s = {k: round(sum(t for c, t in cpu.values() if c == k) / TICKS, 1) for k in peak}
         json.dump(
             {"rc": rc, "wall_s": round(wall, 2), **{f"{k}_rss_mb": round(v / 1024, 1) for k, v in peak.items()},
-             **{f"{k}_cpu_s": v for k, v in cpu_s.items()}},
+             **{f"{k}_cpu_s": v for k, v in cpu_s.items()},
+             **{f"{k}_cpu_s": round((after[k] - before[k]) / TICKS, 1) for k in tracked}},
             f, sort_keys=True)
     sys.exit(rc)
 

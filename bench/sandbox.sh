@@ -15,7 +15,8 @@
 #   destroy  `pulumi destroy`
 # with the state size after `up` (the backend's stack file; its parts per resource type and per node
 # from the export, in $RUN/state-parts.txt) and each command's peak RSS of the
-# engine, the program and the providers, and the CPU seconds of each in `up` (bench/measure.py). Prints a table per size, then the marginal
+# engine, the program and the providers, and the CPU seconds of each in `up`, and of the sandbox's hosts
+# and cluster processes (bench/measure.py). Prints a table per size, then the marginal
 # cost per node between consecutive sizes. Needs root and the sandbox toolchain (build-toolchain.sh).
 # Logs and JSON in $BENCH_DIR (default ~/.cache/calico-hardway/bench). Leaves no sandbox running.
 set -euo pipefail
@@ -81,10 +82,18 @@ EOF
   } >"$CFG"
 }
 
-# bp OUT-NAME ARGS... : a measured pulumi command for the bench stack
+# pids GLOB... : the sandbox processes whose pid files match, comma-separated
+pids() { local f out=; for f in "$@"; do [[ -f "$f" ]] && out+="$(cat "$f"),"; done; echo "$out"; }
+
+# bp OUT-NAME ARGS... : a measured pulumi command for the bench stack. Besides our processes it counts the
+# sandbox's CPU in it: `hosts` (each node's sshd listener, with the sessions and install scripts it ran)
+# and `cluster` (the API server, etcd, kwok, ...), which on a real cluster run on other machines.
 bp() {
   local name="$1"; shift
-  (cd "$REPO" && python3 "$REPO/bench/measure.py" "$RUN/$name.json" -- \
+  local run="$CALICO_HW_SANDBOX/run" hosts cluster f
+  hosts=$(pids "$run"/sshd-*.pid)
+  cluster=$(for f in "$run"/*.pid; do [[ "$f" == "$run"/sshd-* ]] || pids "$f"; done | tr -d '\n')
+  (cd "$REPO" && python3 "$REPO/bench/measure.py" "$RUN/$name.json" --track "hosts=$hosts" --track "cluster=$cluster" -- \
     timeout 1800 pulumi "$@" --non-interactive --stack "$STACK" --config-file "$CFG") >"$RUN/$name.log" 2>&1 \
     || { tail -30 "$RUN/$name.log" >&2; die "N=$N: pulumi $* failed (log $RUN/$name.log)"; }
 }
@@ -157,7 +166,7 @@ for N in "${SIZES[@]}"; do
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "$resources" "$(field up wall_s)" "$(field preview wall_s)" \
     "$(field change wall_s)" "$(field add wall_s)" "$(field destroy wall_s)" "$state_bytes" \
     "$(peak engine_rss_mb)" "$(peak program_rss_mb)" "$(peak providers_rss_mb)" \
-    "$(field up engine_cpu_s)/$(field up program_cpu_s)/$(field up providers_cpu_s)" >>"$RESULTS"
+    "$(field up engine_cpu_s)/$(field up program_cpu_s)/$(field up providers_cpu_s)/$(field up hosts_cpu_s)/$(field up cluster_cpu_s)" >>"$RESULTS"
   "$REPO/sandbox/down.sh" --purge >>"$RUN/down.log" 2>&1 || true
 done
 
@@ -166,7 +175,7 @@ import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 head = ["nodes", "resources", "up (s)", "no-op preview (s)", "one-node change (s)", "add a node (s)", "destroy (s)",
         "state (KB)", "state/node (KB)", "engine peak RSS (MB)", "program peak RSS (MB)", "providers peak RSS (MB)",
-        "up CPU engine/program/providers (s)"]
+        "up CPU engine/program/providers/hosts/cluster (s)"]
 def line(cells): return "| " + " | ".join(cells) + " |"
 print(line(head)); print("|" + "|".join("---:" for _ in head) + "|")
 for r in rows:

@@ -44,6 +44,9 @@ beforeEach(async () => {
     // Tools the cleanup calls: each records its call; the dumps are empty (no Calico rule here).
     for (const t of ["ip", "nft", "ipset", "iptables-legacy-save", "ip6tables-legacy-save", "iptables-nft-save", "ip6tables-nft-save"])
         fs.writeFileSync(at("stubs", t), `#!/bin/sh\necho "${t} $*" >> ${calls}\n`, { mode: 0o755 });
+    // gzip records its call too, then does the real work: the install must unpack each content once.
+    const gzip = spawnSync("sh", ["-c", "command -v gzip"], { encoding: "utf8" }).stdout.trim();
+    fs.writeFileSync(at("stubs", "gzip"), `#!/bin/sh\necho "gzip $*" >> ${calls}\nexec ${gzip} "$@"\n`, { mode: 0o755 });
     const s = net.createServer();
     await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
     port = (s.address() as net.AddressInfo).port;
@@ -144,6 +147,10 @@ test("install, re-install, a new config, delete: every file where it belongs, th
         "var/lib/calico-hardway/cni-files.uninstall",
     ]);
     expect(fs.readFileSync(at("opt/cni/bin/calico-ipam"), "utf8")).toBe("calico binary");
+    // Unpacked and checked once, copied for the second name: two files, not two names of one.
+    expect(fs.readFileSync(calls, "utf8").match(/^gzip .*$/gm)).toEqual([`gzip -dc ${up1}/${sha("calico binary")}.gz`]);
+    expect(fs.statSync(at("opt/cni/bin/calico-ipam")).ino).not.toBe(fs.statSync(at("opt/cni/bin/calico")).ino);
+    expect(mode(at("opt/cni/bin/calico-ipam"))).toBe(0o755);
     expect(mode(at("etc/cni/net.d/calico-kubeconfig"))).toBe(0o600);
     expect(fs.readFileSync(hostUninstallPath(record), "utf8")).toBe(fs.readFileSync(path.join(home, up1, UNINSTALL_SCRIPT), "utf8"));
 
