@@ -7,7 +7,7 @@ command's process tree through /proc every 50 ms.
 
 With `--track NAME=PID,PID...` (repeatable) it also records NAME_cpu_s: the CPU seconds those long-running
 processes and every child they reaped used during the command (utime + stime + cutime + cstime, after
-minus before). bench/sandbox.sh tracks the sandbox's own processes this way: each node's sshd listener
+minus before, once their sessions have ended). bench/sandbox.sh tracks the sandbox's own processes this way: each node's sshd listener
 (its sessions, the install scripts they run) as `hosts`, the API server, etcd and kwok as `cluster`.
 
 Usage: measure.py OUT.json [--track NAME=PID,...] -- COMMAND [ARG...]   (its stdout and stderr pass through)
@@ -126,6 +126,11 @@ def main():
     t.start()
     rc = proc.wait()
     wall = time.monotonic() - start
+    # A session's CPU reaches its listener when the session ends and is reaped; the providers keep their
+    # SSH connections open until they exit with the engine, so wait (up to 20 s) for the last ones to end.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(children_map().get(p) for ps in tracked.values() for p in ps):
+        time.sleep(0.1)
     after = tracked_ticks(tracked)
     done.set()
     t.join()
