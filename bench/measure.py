@@ -6,9 +6,13 @@ one sample, and the CPU seconds each group used (user + system, each process as 
 command's process tree through /proc every 50 ms.
 
 With `--track NAME=PID,PID...` (repeatable) it also records NAME_cpu_s: the CPU seconds those long-running
-processes and every child they reaped used during the command (utime + stime + cutime + cstime, after
-minus before, once their sessions have ended). bench/sandbox.sh tracks the sandbox's own processes this way: each node's sshd listener
-(its sessions, the install scripts they run) as `hosts`, the API server, etcd and kwok as `cluster`.
+processes and their descendants used during the command, each process's own user + system time as last
+seen by the same 50 ms sampling (a process is followed by pid and start time, also after its parent has
+exited). A lower bound: a descendant that lives less than one sample is missed, and each one's last
+sample is up to 50 ms early (the reaped children's times cannot be used: a sandbox session's sshd often
+outlives the socat that started it, and its CPU is then reaped by init). bench/sandbox.sh tracks the
+sandbox's own processes: each node's sshd listener (its sessions, the install scripts) as `hosts`, the
+API server, etcd, kwok and the API relays as `cluster`.
 
 Usage: measure.py OUT.json [--track NAME=PID,...] -- COMMAND [ARG...]   (its stdout and stderr pass through)
 """
@@ -65,18 +69,48 @@ def cpu_ticks(pid):
         return 0
 
 
-def total_ticks(pid):
-    """CPU of a process and of the children it has reaped, in clock ticks (0 once it is gone)."""
+def own(pid):
+    """(start time, own user + system ticks) of a process, or None once it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
+        return int(fields[19]), int(fields[11]) + int(fields[12])  # starttime, utime + stime
     except (OSError, IndexError, ValueError):
-        return 0
+        return None
 
 
-def tracked_ticks(tracked):
-    return {name: sum(total_ticks(p) for p in pids) for name, pids in tracked.items()}
+class Tracked:
+    """The CPU of some process trees over a time, sampled (see the module's doc)."""
+
+    def __init__(self, roots):
+        self.roots = roots
+        self.first = {}  # (pid, starttime) -> ticks when first seen (0 if it started after the baseline)
+        self.last = {}
+        self.sample(children_map(), baseline=True)
+
+    def sample(self, kids, baseline=False):
+        # The trees as they are now (a new process there counts from 0), then the processes seen before that
+        # have left them (their parent exited), each only while the same process (same start time).
+        stack, visited = list(self.roots), set()
+        while stack:
+            pid = stack.pop()
+            if pid in visited:
+                continue
+            visited.add(pid)
+            o = own(pid)
+            if o is None:
+                continue
+            key = (pid, o[0])
+            self.first.setdefault(key, o[1] if baseline or pid in self.roots else 0)
+            self.last[key] = o[1]
+            stack.extend(kids.get(pid, []))
+        for pid, start in list(self.last):
+            o = None if pid in visited else own(pid)
+            if o is not None and o[0] == start:
+                self.last[(pid, start)] = o[1]
+
+    def seconds(self):
+        return round(sum(self.last[k] - self.first[k] for k in self.last) / TICKS, 1)
 
 
 def rss_kb(pid):
@@ -99,7 +133,7 @@ def main():
     if not args or args[0] != "--":
         sys.exit(usage)
     cmd = args[1:]
-    before = tracked_ticks(tracked)
+    tracked = {name: Tracked(pids) for name, pids in tracked.items()}
     peak = {"engine": 0, "program": 0, "providers": 0}
     cpu = {}  # pid -> (category, ticks as last seen)
     start = time.monotonic()
@@ -120,18 +154,14 @@ def main():
                 stack.extend(kids.get(pid, []))
             for k, v in now.items():
                 peak[k] = max(peak[k], v)
+            for t in tracked.values():
+                t.sample(kids)
             done.wait(0.05)
 
     t = threading.Thread(target=sample, daemon=True)
     t.start()
     rc = proc.wait()
     wall = time.monotonic() - start
-    # A session's CPU reaches its listener when the session ends and is reaped; the providers keep their
-    # SSH connections open until they exit with the engine, so wait (up to 20 s) for the last ones to end.
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(children_map().get(p) for ps in tracked.values() for p in ps):
-        time.sleep(0.1)
-    after = tracked_ticks(tracked)
     done.set()
     t.join()
     with open(out, "w") as f:
@@ -139,7 +169,7 @@ def main():
         json.dump(
             {"rc": rc, "wall_s": round(wall, 2), **{f"{k}_rss_mb": round(v / 1024, 1) for k, v in peak.items()},
              **{f"{k}_cpu_s": v for k, v in cpu_s.items()},
-             **{f"{k}_cpu_s": round((after[k] - before[k]) / TICKS, 1) for k in tracked}},
+             **{f"{k}_cpu_s": t.seconds() for k, t in tracked.items()}},
             f, sort_keys=True)
     sys.exit(rc)
 
