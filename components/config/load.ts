@@ -1,4 +1,3 @@
-import * as crypto from "crypto";
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, formatProblem } from "./problems";
@@ -6,6 +5,7 @@ import { poolHistoryRules, poolRemovalWarnings } from "./rules/poolHistory";
 import { SECRET_KEYS } from "./schema";
 import type { CalicoConfig, ConfigEnv, PreviousPool, RawSecrets } from "./types";
 import { resolveConfig } from "./resolve";
+import { cachedFileSha256 } from "./fileHash";
 
 export const NAMESPACE = "calico";
 
@@ -43,13 +43,8 @@ function isSecret(key: string, namespace = NAMESPACE): boolean {
     return fn ? fn(`${namespace}:${key}`) : true;
 }
 
-export function fileSha256(path: string): string | undefined {
-    try {
-        return crypto.createHash("sha256").update(fs.readFileSync(path)).digest("hex");
-    } catch {
-        return undefined;
-    }
-}
+/** sha256 of a local file the config names, or undefined when it is not a readable file (config/fileHash.ts). */
+export const fileSha256 = cachedFileSha256();
 
 export function realDir(path: string): string {
     try {
