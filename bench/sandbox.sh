@@ -141,6 +141,8 @@ for N in "${SIZES[@]}"; do
   state_bytes=$(wc -c <"$CALICO_HW_SANDBOX/pulumi-state/.pulumi/stacks/$PROJECT_NAME/$STACK.json")
   python3 "$REPO/bench/state_parts.py" "$RUN/state.json" >"$RUN/state-parts.txt"
   resources=$(jq '.deployment.resources | length' "$RUN/state.json")
+  # Each node's own share: the median over the nodes of their two resources' bytes (state_parts.py).
+  node_kb=$(sed -n 's/^per node .*: median \([0-9.]*\) KB .*/\1/p' "$RUN/state-parts.txt")
 
   log "N=$N: no-op preview"
   bp preview preview --expect-no-changes
@@ -163,8 +165,8 @@ for N in "${SIZES[@]}"; do
   (cd "$REPO" && pulumi stack rm --yes --force --preserve-config --stack "$STACK" >/dev/null 2>&1) || true
 
   peak() { local k="$1" m=0 v s; for s in up preview change add destroy; do v=$(field "$s" "$k"); m=$(echo "if ($v > $m) $v else $m" | bc); done; echo "$m"; }
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "$resources" "$(field up wall_s)" "$(field preview wall_s)" \
-    "$(field change wall_s)" "$(field add wall_s)" "$(field destroy wall_s)" "$state_bytes" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "$resources" "$(field up wall_s)" "$(field preview wall_s)" \
+    "$(field change wall_s)" "$(field add wall_s)" "$(field destroy wall_s)" "$state_bytes" "${node_kb:-?}" \
     "$(peak engine_rss_mb)" "$(peak program_rss_mb)" "$(peak providers_rss_mb)" \
     "$(field up engine_cpu_s)/$(field up program_cpu_s)/$(field up providers_cpu_s)/$(field up hosts_cpu_s)/$(field up cluster_cpu_s)" >>"$RESULTS"
   "$REPO/sandbox/down.sh" --purge >>"$RUN/down.log" 2>&1 || true
@@ -174,13 +176,13 @@ python3 - "$RESULTS" <<'EOF'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 head = ["nodes", "resources", "up (s)", "no-op preview (s)", "one-node change (s)", "add a node (s)", "destroy (s)",
-        "state (KB)", "state/node (KB)", "engine peak RSS (MB)", "program peak RSS (MB)", "providers peak RSS (MB)",
+        "state (KB)", "state per node, median (KB)", "engine peak RSS (MB)", "program peak RSS (MB)", "providers peak RSS (MB)",
         "up CPU engine/program/providers/hosts/cluster (s)"]
 def line(cells): return "| " + " | ".join(cells) + " |"
 print(line(head)); print("|" + "|".join("---:" for _ in head) + "|")
 for r in rows:
-    n, res, up, pv, ch, add, de, st, eng, prog, prov, cpu = r
-    print(line([n, res, up, pv, ch, add, de, f"{int(st)/1024:.0f}", f"{int(st)/1024/int(n):.1f}", eng, prog, prov, cpu]))
+    n, res, up, pv, ch, add, de, st, node, eng, prog, prov, cpu = r
+    print(line([n, res, up, pv, ch, add, de, f"{int(st)/1024:.0f}", node, eng, prog, prov, cpu]))
 if len(rows) > 1:
     print()
     print("Marginal cost per node between sizes:")

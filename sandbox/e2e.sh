@@ -116,11 +116,19 @@ node_files_ok() {
 }
 
 check2() {
-  local n
+  local n t kc leaked
+  # The host assembles the kubeconfig from the upload's public head and its stdin's rest: byte for byte the stack's.
+  kc="$E/cni-kubeconfig"
+  (umask 077; sbx_pulumi_nocfg stack output --show-secrets --json cniKubeconfig | jq -je . >"$kc") || die "stack output cniKubeconfig failed"
   for n in "${NODES[@]}"; do
     node_files_ok "$n" 1500
-    ok "$n: $(wc -w <<<"$BINARIES") binaries executable with the configured sha256; calico-kubeconfig 0600; conflist nodename=$n mtu=1500 kubeconfig=/etc/cni/net.d/calico-kubeconfig ipam=calico-ipam"
+    t="$(tree "$n")"
+    cmp -s "$t/etc/cni/net.d/calico-kubeconfig" "$kc" || die "$n: calico-kubeconfig differs from the stack's cniKubeconfig output"
+    leaked=$(find "$t" -path '*/.calico-cni-upload/*' -type f -exec grep -lE 'PRIVATE KEY|client-key-data' {} + || true)
+    [[ -z "$leaked" ]] || die "$n: the upload holds secret material: $leaked"
+    ok "$n: $(wc -w <<<"$BINARIES") binaries executable with the configured sha256; calico-kubeconfig 0600, the stack's cniKubeconfig byte for byte; nothing secret in the upload; conflist nodename=$n mtu=1500 kubeconfig=/etc/cni/net.d/calico-kubeconfig ipam=calico-ipam"
   done
+  rm -f "$kc"
 }
 
 # can SUBJECT-ARGS... -- VERB RESOURCE [NS] expectation

@@ -5,7 +5,8 @@ import { cniClusterRoleRules } from "../components/builders/cniRbac";
 import { buildConflist, renderConflist } from "../components/builders/conflist";
 import { buildIpPool } from "../components/builders/ippool";
 import { stableJson } from "../components/builders/json";
-import { renderClientKubeconfig } from "../components/builders/kubeconfig";
+import fc from "fast-check";
+import { clientKubeconfigHead, clientKubeconfigParts, renderClientKubeconfig } from "../components/builders/kubeconfig";
 import { calicoImages } from "../components/versions";
 import { calicoCrdValidator } from "./crdSchema";
 import { REFERENCE, resolvedConfig } from "./fixtures";
@@ -108,6 +109,26 @@ describe("kubeconfig", () => {
         expect(b(kc.clusters[0].cluster["certificate-authority-data"])).toBe("CA");
         expect(b(kc.users[0].user["client-certificate-data"])).toBe("CERT");
         expect(b(kc.users[0].user["client-key-data"])).toBe("KEY");
+    });
+
+    // PEM-like text of any length, so base64 padding and long lines are covered.
+    const pem = fc.string({ minLength: 1, maxLength: 3000 }).map((s) => `-----BEGIN X-----\n${s}\n-----END X-----\n`);
+    const names = { server: "https://api:6443", user: "calico-cni", cluster: "kubernetes", context: "cni@kubernetes" };
+
+    test("splits into a head without the cert or key and a rest that starts at the cert: together, the whole file", () => {
+        fc.assert(
+            fc.property(pem, pem, pem, (caPem, certPem, keyPem) => {
+                const o = { ...names, caPem, certPem, keyPem };
+                const { head, rest } = clientKubeconfigParts(o);
+                expect(head + rest).toBe(renderClientKubeconfig(o));
+                expect(head).toBe(clientKubeconfigHead({ ...names, caPem }));
+                expect(head.endsWith("client-certificate-data: ")).toBe(true);
+                expect(rest).toBe(
+                    `${Buffer.from(certPem).toString("base64")}\n      client-key-data: ${Buffer.from(keyPem).toString("base64")}\n`,
+                );
+            }),
+            { numRuns: 50 },
+        );
     });
 });
 

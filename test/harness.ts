@@ -304,19 +304,37 @@ export interface InstalledFile {
     content: string;
 }
 
-/** The files a node's `<node>-cni-install` writes, in order, parsed back from its framed stdin (see frameFiles). */
-export function installedFiles(node: string): InstalledFile[] {
+/** A frame of a node's install stdin (see frameFiles): the file, with `head` the sha256 of its staged head or "-". */
+export interface InstallFrame extends InstalledFile {
+    head: string;
+}
+
+/** A node's `<node>-cni-install` stdin, frame by frame, as it arrives (content without any head). */
+export function installFrames(node: string): InstallFrame[] {
     const stdin = Buffer.from(String(plain(find("command:remote:Command", `${node}-cni-install`).inputs.stdin)), "utf8");
-    const files: InstalledFile[] = [];
+    const frames: InstallFrame[] = [];
     let at = 0;
     while (at < stdin.length) {
         const eol = stdin.indexOf("\n", at);
-        const [size, mode, ...rest] = stdin.subarray(at, eol).toString().split(" ");
+        const [size, mode, head, ...rest] = stdin.subarray(at, eol).toString().split(" ");
         const end = eol + 1 + Number(size);
-        files.push({ path: rest.join(" "), mode: mode!, content: stdin.subarray(eol + 1, end).toString() });
+        frames.push({ path: rest.join(" "), mode: mode!, head: head!, content: stdin.subarray(eol + 1, end).toString() });
         at = end;
     }
-    return files;
+    return frames;
+}
+
+/**
+ * The files a node's `<node>-cni-install` writes, in order, as the host assembles them: each frame of its
+ * stdin after the head of that sha256 from the one upload staged (see frameFiles).
+ */
+export function installedFiles(node: string): InstalledFile[] {
+    return installFrames(node).map(({ head, ...f }) => {
+        if (head === "-") return f;
+        const staged = stagedPlans.length === 1 ? stagedPlans[0]!.heads.find((h) => h.sha256 === head) : undefined;
+        if (!staged) throw new Error(`${node}-cni-install: ${f.path} starts with head ${head}, which no single staged upload holds`);
+        return { ...f, content: staged.content + f.content };
+    });
 }
 
 /** One file of installedFiles by path. */

@@ -88,7 +88,7 @@ const node: PreflightPlan = {
 
 /** Stages the upload for these binaries and copies it to the host, as `<node>-cni-upload` does; returns the command's upload folder. */
 function upload(binaries: CniBinary[]): string {
-    const plan = uploadPlan(binaries, hostBundle(bundlePlan(binaries)));
+    const plan = uploadPlan(binaries, hostBundle(bundlePlan(binaries)), [KC_HEAD]);
     const staged = stageUpload(plan, at("stage"));
     const to = path.join(home, CNI_UPLOAD_DIR, path.basename(staged));
     fs.cpSync(staged, to, { recursive: true });
@@ -105,9 +105,12 @@ function host(script: string, stdin = ""): { status: number | null; stderr: stri
     return { status: r.status, stderr: r.stderr };
 }
 
+/** The kubeconfig's public head, staged in the upload; each node's stdin carries the rest (see clientKubeconfigParts). */
+const KC_HEAD = "clusters: [ca]\nusers:\n  - user:\n      client-certificate-data: ";
+const KC_REST = "Y2VydA==\n      client-key-data: c2VjcmV0\n";
 const stdin = (conflist: string) =>
     frameFiles([
-        { path: at("etc/cni/net.d/calico-kubeconfig"), mode: "0600", content: "client-key-data: c2VjcmV0\n" },
+        { path: at("etc/cni/net.d/calico-kubeconfig"), mode: "0600", content: KC_REST, head: sha(KC_HEAD) },
         { path: at("etc/cni/net.d/10-calico.conflist"), mode: "0644", content: conflist },
     ]);
 
@@ -133,11 +136,14 @@ test("install, re-install, a new config, delete: every file where it belongs, th
     // calico-ipam is the calico binary again: uploaded once, installed twice.
     const v1 = [local("calico"), local("calico-ipam", "calico")];
     const up1 = upload(v1);
-    expect(fs.readdirSync(path.join(home, up1)).sort()).toEqual([`${sha("calico binary")}.gz`, INSTALL_SCRIPT, UNINSTALL_SCRIPT]);
+    expect(fs.readdirSync(path.join(home, up1)).sort()).toEqual(
+        [`${sha("calico binary")}.gz`, `${sha(KC_HEAD)}.head`, INSTALL_SCRIPT, UNINSTALL_SCRIPT].sort(),
+    );
     expect(host(hostInstallCommand(up1, node), stdin("{}"))).toEqual({ status: 0, stderr: "" });
     expect(hostFiles()).toEqual([
         "etc/cni/net.d/10-calico.conflist",
         "etc/cni/net.d/calico-kubeconfig",
+        `home/${up1}/${sha(KC_HEAD)}.head`,
         `home/${up1}/${INSTALL_SCRIPT}`,
         `home/${up1}/${UNINSTALL_SCRIPT}`,
         "opt/cni/bin/calico",
@@ -152,11 +158,13 @@ test("install, re-install, a new config, delete: every file where it belongs, th
     expect(fs.statSync(at("opt/cni/bin/calico-ipam")).ino).not.toBe(fs.statSync(at("opt/cni/bin/calico")).ino);
     expect(mode(at("opt/cni/bin/calico-ipam"))).toBe(0o755);
     expect(mode(at("etc/cni/net.d/calico-kubeconfig"))).toBe(0o600);
+    expect(fs.readFileSync(at("etc/cni/net.d/calico-kubeconfig"), "utf8")).toBe(KC_HEAD + KC_REST);
     expect(fs.readFileSync(hostUninstallPath(record), "utf8")).toBe(fs.readFileSync(path.join(home, up1, UNINSTALL_SCRIPT), "utf8"));
 
     // An update (a new conflist on stdin) runs the same command: the upload's archives are gone, its scripts are not.
     expect(host(hostInstallCommand(up1, node), stdin('{"mtu": 1400}'))).toEqual({ status: 0, stderr: "" });
     expect(fs.readFileSync(at("etc/cni/net.d/10-calico.conflist"), "utf8")).toBe('{"mtu": 1400}');
+    expect(fs.readFileSync(at("etc/cni/net.d/calico-kubeconfig"), "utf8")).toBe(KC_HEAD + KC_REST);
 
     // A new binary: a new folder; its install removes the old folder and keeps the record of both binaries' paths.
     const v2 = [...v1, local("portmap")];

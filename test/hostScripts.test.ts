@@ -68,7 +68,13 @@ describe("frameFiles", () => {
                 { path: "/a", mode: "0600", content: "é\n" },
                 { path: "/b c", mode: "0644", content: "" },
             ]),
-        ).toBe("3 0600 /a\né\n0 0644 /b c\n");
+        ).toBe("3 0600 - /a\né\n0 0644 - /b c\n");
+    });
+
+    test("names a file's head by its sha256, before the path", () => {
+        expect(frameFiles([{ path: "/a b", mode: "0600", content: "rest", head: "f".repeat(64) }])).toBe(
+            `4 0600 ${"f".repeat(64)} /a b\nrest`,
+        );
     });
 
     test.each([
@@ -76,6 +82,7 @@ describe("frameFiles", () => {
         [{ path: "/a\nb", mode: "0644", content: "" }, 'host file "/a\\nb": not an absolute path on one line'],
         [{ path: "/a", mode: "644", content: "" }, "host file /a: mode 644 is not octal like 0644"],
         [{ path: "/a", mode: "0899", content: "" }, "host file /a: mode 0899 is not octal like 0644"],
+        [{ path: "/a", mode: "0600", content: "", head: "-" }, "host file /a: head - is not a hex sha256"],
     ])("refuses %j", (file, message) => {
         expect(() => frameFiles([file])).toThrow(new Error(message));
     });
@@ -166,6 +173,24 @@ describe("cniInstallScript", () => {
         expect(fs.readFileSync(path.join(bin, "calico"), "utf8")).toBe("calico binary");
         expect(fs.readFileSync(path.join(bin, "calico-ipam"), "utf8")).toBe("calico binary");
         expect(mode(path.join(bin, "calico-ipam"))).toBe(0o755);
+    });
+
+    test("a file with a head is the upload's head, checked, then its stdin; the head stays for the next install", () => {
+        const head = "apiVersion: v1\nclusters: [ca]\nusers:\n  - user:\n      client-certificate-data: ";
+        fs.writeFileSync(path.join(up, `${sha(head)}.head`), head);
+        const [kc, conflist] = files("{}");
+        const framed = frameFiles([{ ...kc!, content: "Y2VydA==\n      client-key-data: c2VjcmV0\n", head: sha(head) }, conflist!]);
+        run(cniInstallScript(plan), framed);
+        expect(fs.readFileSync(kc!.path, "utf8")).toBe(`${head}Y2VydA==\n      client-key-data: c2VjcmV0\n`);
+        expect(mode(kc!.path)).toBe(0o600);
+        expect(fs.readdirSync(up)).toEqual([`${sha(head)}.head`]);
+        // A head that is not what its name says is refused, and the kubeconfig stays as it was.
+        fs.writeFileSync(path.join(up, `${sha(head)}.head`), head.replace("[ca]", "[other]"));
+        expect(() => run(cniInstallScript(plan), framed)).toThrow(
+            new RegExp(`calico-kubeconfig: the upload .*/${sha(head)}.head is missing or not sha256 ${sha(head)}`),
+        );
+        expect(fs.readFileSync(kc!.path, "utf8")).toBe(`${head}Y2VydA==\n      client-key-data: c2VjcmV0\n`);
+        expect(tree().filter((p) => p.includes(".calico."))).toEqual([]);
     });
 
     test("stdin that ends inside a file leaves that file as it was, and the conflist after it unwritten", () => {

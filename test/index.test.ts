@@ -83,9 +83,19 @@ test("a valid config builds and exports its outputs, secrets as secrets", async 
     const staged = await recorded.find((r) => r.name === "n1-cni-upload")?.inputs.source.path;
     expect(staged.startsWith(`${cache}/calico-hard-way/upload/`)).toBe(true);
     const sha = (s: string) => require("crypto").createHash("sha256").update(s).digest("hex");
+    // The staged head is the kubeconfig up to the client certificate: public, named by its sha256.
+    const kubeconfig: string = await valueOf(mod.cniKubeconfig);
+    const head = kubeconfig.slice(0, kubeconfig.indexOf("client-certificate-data: ") + "client-certificate-data: ".length);
     expect(fs.readdirSync(staged).sort()).toEqual(
-        [...["calico", "calico-ipam", "portmap", "loopback", "host-local"].map((b) => `${sha(b)}.gz`), "install.sh", "uninstall.sh"].sort(),
+        [
+            ...["calico", "calico-ipam", "portmap", "loopback", "host-local"].map((b) => `${sha(b)}.gz`),
+            `${sha(head)}.head`,
+            "install.sh",
+            "uninstall.sh",
+        ].sort(),
     );
+    expect(fs.readFileSync(`${staged}/${sha(head)}.head`, "utf8")).toBe(head);
+    for (const f of fs.readdirSync(staged)) expect(fs.readFileSync(`${staged}/${f}`, "utf8")).not.toMatch(/PRIVATE KEY|client-key-data/);
     // The install runs the staged script, which installs the staged binaries.
     const install = recorded.find((r) => r.name === "n1-cni-install");
     expect(install?.inputs.create).toContain(`.calico-cni-upload/${require("path").basename(staged)}/install.sh`);

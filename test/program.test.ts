@@ -6,6 +6,7 @@ import {
     installedFile,
     installedConflist,
     installedFiles,
+    installFrames,
     isSecretOutput,
     kubernetesObjects,
     plain,
@@ -43,8 +44,35 @@ const LAB_SCRIPTS = hostBundle({
     preflight: preflightChecksPlan(resolvedConfig()),
     afterInstall: "",
 });
-/** The lab's upload digest: over every local binary's name and sha256, then each script's (builders/upload.ts). */
-const DIGEST = sha256([...BINS.map((b) => `${b} ${binSha(b)}\n`), ...LAB_SCRIPTS.map((x) => `${x.name} ${sha256(x.content)}\n`)].join(""));
+/** The lab's CNI kubeconfig up to the client certificate's value: server, cluster CA, names (builders/kubeconfig.ts). */
+const LAB_HEAD = [
+    "apiVersion: v1",
+    "clusters:",
+    "  - cluster:",
+    `      certificate-authority-data: ${Buffer.from(TEST_CERT_PEM).toString("base64")}`,
+    "      server: https://172.16.0.11:6443",
+    "    name: kubernetes",
+    "contexts:",
+    "  - context:",
+    "      cluster: kubernetes",
+    "      user: calico-cni",
+    "    name: cni@kubernetes",
+    "current-context: cni@kubernetes",
+    "kind: Config",
+    "preferences: {}",
+    "users:",
+    "  - name: calico-cni",
+    "    user:",
+    "      client-certificate-data: ",
+].join("\n");
+/** The lab's upload digest: over every local binary's name and sha256, each script's, then the head's (builders/upload.ts). */
+const DIGEST = sha256(
+    [
+        ...BINS.map((b) => `${b} ${binSha(b)}\n`),
+        ...LAB_SCRIPTS.map((x) => `${x.name} ${sha256(x.content)}\n`),
+        `${sha256(LAB_HEAD)}.head ${sha256(LAB_HEAD)}\n`,
+    ].join(""),
+);
 
 describe("the lab under mocks", () => {
     let calico: Calico;
@@ -187,8 +215,27 @@ describe("the lab under mocks", () => {
                 digest: DIGEST,
                 files: BINS.map((b) => ({ sha256: binSha(b), from: `./cni-bin/${b}` })).sort((a, b) => a.sha256.localeCompare(b.sha256)),
                 scripts: LAB_SCRIPTS,
+                heads: [{ sha256: sha256(LAB_HEAD), content: LAB_HEAD }],
             },
         ]);
+    });
+
+    test("each node's stdin holds the kubeconfig from the client certificate on; the cluster CA comes from the upload", async () => {
+        const kubeconfig = await valueOf(calico.cni.kubeconfig!);
+        for (const node of ["cka001", "cka002", "cka003"]) {
+            const [kc, conflist, ...more] = installFrames(node);
+            expect(more).toEqual([]);
+            expect(conflist!.head).toBe("-");
+            expect(kc).toEqual({
+                path: "/etc/cni/net.d/calico-kubeconfig",
+                mode: "0600",
+                head: sha256(LAB_HEAD),
+                content: kubeconfig.slice(LAB_HEAD.length),
+            });
+            expect(kubeconfig.startsWith(LAB_HEAD)).toBe(true);
+            expect(kc!.content).not.toContain(Buffer.from(TEST_CERT_PEM).toString("base64"));
+            expect(kc!.content).toMatch(/^\S+\n      client-key-data: \S+\n$/);
+        }
     });
 
     test("the install runs the host preflight first, checks every binary's sha256 and reads every file from stdin, the conflist last", () => {

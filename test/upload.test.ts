@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
-import { bundleDigest, stagedName, uploadPlan } from "../components/builders/upload";
+import { bundleDigest, sha256, stagedHeadName, stagedName, uploadPlan } from "../components/builders/upload";
 import { stageUpload } from "../components/resources/uploadStage";
 import type { CniBinary } from "../components/config/types";
 
@@ -29,7 +29,18 @@ describe("uploadPlan", () => {
                 { sha256: B, from: "/bins/portmap" },
             ],
             scripts: [SCRIPTS[1], SCRIPTS[0]],
+            heads: [],
         });
+    });
+
+    test("each distinct head once, by its sha256; the digest covers the heads and nothing else changes", () => {
+        const binaries = [local("calico", A)];
+        const plan = uploadPlan(binaries, SCRIPTS, ["kc head", "kc head"]);
+        expect(plan.heads).toEqual([{ sha256: sha256("kc head"), content: "kc head" }]);
+        expect(plan.digest).toBe(bundleDigest(binaries, SCRIPTS, ["kc head"]));
+        expect(plan.digest).not.toBe(bundleDigest(binaries, SCRIPTS));
+        expect(uploadPlan(binaries, SCRIPTS, ["other head"]).digest).not.toBe(plan.digest);
+        expect({ ...plan, digest: "", heads: [] }).toEqual({ ...uploadPlan(binaries, SCRIPTS), digest: "" });
     });
 
     test("nothing local: the upload holds the scripts only", () => {
@@ -38,6 +49,7 @@ describe("uploadPlan", () => {
             digest: bundleDigest(binaries, SCRIPTS),
             files: [],
             scripts: [SCRIPTS[1], SCRIPTS[0]],
+            heads: [],
         });
     });
 
@@ -60,12 +72,18 @@ describe("stageUpload", () => {
 
     test("gzips each file under its sha256 in a folder named by the digest, and reuses that folder", () => {
         fs.writeFileSync(path.join(dir, "calico"), "calico binary");
-        const plan = { digest: "d".repeat(64), files: [{ sha256: A, from: path.join(dir, "calico") }], scripts: SCRIPTS };
+        const plan = {
+            digest: "d".repeat(64),
+            files: [{ sha256: A, from: path.join(dir, "calico") }],
+            scripts: SCRIPTS,
+            heads: [{ sha256: B, content: "head" }],
+        };
         const root = path.join(dir, "root");
         const staged = stageUpload(plan, root);
         expect(staged).toBe(path.join(root, "d".repeat(16)));
         expect(fs.readdirSync(root)).toEqual(["d".repeat(16)]); // no temp folder left
-        expect(fs.readdirSync(staged).sort()).toEqual([stagedName(A), "install.sh", "uninstall.sh"]);
+        expect(fs.readdirSync(staged).sort()).toEqual([stagedName(A), stagedHeadName(B), "install.sh", "uninstall.sh"]);
+        expect(fs.readFileSync(path.join(staged, stagedHeadName(B)), "utf8")).toBe("head");
         expect(fs.readFileSync(path.join(staged, "install.sh"), "utf8")).toBe(SCRIPTS[1]!.content);
         expect(zlib.gunzipSync(fs.readFileSync(path.join(staged, stagedName(A)))).toString()).toBe("calico binary");
         // A later run (a preview) finds it and reads no binary.
@@ -74,7 +92,7 @@ describe("stageUpload", () => {
     });
 
     test("a binary that cannot be read leaves no folder behind and names the file", () => {
-        const plan = { digest: "e".repeat(64), files: [{ sha256: A, from: path.join(dir, "missing") }], scripts: SCRIPTS };
+        const plan = { digest: "e".repeat(64), files: [{ sha256: A, from: path.join(dir, "missing") }], scripts: SCRIPTS, heads: [] };
         const root = path.join(dir, "root");
         expect(() => stageUpload(plan, root)).toThrow(/missing/);
         expect(fs.readdirSync(root)).toEqual([]);

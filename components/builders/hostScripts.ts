@@ -25,21 +25,28 @@ export interface FramedFile {
     path: string;
     mode: string;
     content: string;
+    /**
+     * The sha256 of the file's head, a public part staged in the upload as `<sha256>.head` (builders/upload.ts):
+     * the file is that head, checked, then `content`. Unset: `content` is the whole file.
+     */
+    head?: string;
 }
 
 /**
- * The install step's stdin: for each file a header line `<bytes> <mode> <path>`, then exactly that many
- * bytes of content, then the next header. Length-prefixed, so content needs no escaping and may hold any
- * byte (no newline at the end, lines that look like headers); the script reads it with `read` and `head
- * -c`, both of which take no more than they are asked for.
+ * The install step's stdin: for each file a header line `<bytes> <mode> <head> <path>` (`<head>` a sha256 or
+ * `-`, see FramedFile), then exactly that many bytes of content, then the next header. Length-prefixed, so
+ * content needs no escaping and may hold any byte (no newline at the end, lines that look like headers);
+ * the script reads it with `read` and `head -c`, both of which take no more than they are asked for.
  */
 export function frameFiles(files: FramedFile[]): string {
     for (const f of files) {
         if (!/^0[0-7]{3}$/.test(f.mode)) throw new Error(`host file ${f.path}: mode ${f.mode} is not octal like 0644`);
         if (!f.path.startsWith("/") || /[\n\r]/.test(f.path))
             throw new Error(`host file ${JSON.stringify(f.path)}: not an absolute path on one line`);
+        if (f.head !== undefined && !/^[0-9a-f]{64}$/.test(f.head))
+            throw new Error(`host file ${f.path}: head ${f.head} is not a hex sha256`);
     }
-    return files.map((f) => `${Buffer.byteLength(f.content, "utf8")} ${f.mode} ${f.path}\n${f.content}`).join("");
+    return files.map((f) => `${Buffer.byteLength(f.content, "utf8")} ${f.mode} ${f.head ?? "-"} ${f.path}\n${f.content}`).join("");
 }
 
 /** A CNI binary as the install step takes it: from the uploaded directory, or downloaded by the host. */
@@ -124,17 +131,19 @@ export function cniInstallScript(plan: CniInstallPlan): string {
         `  i=$((i + 1)); [ "$i" -le ${plan.managedWaitSeconds ?? MANAGED_WAIT_SECONDS} ] || { echo "calico-node here still renews the CNI kubeconfig (CALICO_MANAGE_CNI=true, cni.delivery daemonset): wait for its DaemonSet to roll, then run pulumi up again" >&2; exit 1; }`,
         `  sleep 1`,
         `done`,
-        // The files on stdin, in their order; a short read leaves the file as it was.
-        `while read -r size mode path; do`,
+        // The files on stdin, in their order; a short read leaves the file as it was. A file with a head starts
+        // with the upload's public part of that sha256 (the kubeconfig's cluster CA), checked like a binary.
+        `while read -r size mode part path; do`,
         `  d=$(dirname "$path"); mkdir -p "$d"; tmp=$(mktemp "$d/.calico.XXXXXX")`,
-        `  head -c "$size" > "$tmp"`,
-        `  [ "$(wc -c < "$tmp")" -eq "$size" ] || { echo "stdin ended inside $path" >&2; exit 1; }`,
+        `  if [ "$part" != - ]; then ok "$part" "$up/$part.head" || { echo "$path: the upload $up/$part.head is missing or not sha256 $part" >&2; exit 1; }; cat "$up/$part.head" > "$tmp"; fi`,
+        `  n=$(wc -c < "$tmp"); head -c "$size" >> "$tmp"`,
+        `  [ "$(wc -c < "$tmp")" -eq "$((n + size))" ] || { echo "stdin ended inside $path" >&2; exit 1; }`,
         `  chmod "$mode" "$tmp"; mv -f "$tmp" "$path"; tmp=; echo "$path" >> "$work/.files"`,
         `done`,
         `if [ -f "$rec" ]; then grep -vxF -f "$work/.files" "$rec" | while read -r f; do rm -f "$f"; done; fi`,
         `mkdir -p "$(dirname "$rec")"; cp "$work/.files" "$rec.tmp"; mv -f "$rec.tmp" "$rec"`,
         `if [ -f ${shq(ownerPath)} ]; then sha256sum ${shq(ownerPath)} > "$rec.owner.tmp"; mv -f "$rec.owner.tmp" "$rec.owner"; fi`,
-        // The binaries' archives go; the upload's scripts stay, since every later install runs them (builders/hostBundle.ts).
+        // The binaries' archives go; the upload's scripts and heads stay, since every later install runs them (builders/hostBundle.ts).
         `rm -f "$up"/*.gz`,
     ].join("\n");
 }

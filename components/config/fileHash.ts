@@ -1,8 +1,8 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { stableJson } from "../builders/json";
+import { programCacheDir } from "../facts/cacheDir";
 
 /**
  * The sha256 of the local files the config names (CNI binaries, the CRDs file), remembered between runs.
@@ -39,9 +39,9 @@ export function cachedFileSha256(cacheFile: string = hashCachePath()): (file: st
     };
 }
 
-/** `$XDG_CACHE_HOME/calico-hard-way/sha256.json`, beside the staged uploads (resources/uploadStage.ts). */
+/** `sha256.json` in the program's cache, beside the staged uploads. */
 export function hashCachePath(): string {
-    return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "calico-hard-way", "sha256.json");
+    return path.join(programCacheDir(), "sha256.json");
 }
 
 function readCache(file: string): Record<string, { stat: string; sha256: string }> {

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { cniClusterRole, cniClusterRoleBinding, cniServiceAccount } from "../builders/cniRbac";
 import { CniDatastore, type ConflistOptions, renderConflist } from "../builders/conflist";
 import { type InstallCniParams, conflistTemplate } from "../builders/installCni";
-import { renderClientKubeconfig } from "../builders/kubeconfig";
+import { clientKubeconfigHead, clientKubeconfigParts } from "../builders/kubeconfig";
 import type { HostFile } from "../builders/etcdHost";
 import type { CalicoConfig } from "../config/types";
 import { CNI_CLUSTER, CNI_CONTEXT, CNI_KUBECONFIG_FILE, CNI_USER, CONFLIST_FILE } from "../facts/names";
@@ -17,8 +17,8 @@ import {
 } from "../builders/preflight";
 import { hostBundle } from "../builders/hostBundle";
 import { cniHost } from "./cniHost";
-import { uploadPlan } from "../builders/upload";
-import type { StageUpload } from "./uploadStage";
+import { sha256, uploadPlan } from "../builders/upload";
+import type { StageUpload, StagedUpload } from "./uploadStage";
 import { sshConnection } from "./ssh";
 
 export interface CniArgs {
@@ -89,20 +89,16 @@ export class Cni extends pulumi.ComponentResource {
 
         const x509 = args.x509;
         if (!x509) throw new Error("Cni: SSH delivery writes an x509 kubeconfig and needs the calico-cni certificate");
-        const kubeconfig = pulumi.secret(
-            pulumi.all([x509.clusterCaCertPem, x509.cert.certPem, x509.cert.keyPem]).apply(([caPem, certPem, keyPem]) =>
-                renderClientKubeconfig({
-                    server: cfg.cluster.apiServer,
-                    caPem,
-                    certPem,
-                    keyPem,
-                    user: CNI_USER,
-                    cluster: CNI_CLUSTER,
-                    context: CNI_CONTEXT,
-                }),
-            ),
-        );
+        const names = { server: cfg.cluster.apiServer, user: CNI_USER, cluster: CNI_CLUSTER, context: CNI_CONTEXT };
+        const parts = pulumi
+            .all([x509.clusterCaCertPem, x509.cert.certPem, x509.cert.keyPem])
+            .apply(([caPem, certPem, keyPem]) => clientKubeconfigParts({ ...names, caPem, certPem, keyPem }));
+        const kubeconfig = pulumi.secret(parts.apply((p) => p.head + p.rest));
         this.kubeconfig = kubeconfig;
+        // The head (server, cluster CA) goes in the upload, the same for every node; only the rest (the client
+        // certificate and key) on each node's stdin. From the CA alone, so the upload waits for no certificate.
+        const head = pulumi.output(x509.clusterCaCertPem).apply((caPem) => clientKubeconfigHead({ ...names, caPem }));
+        const rest = pulumi.secret(parts.apply((p) => p.rest));
 
         // cni.manageNetworkManager: the rule that keeps NetworkManager off Calico's interfaces, one more host file.
         const nm = cfg.cni.manageNetworkManager;
@@ -113,7 +109,8 @@ export class Cni extends pulumi.ComponentResource {
               ]
             : args.extraHostFiles;
         // Staged once for every node; only when a node will receive it.
-        const upload = cfg.nodes.length > 0 ? stagedUpload(cfg, extraFiles, nm, args.stageUpload) : undefined;
+        const upload = cfg.nodes.length > 0 ? head.apply((h) => stagedUpload(cfg, extraFiles, nm, args.stageUpload, h)) : undefined;
+        const kubeconfigFile = { head: head.apply(sha256), rest };
         for (const node of upload ? cfg.nodes : []) {
             // Kept in no field: the SDK walks every value an Output resolves to, and from the CRDs' Output the
             // walk reaches their parents, then these fields; a field of every host made each walk cover every node.
@@ -124,7 +121,7 @@ export class Cni extends pulumi.ComponentResource {
                     user: node.user,
                     confDir: cfg.cni.confDir,
                     upload: upload!,
-                    kubeconfig,
+                    kubeconfig: kubeconfigFile,
                     conflist: renderConflist({ ...conflist, nodeName: node.name }),
                     extraFiles,
                     preflight: preflightPlan(cfg, node.name),
@@ -136,13 +133,14 @@ export class Cni extends pulumi.ComponentResource {
     }
 }
 
-/** The upload every node gets, staged on this machine: the scripts for this config and its local binaries. */
+/** The upload every node gets, staged on this machine: the scripts for this config, the kubeconfig's head and the local binaries. */
 function stagedUpload(
     cfg: CalicoConfig,
     extraFiles: HostFile<unknown>[],
     networkManager: boolean,
     stage: StageUpload,
-): { dir: string; digest: string } {
+    kubeconfigHead: string,
+): StagedUpload {
     const scripts = hostBundle({
         binDir: cfg.cni.binDir,
         confDir: cfg.cni.confDir,
@@ -151,6 +149,6 @@ function stagedUpload(
         preflight: preflightChecksPlan(cfg),
         afterInstall: networkManager ? NETWORK_MANAGER_RELOAD : "",
     });
-    const plan = uploadPlan(cfg.cniBinaries, scripts);
+    const plan = uploadPlan(cfg.cniBinaries, scripts, [kubeconfigHead]);
     return { dir: stage(plan), digest: plan.digest };
 }
