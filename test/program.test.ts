@@ -322,6 +322,17 @@ describe("the cluster CA read from a node", () => {
         expect(find("tls:index/locallySignedCert:LocallySignedCert", "pki-cni-client-cert").inputs.caCertPem).toContain(
             "read by cka001-cluster-ca-cert",
         );
+        // The upload is staged once the CA is read: its head holds that CA, and every node uploads and runs that folder.
+        const caPem = find("tls:index/locallySignedCert:LocallySignedCert", "pki-cni-client-cert").inputs.caCertPem;
+        expect(stagedPlans.map((p) => p.heads.map((h) => h.content.includes(Buffer.from(caPem).toString("base64"))))).toEqual([[true]]);
+        const digest = stagedPlans[0]!.digest;
+        for (const node of ["cka001", "cka002", "cka003"]) {
+            expect(find("command:remote:CopyToRemote", `${node}-cni-upload`).inputs.triggers).toEqual([digest]);
+            expect(find(CMD, `${node}-cni-install`).inputs.create).toContain(`${CNI_UPLOAD_DIR}/${digest.slice(0, 16)}/install.sh`);
+            expect(installedFile(node, "/etc/cni/net.d/calico-kubeconfig").content.startsWith(stagedPlans[0]!.heads[0]!.content)).toBe(
+                true,
+            );
+        }
     });
 });
 

@@ -5,7 +5,8 @@ import type { ClusterCaSource } from "../config/types";
 import { sshConnection } from "./ssh";
 
 export interface ClusterCa {
-    certPem: pulumi.Output<string>;
+    /** Plain when it comes from config, so what derives from it (the staged upload) needs no Output. */
+    certPem: pulumi.Input<string>;
     /** Secret. */
     keyPem: pulumi.Output<string>;
 }
@@ -15,7 +16,7 @@ export interface ClusterCa {
  * as the hard way does. The key read that way is a secret output, kept encrypted in state and never logged.
  */
 export function clusterCa(source: ClusterCaSource, parent: pulumi.Resource): ClusterCa {
-    if (source.from === "config") return { certPem: pulumi.output(source.certPem), keyPem: pulumi.secret(source.keyPem) };
+    if (source.from === "config") return { certPem: source.certPem, keyPem: pulumi.secret(source.keyPem) };
     const node = source.node;
     const connection = sshConnection(node);
     const read = (what: string, path: string, secret: boolean) =>

@@ -17,6 +17,7 @@ import {
 } from "../builders/preflight";
 import { hostBundle } from "../builders/hostBundle";
 import { cniHost } from "./cniHost";
+import { mapInput } from "./inputs";
 import { sha256, uploadPlan } from "../builders/upload";
 import type { StageUpload, StagedUpload } from "./uploadStage";
 import { sshConnection } from "./ssh";
@@ -97,7 +98,7 @@ export class Cni extends pulumi.ComponentResource {
         this.kubeconfig = kubeconfig;
         // The head (server, cluster CA) goes in the upload, the same for every node; only the rest (the client
         // certificate and key) on each node's stdin. From the CA alone, so the upload waits for no certificate.
-        const head = pulumi.output(x509.clusterCaCertPem).apply((caPem) => clientKubeconfigHead({ ...names, caPem }));
+        const head = mapInput(x509.clusterCaCertPem, (caPem) => clientKubeconfigHead({ ...names, caPem }));
         const rest = pulumi.secret(parts.apply((p) => p.rest));
 
         // cni.manageNetworkManager: the rule that keeps NetworkManager off Calico's interfaces, one more host file.
@@ -109,8 +110,8 @@ export class Cni extends pulumi.ComponentResource {
               ]
             : args.extraHostFiles;
         // Staged once for every node; only when a node will receive it.
-        const upload = cfg.nodes.length > 0 ? head.apply((h) => stagedUpload(cfg, extraFiles, nm, args.stageUpload, h)) : undefined;
-        const kubeconfigFile = { head: head.apply(sha256), rest };
+        const upload = cfg.nodes.length > 0 ? mapInput(head, (h) => stagedUpload(cfg, extraFiles, nm, args.stageUpload, h)) : undefined;
+        const kubeconfigFile = { head: mapInput(head, sha256), rest };
         for (const node of upload ? cfg.nodes : []) {
             // Kept in no field: the SDK walks every value an Output resolves to, and from the CRDs' Output the
             // walk reaches their parents, then these fields; a field of every host made each walk cover every node.

@@ -7,6 +7,7 @@ import { hostDeleteCommand, hostInstallCommand } from "../builders/hostBundle";
 import type { HostFile } from "../builders/etcdHost";
 import type { PreflightPlan } from "../builders/preflight";
 import type { StagedUpload } from "./uploadStage";
+import { mapInput } from "./inputs";
 
 export interface CniHostArgs {
     connection: command.types.input.remote.ConnectionArgs;
@@ -18,7 +19,7 @@ export interface CniHostArgs {
      * The staged upload (builders/upload.ts): the scripts every node runs, the kubeconfig's head and the local
      * binaries, once for every node. Known once the cluster CA is (it may be read from a node).
      */
-    upload: pulumi.Output<StagedUpload>;
+    upload: pulumi.Input<StagedUpload>;
     /** Content of 10-calico.conflist for this node. */
     conflist: pulumi.Input<string>;
     /**
@@ -47,16 +48,16 @@ export interface CniHostArgs {
 export function cniHost(name: string, args: CniHostArgs, parent: pulumi.Resource): command.remote.Command {
     const { user, confDir, connection, upload } = args;
     // A folder archive lands in <remotePath>/<folder name>, with the upstream provider and the sandbox's alike.
-    const uploadDir = upload.apply((u) => `${CNI_UPLOAD_DIR}/${path.basename(u.dir)}`);
+    const uploadDir = mapInput(upload, (u) => `${CNI_UPLOAD_DIR}/${path.basename(u.dir)}`);
     const copy = new command.remote.CopyToRemote(
         `${name}-cni-upload`,
         {
             connection,
-            source: upload.apply((u) => new pulumi.asset.FileArchive(u.dir)),
+            source: mapInput(upload, (u) => new pulumi.asset.FileArchive(u.dir)),
             remotePath: CNI_UPLOAD_DIR,
             // A new script, head or binary uploads again (and the install's command names the new folder). One
             // digest of them all, not the list: the state keeps triggers twice per node.
-            triggers: [upload.digest],
+            triggers: [mapInput(upload, (u) => u.digest)],
         },
         { parent },
     );
@@ -67,16 +68,17 @@ export function cniHost(name: string, args: CniHostArgs, parent: pulumi.Resource
         { path: `${confDir}/${CONFLIST_FILE}`, mode: "0644", content: args.conflist },
     ];
     // One stream for every file; secret as a whole, since the kubeconfig's rest holds the CNI client key.
+    // One flat pulumi.all (content, head, content, head...): an Output per file was a cost at a thousand nodes.
     const stdin = pulumi.secret(
         pulumi
-            .all(files.map((f) => pulumi.all([f.content, f.head])))
-            .apply((parts) => frameFiles(files.map((f, i) => ({ path: f.path, mode: f.mode, content: parts[i]![0], head: parts[i]![1] })))),
+            .all(files.flatMap((f) => [f.content, f.head]))
+            .apply((v) => frameFiles(files.map((f, i) => ({ path: f.path, mode: f.mode, content: v[2 * i]!, head: v[2 * i + 1] })))),
     );
     return new command.remote.Command(
         `${name}-cni-install`,
         {
             connection,
-            create: uploadDir.apply((dir) => asRoot(hostInstallCommand(dir, args.preflight), user)),
+            create: mapInput(uploadDir, (dir) => asRoot(hostInstallCommand(dir, args.preflight), user)),
             delete: asRoot(hostDeleteCommand(), user),
             stdin,
             // Scripts print nothing on success; keep stderr for failures, never stdout.
