@@ -175,11 +175,11 @@ describe("the route-reflector cluster under mocks", () => {
         });
     });
 
-    test("the Bgp component waits for the CRDs and parents its children", () => {
+    test("the Bgp component parents its children, and each of them waits for the CRDs", () => {
         expect(recordedOpts.find((o) => o.type === "calico:index:Bgp")).toMatchObject({ parent: "calico" });
-        expect(recordedOpts.find((o) => o.type === "calico:index:Bgp")?.dependsOn).toContain("bgppeers.crd.projectcalico.org");
         for (const name of ["bgpconfiguration-default", "felixconfiguration-default", "bgppeer-rack1-tor", "cka001-route-reflector"]) {
             expect(recordedOpts.find((o) => o.name === name)?.parent).toBe("bgp");
+            expect(recordedOpts.find((o) => o.name === name)?.dependsOn).toContain("bgppeers.crd.projectcalico.org");
         }
     });
 });

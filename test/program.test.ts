@@ -123,28 +123,42 @@ describe("the lab under mocks", () => {
                 "IPPool//ipv4-ippool-2",
             ]),
         );
-        const pools = recordedOpts.find((o) => o.name === "ip-pools");
-        // The CRDs themselves, not the Datastore component: its CRDs register after the pools are prepared.
-        expect([...(pools?.dependsOn ?? [])].sort()).toEqual([...REFERENCE_CRD_NAMES].sort());
-        // The pools themselves depend on the CRDs too, so destroy deletes them before the CRDs.
+        // The pools depend on the CRDs themselves, not the Datastore component (its CRDs register after the pools
+        // are prepared), so create waits for them and destroy deletes the pools first. The component holds none.
         for (const pool of ["ippool-ipv4-ippool-1", "ippool-ipv4-ippool-2"]) {
-            expect(recordedOpts.find((o) => o.name === pool)?.dependsOn).toContain("ippools.crd.projectcalico.org");
+            expect([...(recordedOpts.find((o) => o.name === pool)?.dependsOn ?? [])].sort()).toEqual([...REFERENCE_CRD_NAMES].sort());
         }
+        expect(recordedOpts.find((o) => o.name === "ip-pools")?.dependsOn ?? []).toEqual([]);
         const crds = byType("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition");
         expect(crds.map((c) => c.inputs.metadata.name).sort()).toEqual([...REFERENCE_CRD_NAMES].sort());
     });
 
-    test("every Calico custom resource and workload object depends on the CRDs itself", () => {
+    test("every Calico custom resource and workload depends on the CRDs itself; objects that read nothing do not", () => {
+        const depsOf = (r: { name: string; type: string }) =>
+            recordedOpts.find((o) => o.name === r.name && o.type === r.type)?.dependsOn ?? [];
         const needCrds = recorded.filter(
-            (r) => r.type.startsWith("kubernetes:crd.projectcalico.org") || /kubernetes:(apps\/v1|core\/v1:ConfigMap|policy)/.test(r.type),
+            (r) => r.type.startsWith("kubernetes:crd.projectcalico.org") || r.type.startsWith("kubernetes:apps/v1"),
         );
-        expect(needCrds.length).toBeGreaterThan(5);
-        for (const r of needCrds) {
-            expect({ name: r.name, dependsOn: recordedOpts.find((o) => o.name === r.name && o.type === r.type)?.dependsOn }).toEqual({
+        expect(needCrds.map((r) => r.type.split(":")[1]).sort()).toEqual([
+            "apps/v1",
+            "apps/v1",
+            "apps/v1",
+            "crd.projectcalico.org/v1",
+            "crd.projectcalico.org/v1",
+            "crd.projectcalico.org/v1",
+        ]);
+        for (const r of needCrds)
+            expect({
                 name: r.name,
-                dependsOn: expect.arrayContaining(["ippools.crd.projectcalico.org", "bgppeers.crd.projectcalico.org"]),
-            });
-        }
+                crds: depsOf(r)
+                    .filter((d) => REFERENCE_CRD_NAMES.includes(d))
+                    .sort(),
+            }).toEqual({ name: r.name, crds: [...REFERENCE_CRD_NAMES].sort() });
+        // RBAC, ServiceAccounts, Secrets, ConfigMaps, Services and PDBs: no CRD among their dependencies (state per dependency).
+        const plainObjects = recorded.filter((r) => /^kubernetes:(core\/v1|rbac\.authorization\.k8s\.io\/v1|policy\/v1):/.test(r.type));
+        expect(plainObjects.length).toBeGreaterThan(10);
+        for (const r of plainObjects)
+            expect({ name: r.name, crds: depsOf(r).filter((d) => REFERENCE_CRD_NAMES.includes(d)) }).toEqual({ name: r.name, crds: [] });
     });
 
     test("calico-node starts after its pools and never creates Calico's default pool", () => {

@@ -21,11 +21,17 @@ describe("workloads in the lab program", () => {
     });
 
     test("workloads wait for the CRDs; calico-node for Typha; kube-controllers for calico-node and the CNI hosts", () => {
-        for (const c of ["calico:index:Typha", "calico:index:CalicoNode", "calico:index:KubeControllers"]) {
-            expect(recordedOpts.find((o) => o.type === c)?.dependsOn).toContain("felixconfigurations.crd.projectcalico.org");
+        for (const [type, name] of [
+            [DEPLOYMENT, "calico-typha"],
+            [DAEMONSET, "calico-node"],
+            [DEPLOYMENT, "calico-kube-controllers"],
+        ] as const) {
+            expect(depsOf(type, name)).toContain("felixconfigurations.crd.projectcalico.org");
         }
         expect(depsOf(DAEMONSET, "calico-node")).toContain("calico-typha");
-        expect(depsOf("calico:index:KubeControllers", "kube-controllers")).toEqual(expect.arrayContaining(["cni", "calico-node"]));
+        expect(depsOf(DEPLOYMENT, "calico-kube-controllers")).toEqual(expect.arrayContaining(["cni", "calico-node"]));
+        // Its ServiceAccount and RBAC need neither, and keep no URN of them (issue 11: state).
+        expect(depsOf("kubernetes:core/v1:ServiceAccount", "calico-kube-controllers")).toEqual([]);
     });
 
     test("the Typha secrets hold the PKI's key material as secrets", () => {
@@ -110,7 +116,7 @@ describe("workloads on the etcd datastore", () => {
             name: "ENABLED_CONTROLLERS",
             value: "policy,namespace,serviceaccount,workloadendpoint,node,loadbalancer",
         });
-        expect(depsOf("calico:index:KubeControllers", "kube-controllers")).toEqual(
+        expect(depsOf(DEPLOYMENT, "calico-kube-controllers")).toEqual(
             expect.arrayContaining(["calico-config", "calico-etcd-secrets", "calico-node"]),
         );
     });
