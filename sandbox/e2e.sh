@@ -445,7 +445,7 @@ check22() {
 # ----------------------------------------------------------------------------------------------- main
 TITLES=(
   [1]="up from scratch; every Calico object live; Typha, calico-node Ready"
-  [2]="node trees: binaries+sha256, kubeconfig 0600, conflist fields"
+  [2]="node trees: binaries+sha256; kubeconfig 0600, the stack's byte for byte; no secret in the upload; conflist fields"
   [3]="CNI kubeconfig is calico-cni; can-i matrix for 4 identities"
   [4]="Typha/node certs verify, CN+EKU; mTLS handshake; no-cert refused"
   [5]="second up changes nothing; preview --expect-no-changes"
