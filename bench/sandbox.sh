@@ -7,8 +7,8 @@
 # the Kubernetes provider's rollout waits end as on a cluster whose pods start (what is measured is the
 # program, the engine and the providers, not Calico). Then, timed, in one run:
 #   up       `pulumi up --skip-preview` from scratch, N nodes
-#   preview  a no-op `pulumi preview --expect-no-changes`, $PREVIEWS times (default 5): the median, and
-#            the fastest and slowest
+#   preview  a no-op `pulumi preview --expect-no-changes`, $PREVIEWS times (default 5): the median (the
+#            upper of the middle two for an even count), and the fastest and slowest
 #   change   one node's change: bench-002's SSH address from 127.0.0.1 to localhost (the same sshd; the
 #            program has no per-node MTU, Felix's is cluster-wide): `preview --json` must change only
 #            bench-002-* resources, then the timed `up`
