@@ -33,6 +33,7 @@ done
 BENCH_DIR="${BENCH_DIR:-$HOME/.cache/calico-hardway/bench}"
 PREVIEWS="${PREVIEWS:-5}"
 [[ "$PREVIEWS" =~ ^[1-9][0-9]*$ ]] || { echo "bench:sandbox: PREVIEWS=$PREVIEWS: give a count of 1 or more" >&2; exit 2; }
+mapfile -t PREVIEW_RUNS < <(seq -f 'preview-%g' "$PREVIEWS")
 # A sandbox apart from the e2e's: its own state, ports, bridge namespace and node network.
 export CALICO_HW_SANDBOX="$BENCH_DIR/sandbox"
 export ETCD_PORT=12379 ETCD_PEER_PORT=12380 APISERVER_PORT=16443 CONTROLLER_MANAGER_PORT=20257
@@ -149,8 +150,8 @@ for N in "${SIZES[@]}"; do
 
   # One preview is at the mercy of whatever else the 2 cores do at that moment: the median of PREVIEWS.
   log "N=$N: no-op preview, $PREVIEWS times"
-  for ((k = 1; k <= PREVIEWS; k++)); do bp "preview-$k" preview --expect-no-changes; done
-  mapfile -t pv_runs < <(for ((k = 1; k <= PREVIEWS; k++)); do echo "$(field "preview-$k" wall_s) preview-$k"; done | sort -n)
+  for p in "${PREVIEW_RUNS[@]}"; do bp "$p" preview --expect-no-changes; done
+  mapfile -t pv_runs < <(for p in "${PREVIEW_RUNS[@]}"; do echo "$(field "$p" wall_s) $p"; done | sort -n)
   cp "$RUN/${pv_runs[$((PREVIEWS / 2))]#* }.json" "$RUN/preview.json"
   pv_range="${pv_runs[0]%% *}-${pv_runs[$((PREVIEWS - 1))]%% *}"
 
@@ -171,7 +172,7 @@ for N in "${SIZES[@]}"; do
   [[ -z "$left" ]] || die "N=$N: files left after destroy: $left"
   (cd "$REPO" && pulumi stack rm --yes --force --preserve-config --stack "$STACK" >/dev/null 2>&1) || true
 
-  peak() { local k="$1" m=0 v s; for s in up change add destroy $(seq -f 'preview-%g' "$PREVIEWS"); do v=$(field "$s" "$k"); m=$(echo "if ($v > $m) $v else $m" | bc); done; echo "$m"; }
+  peak() { local k="$1" m=0 v s; for s in up change add destroy "${PREVIEW_RUNS[@]}"; do v=$(field "$s" "$k"); m=$(echo "if ($v > $m) $v else $m" | bc); done; echo "$m"; }
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "$resources" "$(field up wall_s)" "$(field preview wall_s)" "$pv_range" \
     "$(field change wall_s)" "$(field add wall_s)" "$(field destroy wall_s)" "$state_bytes" "${node_kb:-?}" \
     "$(peak engine_rss_mb)" "$(peak program_rss_mb)" "$(peak providers_rss_mb)" \
