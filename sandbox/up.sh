@@ -29,13 +29,9 @@ done
 
 # ------------------------------------------------------------------ toolchain
 if [[ $BUILD == 1 ]]; then
-  "$SANDBOX_DIR/build-toolchain.sh" etcd kubernetes kwok pulumi pulumi-language-nodejs \
-    kubernetes-provider tls-provider command-provider calico
+  "$SANDBOX_DIR/build-toolchain.sh"
 fi
-for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok sbx-kubelet calico calico-ipam; do
-  [[ -x "$TOOLBIN/$b" ]] || { echo "missing $TOOLBIN/$b: run sandbox/build-toolchain.sh" >&2; exit 1; }
-done
-command -v kubectl >/dev/null || { echo "kubectl not found on PATH" >&2; exit 1; }
+"$SANDBOX_DIR/build-toolchain.sh" --check >/dev/null || { "$SANDBOX_DIR/build-toolchain.sh" --check >&2; exit 1; }
 
 # Debian packages the sandbox needs (installed only when missing).
 need=()
