@@ -1,7 +1,7 @@
 import { Calico } from "./components/calico";
 import { checkPoolHistory, loadConfig } from "./components/config/load";
 import { skipUnreadPromiseStacks } from "./components/promiseStacks";
-import { readPreviousPools } from "./components/resources/previousOutputs";
+import { readPreviousOutputs } from "./components/resources/previousOutputs";
 
 // Half the CPU at 1000 nodes otherwise (components/promiseStacks.ts).
 skipUnreadPromiseStacks();
@@ -10,15 +10,16 @@ skipUnreadPromiseStacks();
 export = async () => {
     // Every config key is read and validated here, before any resource is registered.
     const config = loadConfig();
-    // Then the pools of this stack's last update (a StackReference read, awaited): a pool whose cidr or
-    // blockSize changed in place is refused before any Calico resource is registered, in preview too.
-    await checkPoolHistory(config, await readPreviousPools());
-    const calico = new Calico("calico", { config });
+    // Then this stack's last outputs (one StackReference read, awaited): a pool whose cidr or blockSize
+    // changed in place is refused before any Calico resource is registered, in preview too.
+    const previous = await readPreviousOutputs();
+    await checkPoolHistory(config, previous.pools);
+    const calico = new Calico("calico", { config, previous });
     const o = calico.outputs;
 
     return {
         calicoVersion: o.calicoVersion,
-        // Read back by the next run (readPreviousPools): name, cidr, blockSize and disabled of every pool.
+        // Read back by the next run (readPreviousOutputs): name, cidr, blockSize and disabled of every pool.
         pools: o.pools,
         nodes: o.nodes,
         cniKubeconfig: o.cniKubeconfig,
@@ -35,7 +36,7 @@ export = async () => {
         aliyunRouteTableId: o.aliyunRouteTableId,
         aliyunRoutes: o.aliyunRoutes,
         // Set only with the etcd datastore: every IPPool and BGPPeer name applied with calicoctl. The next run
-        // reads it back (a StackReference to this stack) to delete what config no longer has.
+        // reads it back (readPreviousOutputs) to delete what config no longer has.
         calicoctlApplied: o.calicoctlApplied,
     };
 };

@@ -12,12 +12,13 @@ import type { CalicoConfig } from "./config/types";
 import { after } from "./resources/after";
 import type { AliyunRoutes } from "./resources/aliyunRoutes";
 import { Bgp } from "./resources/bgp";
-import { CalicoctlApply, previousApplied } from "./resources/calicoctlApply";
+import { CalicoctlApply } from "./resources/calicoctlApply";
 import { Cni } from "./resources/cni";
 import { clusterCa } from "./resources/clusterCa";
 import { Datastore } from "./resources/datastore";
 import { EtcdClient } from "./resources/etcdClient";
 import { IpPools } from "./resources/ipPools";
+import type { PreviousOutputs } from "./resources/previousOutputs";
 import { CalicoPki } from "./resources/pki";
 import { Spiderpool } from "./resources/spiderpool";
 import { type WorkloadOutputs, Workloads, calicoWorkloads } from "./resources/workloads";
@@ -28,6 +29,8 @@ export const CALICOCTL_KUBECONFIG = "/etc/kubernetes/admin.conf";
 export interface CalicoArgs {
     /** Resolved config (see components/config/load.ts). */
     config: CalicoConfig;
+    /** This stack's last outputs, read before any resource registers (resources/previousOutputs.ts). */
+    previous: PreviousOutputs;
     /** How the local CNI binaries' upload is staged; the default gzips them into the user's cache (tests pass their own). */
     stageUpload?: StageUpload;
 }
@@ -53,7 +56,7 @@ export interface CalicoOutputs extends WorkloadOutputs {
 
 /**
  * The whole installation, in the hard way's order: certificates, datastore (CRDs), IP pools, the CNI
- * plugin on every host, then the workloads. Build it with `new Calico("calico", { config })`.
+ * plugin on every host, then the workloads. Build it with `new Calico("calico", { config, previous: await readPreviousOutputs() })`.
  *
  * One rule for every component here: it registers no inputs. Its children carry them; registered on
  * the component too, each change would show twice in `pulumi preview`, and keys (the cluster CA's, the
@@ -108,7 +111,7 @@ export class Calico extends pulumi.ComponentResource {
             this.etcdClient = new EtcdClient("etcd-client", { endpoints: ds.endpoints, tls: ds.tls }, parent);
             this.calicoctlApply = new CalicoctlApply(
                 "calicoctl-apply",
-                { image: cfg.images.ctl, pools: cfg.pools, bgp: cfg.bgp, felix, previous: previousApplied(this), etcd: this.etcdClient },
+                { image: cfg.images.ctl, pools: cfg.pools, bgp: cfg.bgp, felix, previous: args.previous.calicoctlApplied, etcd: this.etcdClient },
                 parent,
             );
             pools = this.calicoctlApply;

@@ -67,10 +67,9 @@ modversion() { # WRAPPER MODULE -> version required by the wrapper go.mod
 }
 
 # ---------------------------------------------------------------- the tools
-PULUMI_VERSION="$(modversion pulumi github.com/pulumi/pulumi/pkg/v3)"
 
 build_pulumi() {
-  local v="$PULUMI_VERSION"
+  local v; v="$(modversion pulumi github.com/pulumi/pulumi/pkg/v3)"
   up_to_date pulumi "$v" pulumi && { log "skip pulumi $v (built)"; return; }
   gobuild "$(stage pulumi)" pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
     "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$v"

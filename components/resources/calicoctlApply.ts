@@ -3,11 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { BgpSettings } from "../builders/bgp";
 import type { FelixSettings } from "../builders/felixSettings";
 import {
-    APPLIED_OUTPUT,
     AppliedNames,
     CALICOCTL_JOB,
     appliedNames,
-    asAppliedNames,
     buildCalicoctlJob,
     buildResourcesConfigMap,
     calicoResourceDocuments,
@@ -18,7 +16,6 @@ import {
 } from "../builders/calicoctlApply";
 import type { PoolConfig } from "../config/schema";
 import type { EtcdClient } from "./etcdClient";
-import { thisStackName } from "./previousOutputs";
 
 export interface CalicoctlApplyArgs {
     /** calico/ctl image. */
@@ -29,8 +26,8 @@ export interface CalicoctlApplyArgs {
     bgp: BgpSettings;
     /** Felix knobs for the default FelixConfiguration. */
     felix: FelixSettings;
-    /** IPPool and BGPPeer names this stack applied before (see previousApplied); the Job prunes what config dropped. */
-    previous: pulumi.Input<AppliedNames>;
+    /** IPPool and BGPPeer names this stack applied before (readPreviousOutputs); the Job prunes what config dropped. */
+    previous: AppliedNames;
     /** The etcd client Secret and `calico-config` ConfigMap the Job mounts. */
     etcd: EtcdClient;
 }
@@ -63,14 +60,12 @@ export class CalicoctlApply extends pulumi.ComponentResource {
         });
         const stream = renderResourceStream(docs);
         const current = appliedNames(docs);
-        const previous = pulumi.output(args.previous).apply(asAppliedNames);
+        const previous = args.previous;
 
         const cm = buildResourcesConfigMap(stream);
         this.configMap = new k8s.core.v1.ConfigMap(cm.metadata.name, cm, { parent: this });
-        const job = previous.apply((prev) => {
-            const prune = pruneTargets(prev, current);
-            return buildCalicoctlJob({ image, hash: contentHash(stream, prune), prune });
-        });
+        const prune = pruneTargets(previous, current);
+        const job = buildCalicoctlJob({ image, hash: contentHash(stream, prune), prune });
         this.job = new k8s.batch.v1.Job(
             CALICOCTL_JOB,
             { apiVersion: "batch/v1", kind: "Job", metadata: job.metadata, spec: job.spec },
@@ -78,17 +73,8 @@ export class CalicoctlApply extends pulumi.ComponentResource {
         );
         this.jobName = this.job.metadata.name;
         // Recorded only once the Job has run, so a failed run prunes the same names next time.
-        this.applied = pulumi.all([this.job.metadata, previous]).apply(([, prev]) => nextApplied(prev, current));
+        this.applied = this.job.metadata.apply(() => nextApplied(previous, current));
 
         this.registerOutputs({ jobName: this.jobName, applied: this.applied });
     }
-}
-
-/**
- * This stack's own `calicoctlApplied` output from its last update: the names the next Job may prune.
- * Read through a StackReference to the current stack; a stack that never exported it prunes nothing.
- */
-export function previousApplied(parent: pulumi.Resource): pulumi.Output<AppliedNames> {
-    const self = new pulumi.StackReference(`${APPLIED_OUTPUT}-previous`, { name: thisStackName() }, { parent });
-    return self.getOutput(APPLIED_OUTPUT).apply(asAppliedNames);
 }
