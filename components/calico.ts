@@ -111,7 +111,14 @@ export class Calico extends pulumi.ComponentResource {
             this.etcdClient = new EtcdClient("etcd-client", { endpoints: ds.endpoints, tls: ds.tls }, parent);
             this.calicoctlApply = new CalicoctlApply(
                 "calicoctl-apply",
-                { image: cfg.images.ctl, pools: cfg.pools, bgp: cfg.bgp, felix, previous: args.previous.calicoctlApplied, etcd: this.etcdClient },
+                {
+                    image: cfg.images.ctl,
+                    pools: cfg.pools,
+                    bgp: cfg.bgp,
+                    felix,
+                    previous: args.previous.calicoctlApplied,
+                    etcd: this.etcdClient,
+                },
                 parent,
             );
             pools = this.calicoctlApply;

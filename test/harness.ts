@@ -293,7 +293,8 @@ function fakeStage(plan: UploadPlan): string {
 export async function buildProgram(config: CalicoConfig, transformations: pulumi.ResourceTransformation[] = []): Promise<Calico> {
     reset();
     const { Calico: Program } = require("../components/calico") as typeof import("../components/calico");
-    const { readPreviousOutputs } = require("../components/resources/previousOutputs") as typeof import("../components/resources/previousOutputs");
+    const { readPreviousOutputs } =
+        require("../components/resources/previousOutputs") as typeof import("../components/resources/previousOutputs");
     // As index.ts does: this stack's last outputs first (the mock StackReference returns previousStackOutputs).
     const previous = await readPreviousOutputs();
     const calico = new Program(

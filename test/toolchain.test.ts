@@ -32,7 +32,12 @@ function fakeToolchain(): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolchain-"));
     fs.mkdirSync(path.join(dir, "bin"));
     for (const [, bins] of tools()) for (const b of bins) fs.writeFileSync(path.join(dir, "bin", b), "", { mode: 0o755 });
-    fs.writeFileSync(path.join(dir, "versions"), tools().map(([t]) => `${t} v0\n`).join(""));
+    fs.writeFileSync(
+        path.join(dir, "versions"),
+        tools()
+            .map(([t]) => `${t} v0\n`)
+            .join(""),
+    );
     for (const f of [
         "node/usr/bin/calico-node",
         "cni/opt/cni/bin/portmap",
@@ -60,7 +65,9 @@ describe("the sandbox's tool list", () => {
     test("names each tool once, each with the files it builds", () => {
         const names = tools().map(([t]) => t);
         expect(new Set(names).size).toBe(names.length);
-        expect(names).toEqual(expect.arrayContaining(["node", "pulumi", "tls-provider", "command-provider", "calico", "sbx-kubelet", "kubectl"]));
+        expect(names).toEqual(
+            expect.arrayContaining(["node", "pulumi", "tls-provider", "command-provider", "calico", "sbx-kubelet", "kubectl"]),
+        );
         for (const [, bins] of tools()) expect(bins.length).toBeGreaterThan(0);
     });
 
