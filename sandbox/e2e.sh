@@ -478,6 +478,8 @@ bash "$SANDBOX_DIR/toolchain-ready.sh" || { echo "e2e: toolchain not built (run 
 [[ -d "$REPO/node_modules/@pulumi/pulumi" ]] || (cd "$REPO" && npm ci --no-audit --no-fund)
 rm -rf "$E"; mkdir -p "$E/logs"
 T0=$(now)
+echo "==> Pulumi toolchain (sandbox/plugin-versions.sh)"
+bash "$SANDBOX_DIR/plugin-versions.sh" || echo "(plugin versions not read)"
 
 STARTED_CLUSTER=0
 pid_alive kube-apiserver || STARTED_CLUSTER=1
