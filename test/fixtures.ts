@@ -23,6 +23,7 @@ export const fakeEnv: ConfigEnv = {
     realDir: (p) => p,
     plaintextSecretKeys: [],
     secretValuesHidden: false,
+    sshAuthSock: "/run/test-agent.sock",
 };
 
 /** The hard-way lab as raw config, with the CA given directly and an SSH key. */

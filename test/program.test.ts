@@ -23,7 +23,7 @@ import { parse } from "yaml";
 import { REFERENCE_CRD_NAMES } from "./crdSchema";
 import { Calico } from "../components/calico";
 import { CERT_SPECS } from "../components/builders/certs";
-import { TEST_CERT_PEM, fakeEnv, labRaw, resolvedConfig } from "./fixtures";
+import { TEST_CERT_PEM, fakeEnv, labRaw, labSecrets, resolvedConfig } from "./fixtures";
 import { dataplaneCleanupScript } from "../components/builders/dataplaneCleanup";
 import { asRoot, cniInstallScript, cniUninstallScript, hostUninstallPath } from "../components/builders/hostScripts";
 import { INSTALL_SCRIPT, UNINSTALL_SCRIPT, hostBundle, hostDeleteCommand, hostInstallCommand } from "../components/builders/hostBundle";
@@ -333,6 +333,18 @@ describe("the cluster CA read from a node", () => {
         expect(find(CMD, "cka001-cluster-ca-cert").inputs.create).toContain("/etc/kubernetes/pki/ca.crt");
         expect(find(CMD, "cka001-cluster-ca-key").inputs.create).toContain("/etc/kubernetes/pki/ca.key");
         expect(recordedOpts.find((o) => o.name === "cka001-cluster-ca-key")?.additionalSecretOutputs).toContain("stdout");
+        // The real command provider sends a command's last stdout as an SSH env request on update unless told not to.
+        expect(find(CMD, "cka001-cluster-ca-key").inputs.addPreviousOutputInEnv).toBe(false);
+        expect(find(CMD, "cka001-cluster-ca-cert").inputs.addPreviousOutputInEnv).toBe(false);
+        // No agent socket in the inputs: the provider takes SSH_AUTH_SOCK from its environment (and fails on an empty one).
+        expect(Object.keys(plain(find(CMD, "cka001-cluster-ca-key").inputs.connection)).sort()).toEqual([
+            "dialErrorLimit",
+            "host",
+            "perDialTimeout",
+            "port",
+            "privateKey",
+            "user",
+        ]);
         expect(find("tls:index/locallySignedCert:LocallySignedCert", "pki-cni-client-cert").inputs.caCertPem).toContain(
             "read by cka001-cluster-ca-cert",
         );
@@ -348,6 +360,17 @@ describe("the cluster CA read from a node", () => {
             );
         }
     });
+});
+
+test("through the SSH agent: neither a key nor a socket path in any connection", async () => {
+    const raw: any = labRaw();
+    raw.ssh = { ...raw.ssh, useAgent: true };
+    const secrets: any = labSecrets();
+    delete secrets.sshPrivateKey;
+    await buildProgram(resolvedConfig(raw, secrets));
+    const connections = recorded.filter((r) => r.type.startsWith("command:")).map((r) => Object.keys(plain(r.inputs.connection)).sort());
+    expect(connections.length).toBeGreaterThan(0);
+    for (const keys of connections) expect(keys).toEqual(["dialErrorLimit", "host", "perDialTimeout", "port", "user"]);
 });
 
 describe("stable identity", () => {

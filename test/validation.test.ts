@@ -253,6 +253,34 @@ describe("validation", () => {
         expect(problemsOf(mutate)).toEqual([messages].flat());
     });
 
+    describe("the SSH agent", () => {
+        const agentOnly: Mutate = (r, s) => {
+            delete s.sshPrivateKey;
+            r.ssh = { ...r.ssh, useAgent: true };
+        };
+        const noAgent = { ...fakeEnv, sshAuthSock: undefined };
+
+        test("useAgent without SSH_AUTH_SOCK: one problem naming the nodes without a key", () => {
+            expect(
+                problemsOf(
+                    (r, s) => {
+                        agentOnly(r, s);
+                        s.sshPrivateKeys = { cka001: TEST_KEY_PEM };
+                    },
+                    { env: noAgent },
+                ),
+            ).toEqual([
+                'calico:ssh.useAgent = true: SSH_AUTH_SOCK is not set where pulumi runs, so cka002, cka003 (no SSH key) cannot authenticate; start an agent holding the key in that shell (`eval "$(ssh-agent)"; ssh-add <key>`), or set one with `pulumi config set --secret calico:sshPrivateKey < key`.',
+            ]);
+        });
+
+        test("useAgent with SSH_AUTH_SOCK, or with a key for every node, or when verify reads the config: no problem", () => {
+            expect(problemsOf(agentOnly)).toEqual([]);
+            expect(problemsOf((r) => (r.ssh = { ...r.ssh, useAgent: true }), { env: noAgent })).toEqual([]);
+            expect(problemsOf(agentOnly, { env: { ...noAgent, secretValuesHidden: true } })).toEqual([]);
+        });
+    });
+
     test.each(goodSelectors)("accepts the selector %j", (selector) => {
         expect(problemsOf((r) => (r.pools[0].nodeSelector = selector))).toEqual([]);
     });

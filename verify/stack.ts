@@ -71,6 +71,7 @@ export function resolveFromEntries(
         ...files,
         plaintextSecretKeys,
         secretValuesHidden: true,
+        sshAuthSock: undefined,
     });
     if (!result.ok) throw new ConfigError(result.problems);
     return result.config;

@@ -74,7 +74,13 @@ export function loadConfig(): CalicoConfig {
     secrets.alicloudAccessKey = pulumi.runtime.getConfig("alicloud:accessKey");
     secrets.alicloudSecretKey = pulumi.runtime.getConfig("alicloud:secretKey");
     if (secrets.alicloudSecretKey !== undefined && !isSecret("secretKey", "alicloud")) plaintextSecretKeys.push("alicloud:secretKey");
-    const env: ConfigEnv = { fileSha256, realDir, plaintextSecretKeys, secretValuesHidden: false };
+    const env: ConfigEnv = {
+        fileSha256,
+        realDir,
+        plaintextSecretKeys,
+        secretValuesHidden: false,
+        sshAuthSock: process.env.SSH_AUTH_SOCK || undefined,
+    };
     const result = resolveConfig(raw, secrets, env, (s) => pulumi.secret(s));
     if (!result.ok) throw new ConfigError(result.problems);
     return result.config;

@@ -31,6 +31,8 @@ export interface ConfigEnv {
      * without `--show-secrets`): rules check that a secret is set, not its content.
      */
     secretValuesHidden: boolean;
+    /** SSH_AUTH_SOCK where pulumi runs: the agent that nodes without a key authenticate through. */
+    sshAuthSock: string | undefined;
 }
 
 /**

@@ -22,7 +22,8 @@ export function clusterCa(source: ClusterCaSource, parent: pulumi.Resource): Clu
     const read = (what: string, path: string, secret: boolean) =>
         new command.remote.Command(
             `${node.name}-cluster-ca-${what}`,
-            { connection, create: asRoot(readFileScript(path), node.user), logging: "none" },
+            // addPreviousOutputInEnv off: on an update the provider would send the last stdout, the CA key, as an SSH env request.
+            { connection, create: asRoot(readFileScript(path), node.user), logging: "none", addPreviousOutputInEnv: false },
             { parent, additionalSecretOutputs: secret ? ["stdout"] : [] },
         );
     const cert = read("cert", source.certPath, false);

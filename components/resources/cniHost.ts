@@ -83,6 +83,8 @@ export function cniHost(name: string, args: CniHostArgs, parent: pulumi.Resource
             stdin,
             // Scripts print nothing on success; keep stderr for failures, never stdout.
             logging: "stderr",
+            // No script reads PULUMI_COMMAND_STDOUT/STDERR; sshd's default AcceptEnv would refuse them with a warning.
+            addPreviousOutputInEnv: false,
         },
         // Never create-before-delete: the old delete would remove the files the new create just wrote.
         { parent, dependsOn: [copy], deleteBeforeReplace: true },

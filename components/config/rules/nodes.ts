@@ -19,6 +19,7 @@ export function nodeRules(cfg: ParsedConfig, secrets: RawSecrets, env: ConfigEnv
     const counts = new Map<string, number>();
     const podCidrs: { key: string; cidr: Cidr }[] = [];
     const targets = new Map<string, string>();
+    const agentNodes: string[] = [];
     const pod = parseCidr(cfg.cluster.podCidr);
     cfg.nodes.forEach((node, i) => {
         const key = itemKey("nodes", node, i);
@@ -69,6 +70,7 @@ export function nodeRules(cfg: ParsedConfig, secrets: RawSecrets, env: ConfigEnv
                 ),
             );
         }
+        if (ssh && !hasKey && cfg.ssh.useAgent) agentNodes.push(node.name);
         if (node.podCidr !== undefined) {
             const c = parseCidr(node.podCidr);
             if (!c.ok) {
@@ -100,6 +102,16 @@ export function nodeRules(cfg: ParsedConfig, secrets: RawSecrets, env: ConfigEnv
     });
     for (const [name, count] of counts) {
         if (count > 1) out.push(problem("nodes", name, `node name "${name}" is listed ${count} times; list each node once.`));
+    }
+    // verify (secret values hidden) reads the config and never connects over SSH.
+    if (agentNodes.length > 0 && !env.secretValuesHidden && env.sshAuthSock === undefined) {
+        out.push(
+            problem(
+                "ssh.useAgent",
+                true,
+                `SSH_AUTH_SOCK is not set where pulumi runs, so ${agentNodes.join(", ")} (no SSH key) cannot authenticate; start an agent holding the key in that shell (\`eval "$(ssh-agent)"; ssh-add <key>\`), or set one with \`pulumi config set --secret calico:sshPrivateKey < key\`.`,
+            ),
+        );
     }
     const names = new Set(cfg.nodes.map((n) => n.name));
     for (const extra of perNodeHidden ? [] : Object.keys(secrets.sshPrivateKeys ?? {})) {
