@@ -19,7 +19,10 @@ jq -r '.plugins[] | select(.kind == "resource") | "\(.name) \(.version)"' <<<"$a
   if [[ -z "$bin" ]]; then
     running="(not on PATH: not used by the sandbox stacks)"
   else
-    running="$(timeout 120 pulumi package get-schema "$bin" 2>/dev/null | jq -r '.version // "?"') ($bin)"
+    running="$(timeout 120 pulumi package get-schema "$bin" 2>/dev/null | jq -r '.version // empty')"
+    # The kubernetes provider's embedded schema carries no version: say what the toolchain built.
+    [[ -n "$running" ]] || running="(no version in its schema) built as $(awk -v t="$name-provider" '$1==t {print $2}' "$CALICO_HW_TOOLCHAIN/versions")"
+    running="$running ($bin)"
   fi
   printf '%-22s %-16s %s\n' "resource-$name" "$asked" "$running"
 done
