@@ -5,13 +5,31 @@
  */
 import type { UploadPlan } from "../components/builders/upload";
 import * as pulumi from "@pulumi/pulumi";
+import { EventEmitter } from "events";
 import { parseAllDocuments } from "yaml";
 import type { Calico } from "../components/calico";
 import type { CalicoConfig } from "../components/config/types";
 import { skipUnreadPromiseStacks } from "../components/promiseStacks";
 
+// Jest maps stacks to the sources in its own realm: the test's Error has no prepareStackTrace, so Node
+// falls back to the outer realm's. The outer Error is reached through a core module's Function, and a
+// formatter that hands every stack to it goes in front here, so the filters below can sit before it.
+const unmapped = (err: Error, frames: NodeJS.CallSite[]) => `${String(err)}\n${frames.map((f) => `    at ${String(f)}`).join("\n")}`;
+if (Error.prepareStackTrace === undefined) {
+    const outerError = (Object.getPrototypeOf(EventEmitter) as FunctionConstructor).constructor("return Error")() as ErrorConstructor;
+    Error.prepareStackTrace = (err, frames) => (outerError.prepareStackTrace ?? unmapped)(err, frames);
+}
 // As index.ts does: the SDK's promise stacks, unread, would be formatted through jest's source maps.
 skipUnreadPromiseStacks();
+// The SDK also takes a whole stack for each resource's source position, which jest maps frame by frame;
+// nothing reads positions under the mocks, so those stacks are formatted unmapped. Every other stack
+// (a failing test's among them) keeps jest's mapping.
+const mapStack = Error.prepareStackTrace;
+Error.prepareStackTrace = (err, frames) => {
+    const top = frames[0];
+    if (top?.getFunctionName() === "callsites" && (top.getFileName() ?? "").includes("@pulumi/pulumi")) return unmapped(err, frames);
+    return mapStack!(err, frames);
+};
 
 export interface Recorded {
     type: string;
@@ -96,12 +114,22 @@ export const calls: { token: string; inputs: any }[] = [];
 
 /** Extra call handlers a test can install (e.g. alicloud look-ups); unknown tokens still throw. */
 export const callHandlers: Record<string, (inputs: any) => Record<string, unknown>> = {
-    "kubernetes:yaml:decode": (inputs) => ({
-        result: parseAllDocuments(String(inputs.text))
-            .map((d) => d.toJS())
-            .filter((d) => d !== null && d !== undefined),
-    }),
+    "kubernetes:yaml:decode": (inputs) => ({ result: decodeYaml(String(inputs.text)) }),
 };
+
+// Parsed once per text (the CRDs are most of every build's YAML); safe to share, since the mock's
+// answer is serialized to the program, which gets a copy.
+const decoded = new Map<string, unknown[]>();
+function decodeYaml(text: string): unknown[] {
+    let docs = decoded.get(text);
+    if (docs === undefined) {
+        docs = parseAllDocuments(text)
+            .map((d) => d.toJS())
+            .filter((d) => d !== null && d !== undefined);
+        decoded.set(text, docs);
+    }
+    return docs;
+}
 
 void pulumi.runtime.setMocks(
     {
