@@ -3,7 +3,7 @@
  * (`debuggablePromise` in runtime/debuggable.js), about a dozen per resource. It reads them only for the
  * leak report that `PULUMI_DEBUG_PROMISE_LEAKS` turns on, but `.stack` is formatted eagerly, and under
  * ts-node (as `pulumi up` runs this program) source-map-support maps every frame of every one: about
- * half the program's CPU at 1000 nodes (README, Performance).
+ * half the program's CPU at 1000 nodes (docs/performance.md).
  *
  * `skipUnreadPromiseStacks` leaves those stacks empty unless the leak report is on. Every other stack,
  * the program's own errors and the SDK's resource source positions among them, is formatted as before.

@@ -12,7 +12,7 @@
 #   4. kube-controllers IPAM garbage collection: sbx-node-3 out of config and its Node object deleted; its
 #      block affinities and blocks are released (then the Node comes back, and into config again);
 #   5. destroy under traffic: nothing of Calico left in any node's namespace.
-# Probe figures are printed per change; the bounds asserted are in the README ("Day-2 changes").
+# Probe figures are printed per change; the bounds asserted are in docs/day2.md.
 # Needs the cluster running and no other stack holding the Calico objects. Every wait is bounded.
 # Ends with `e2e-day2: N passed, M failed`; exits non-zero on any failure. Logs: $S/e2e-day2/.
 set -uo pipefail
@@ -26,7 +26,7 @@ NS=kube-system
 trap probe_stop_all EXIT
 N1="${NODES[0]}" N3="${NODES[2]}"
 POOL3_CIDR=10.244.64.0/18
-# Bounds asserted per change (lost packets, longest gap in ms); see the README for why each is what it is.
+# Bounds asserted per change (lost packets, longest gap in ms); see docs/day2.md for why each is what it is.
 RENEW_BOUND="${E2E_RENEW_BOUND:-0 1500}"
 MTU_BOUND="${E2E_MTU_BOUND:-0 1000}"
 POOL_BOUND="${E2E_POOL_BOUND:-0 1000}"

@@ -28,7 +28,7 @@ style_preconditions
 # The two updates of the switch: the reflector in (node mark and BGPPeers, mesh still on), then the mesh off
 # (with the service range). In one update, the mesh went off before the clients' sessions through the
 # restarted reflector were up: every cross-node path, also between the other nodes, lost ~10 s (97 of
-# ~230 pings; README "Route reflectors").
+# ~230 pings; docs/styles.md "Route reflectors").
 RR1_JS='
     const n = c.get("calico:nodes").items.find((x) => x.get("name") === argv[0]);
     if (!n) { console.error("no node " + argv[0]); process.exit(1); }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The sandbox's kubelet stand-ins: one sbx-kubelet per node (toolchain/kubelet), which runs the pods
-# the scheduler binds to that node as real processes in the node's network namespace (README.md,
+# the scheduler binds to that node as real processes in the node's network namespace (sandbox/README.md,
 # "Real Calico"). It authenticates as system:node:<node>, as a kubelet does.
 #   kubelets.sh start [NODE...]   start (idempotent)
 #   kubelets.sh stop  [NODE...]   stop: each kubelet stops its pods (TERM, grace, KILL) and tears

@@ -201,7 +201,7 @@ describe("felix.settings validation", () => {
         expect(problemsOf(mutate)).toEqual(expected);
     });
 
-    test("the README's examples pass: the VXLAN checksum offload workaround (calico#3145) and a few knobs", () => {
+    test("the examples in docs/styles.md pass: the VXLAN checksum offload workaround (calico#3145) and a few knobs", () => {
         expect(
             problemsOf(
                 withSettings({

@@ -38,7 +38,7 @@ test("the migration steps, word for word", () => {
     expect(STEPS_A).toBe(
         "migrate instead: add a pool under a new name with a range that overlaps no other pool, then set disabled: true on pool-a, " +
             "then recreate the pods that have addresses from pool-a, then remove pool-a from calico:pools, " +
-            'with a `pulumi up` after each config change (README: "Migrating a pool").',
+            'with a `pulumi up` after each config change (docs/configuration.md: "Migrating a pool").',
     );
 });
 
@@ -171,7 +171,7 @@ describe("poolHistoryRules", () => {
 });
 
 const REMOVED_A =
-    'calico:pools[pool-a] = (unset): pool pool-a (10.244.0.0/18) was enabled at the last update and this config removes it: pods that still have addresses from it keep them after the pool is gone. If any does, put pool-a back and migrate instead: set disabled: true on it, recreate those pods, then remove it (README: "Migrating a pool").';
+    'calico:pools[pool-a] = (unset): pool pool-a (10.244.0.0/18) was enabled at the last update and this config removes it: pods that still have addresses from it keep them after the pool is gone. If any does, put pool-a back and migrate instead: set disabled: true on it, recreate those pods, then remove it (docs/configuration.md: "Migrating a pool").';
 
 describe("poolRemovalWarnings", () => {
     test.each<[string, PoolConfig[], PreviousPool[], string[]]>([
@@ -256,7 +256,7 @@ describe("checkPoolHistory", () => {
                 was("retired", "10.244.64.0/18"),
             ]);
             expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([
-                'warning: [runtime] calico:pools[retired] = (unset): pool retired (10.244.64.0/18) was enabled at the last update and this config removes it: pods that still have addresses from it keep them after the pool is gone. If any does, put retired back and migrate instead: set disabled: true on it, recreate those pods, then remove it (README: "Migrating a pool").',
+                'warning: [runtime] calico:pools[retired] = (unset): pool retired (10.244.64.0/18) was enabled at the last update and this config removes it: pods that still have addresses from it keep them after the pool is gone. If any does, put retired back and migrate instead: set disabled: true on it, recreate those pods, then remove it (docs/configuration.md: "Migrating a pool").',
             ]);
         } finally {
             warn.mockRestore();
@@ -384,11 +384,11 @@ describe("the program, through index.ts", () => {
     });
 });
 
-test("the README documents the migration the messages point to", () => {
-    const readme = fs.readFileSync(`${ROOT}/README.md`, "utf8");
+test("docs/configuration.md documents the migration the messages point to", () => {
+    const readme = fs.readFileSync(`${ROOT}/docs/configuration.md`, "utf8");
     expect(readme.includes("\n#### Migrating a pool\n")).toBe(true);
     expect(readme.includes("(#migrating-a-pool)")).toBe(true);
-    // The README's example refusal is the rule's own output, word for word.
+    // The page's example refusal is the rule's own output, word for word.
     const example = formatProblem(poolHistoryRules([pool("ipv4-ippool-1", "10.244.64.0/18")], [was("ipv4-ippool-1", "10.244.0.0/18")])[0]!);
     expect(readme.includes(`\n  - ${example}\n`)).toBe(true);
 });

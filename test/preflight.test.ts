@@ -192,7 +192,7 @@ describe.each<[string, () => void, Partial<PreflightPlan>, string[]]>([
         () => write("proc/4242/comm", "kube-proxy\n"),
         { bpf: true, kubeProxyRemoved: true },
         [
-            "preflight cka001: kube-proxy runs here while calicoNode.kubeProxy is removed, so Felix would delete its rules as fast as it writes them; fix: turn kube-proxy off (README: kube-proxy and the eBPF dataplane), or set calico:calicoNode.kubeProxy running",
+            "preflight cka001: kube-proxy runs here while calicoNode.kubeProxy is removed, so Felix would delete its rules as fast as it writes them; fix: turn kube-proxy off (docs/styles.md: kube-proxy and the eBPF dataplane), or set calico:calicoNode.kubeProxy running",
         ],
     ],
     [

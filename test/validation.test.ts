@@ -95,7 +95,7 @@ const cases: [string, Mutate, string | string[]][] = [
     [
         "unknown key",
         (r) => (r.cni.mtuu = 1400),
-        "calico:cni.mtuu = 1400: is not a known key; check its spelling against the README's config reference.",
+        "calico:cni.mtuu = 1400: is not a known key; check its spelling against the config reference (docs/configuration.md).",
     ],
     [
         "two unknown keys, each with its value",
@@ -104,14 +104,14 @@ const cases: [string, Mutate, string | string[]][] = [
             r.cni.mtuu = 1400;
         },
         [
-            'calico:cni.deliver = "daemonset": is not a known key; check its spelling against the README\'s config reference.',
-            "calico:cni.mtuu = 1400: is not a known key; check its spelling against the README's config reference.",
+            'calico:cni.deliver = "daemonset": is not a known key; check its spelling against the config reference (docs/configuration.md).',
+            "calico:cni.mtuu = 1400: is not a known key; check its spelling against the config reference (docs/configuration.md).",
         ],
     ],
     [
         "unknown top-level key",
         (r) => (r.typhaa = { enabled: false }),
-        'calico:typhaa = {"enabled":false}: is not a known key; check its spelling against the README\'s config reference.',
+        'calico:typhaa = {"enabled":false}: is not a known key; check its spelling against the config reference (docs/configuration.md).',
     ],
     [
         "missing CA certificate",

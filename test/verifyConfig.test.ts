@@ -58,7 +58,7 @@ describe("verify's config keys", () => {
             (raw: any) => {
                 raw.verify = { sample: 3 };
             },
-            ["calico:verify.sample = 3: is not a known key; check its spelling against the README's config reference."],
+            ["calico:verify.sample = 3: is not a known key; check its spelling against the config reference (docs/configuration.md)."],
         ],
     ])("%s", (_n, mutate, expected) => {
         expect(problemsOf(mutate)).toEqual(expected);

@@ -5,7 +5,7 @@ import { exitCode, renderJson, renderTable } from "./report";
 import { runChecks } from "./run";
 import { loadStackConfig, loadStackOutputs } from "./stack";
 
-/** `npm run verify`: checks the live cluster of a stack (see README, "Verifying a cluster"). */
+/** `npm run verify`: checks the live cluster of a stack (see docs/verify.md). */
 async function main(): Promise<number> {
     const parsed = parseArgs(process.argv.slice(2));
     if (!parsed.ok) {

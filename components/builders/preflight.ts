@@ -177,7 +177,7 @@ export function preflightChecks(plan: PreflightChecks, opts: PreflightOptions = 
         );
         if (plan.kubeProxyRemoved) {
             lines.push(
-                `if runs kube-proxy; then bad "kube-proxy runs here while calicoNode.kubeProxy is removed, so Felix would delete its rules as fast as it writes them; fix: turn kube-proxy off (README: kube-proxy and the eBPF dataplane), or set calico:calicoNode.kubeProxy running"; fi`,
+                `if runs kube-proxy; then bad "kube-proxy runs here while calicoNode.kubeProxy is removed, so Felix would delete its rules as fast as it writes them; fix: turn kube-proxy off (docs/styles.md: kube-proxy and the eBPF dataplane), or set calico:calicoNode.kubeProxy running"; fi`,
             );
         }
     }

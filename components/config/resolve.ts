@@ -72,7 +72,7 @@ function zodProblems(raw: unknown, error: z.ZodError): Problem[] {
                 problem(
                     base === "" ? k : `${base}.${k}`,
                     valueAt(raw, [...issue.path, k]),
-                    "is not a known key; check its spelling against the README's config reference.",
+                    "is not a known key; check its spelling against the config reference (docs/configuration.md).",
                 ),
             );
         }

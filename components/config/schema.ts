@@ -128,7 +128,7 @@ export const rawConfigSchema = z.strictObject({
             rsaBits: z.number().int().default(2048),
             /**
              * The calico-cni client key: ECDSA P-256, or RSA of `rsaBits`. ECDSA by default: it is in the CNI
-             * kubeconfig that every node's install carries, so the state holds it once per node (README).
+             * kubeconfig that every node's install carries, so the state holds it once per node (docs/configuration.md).
              */
             cniKeyAlgorithm: z.enum(["ECDSA", "RSA"]).default("ECDSA"),
             validityHours: z.number().int().default(8760),

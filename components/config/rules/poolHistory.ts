@@ -18,12 +18,12 @@ import type { PreviousPool } from "../types";
  * refused in `pulumi preview` already, with the way that works: Calico's pool migration.
  */
 
-/** Calico's pool migration for pool `name`, as config changes (README: "Migrating a pool"). */
+/** Calico's pool migration for pool `name`, as config changes (docs/configuration.md: "Migrating a pool"). */
 export function migrationSteps(name: string): string {
     return (
         `migrate instead: add a pool under a new name with a range that overlaps no other pool, then set disabled: true on ${name}, ` +
         `then recreate the pods that have addresses from ${name}, then remove ${name} from calico:pools, ` +
-        'with a `pulumi up` after each config change (README: "Migrating a pool").'
+        'with a `pulumi up` after each config change (docs/configuration.md: "Migrating a pool").'
     );
 }
 
@@ -108,7 +108,7 @@ export function poolRemovalWarnings(pools: readonly PoolConfig[], previous: read
                 `pools[${p.name}]`,
                 undefined,
                 `pool ${p.name} (${p.cidr}) was enabled at the last update and this config removes it: pods that still have addresses from it keep them after the pool is gone. ` +
-                    `If any does, put ${p.name} back and migrate instead: set disabled: true on it, recreate those pods, then remove it (README: "Migrating a pool").`,
+                    `If any does, put ${p.name} back and migrate instead: set disabled: true on it, recreate those pods, then remove it (docs/configuration.md: "Migrating a pool").`,
             ),
         );
 }
