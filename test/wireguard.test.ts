@@ -109,7 +109,9 @@ describe("WireGuard and MTU validation", () => {
         [
             "an unknown WireGuard key",
             (r) => (r.felix = { wireguard: { ipv4: true, mtu: 1400 } }),
-            ["calico:felix.wireguard.mtu = 1400: is not a known key; check its spelling against the config reference (docs/configuration.md)."],
+            [
+                "calico:felix.wireguard.mtu = 1400: is not a known key; check its spelling against the config reference (docs/configuration.md).",
+            ],
         ],
     ])("%s", (_name, mutate, expected) => {
         expect(problemsOf(mutate)).toEqual(expected);
