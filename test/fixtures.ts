@@ -4,6 +4,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import type { RawConfig } from "../components/config/schema";
 import type { CalicoConfig, ConfigEnv, RawSecrets } from "../components/config/types";
+import { type ConfigEntry, NAMESPACE, rawInput } from "../components/config/entries";
 import { formatProblem } from "../components/config/problems";
 import { resolveConfig } from "../components/config/resolve";
 
@@ -70,8 +71,9 @@ function testSecret(key: string): string {
 }
 
 /**
- * Every Pulumi.<stack>.yaml in the repo, as raw config. `secure:` values, and secrets the file's comments
- * tell the user to set (`pulumi config set --secret calico:<key>`), become test secrets.
+ * Every Pulumi.<stack>.yaml in the repo, as the program's reader (config/entries.ts) maps its `calico:`
+ * entries. `secure:` values, and secrets the file's comments tell the user to set (`pulumi config set
+ * --secret calico:<key>`), become test secrets.
  */
 export function stackFiles(): StackFile[] {
     return fs
@@ -81,16 +83,19 @@ export function stackFiles(): StackFile[] {
         .map((file) => {
             const text = fs.readFileSync(path.join(ROOT, file), "utf8");
             const doc = parse(text) ?? {};
-            const raw: Record<string, unknown> = {};
-            const secrets: Record<string, unknown> = {};
-            for (const m of text.matchAll(/^\s*#.*pulumi config set --secret calico:(\w+)/gm)) secrets[m[1]] = testSecret(m[1]);
+            const entries: Record<string, ConfigEntry> = {};
+            for (const m of text.matchAll(new RegExp(`^\\s*#.*pulumi config set --secret ${NAMESPACE}:(\\w+)`, "gm")))
+                entries[`${NAMESPACE}:${m[1]}`] = { value: testSecret(m[1]!), secret: true };
             for (const [full, value] of Object.entries((doc.config ?? {}) as Record<string, unknown>)) {
                 const [ns, key] = full.split(":");
-                if (ns !== "calico") continue;
-                if (value && typeof value === "object" && "secure" in (value as object)) secrets[key] = testSecret(key);
-                else raw[key] = value;
+                if (ns !== NAMESPACE || !key) continue;
+                entries[full] =
+                    value && typeof value === "object" && "secure" in (value as object)
+                        ? { value: testSecret(key), secret: true }
+                        : { value: typeof value === "string" ? value : JSON.stringify(value), secret: false };
             }
-            return { file, raw, secrets: secrets as RawSecrets };
+            const { raw, secrets } = rawInput(entries);
+            return { file, raw, secrets };
         });
 }
 
@@ -101,7 +106,8 @@ export function stackFiles(): StackFile[] {
  */
 export async function runProgram(config: Record<string, unknown>, secretKeys: string[]): Promise<{ exports?: any; error?: string }> {
     const all: Record<string, string> = {};
-    for (const [k, v] of Object.entries(config)) all[k.includes(":") ? k : `calico:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    for (const [k, v] of Object.entries(config))
+        all[k.includes(":") ? k : `${NAMESPACE}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
     // Imported here so fixtures stays usable before the mocks are set.
     require("@pulumi/pulumi").runtime.setAllConfig(all, secretKeys);
     const out: { exports?: any; error?: string } = {};

@@ -50,6 +50,8 @@ export interface RecordedOpts {
     depKeys: string[];
     deleteBeforeReplace?: boolean;
     additionalSecretOutputs?: string[];
+    /** The names this resource was known by before (options.aliases), URNs or alias specs. */
+    aliases?: unknown[];
 }
 
 /**
@@ -117,16 +119,30 @@ export const callHandlers: Record<string, (inputs: any) => Record<string, unknow
     "kubernetes:yaml:decode": (inputs) => ({ result: decodeYaml(String(inputs.text)) }),
 };
 
-// Parsed once per text (the CRDs are most of every build's YAML); safe to share, since the mock's
-// answer is serialized to the program, which gets a copy.
+/**
+ * The CRDs' OpenAPI schemas are most of a build's bytes, and the mocks pass every byte through protobuf
+ * several times per build. Builds keep every CRD, its names and versions, but give each version a schema
+ * of its top level only, unless a test asks for the full schemas (those about the schemas do).
+ */
+export const crdSchemas = { full: false };
+function thinCrd(doc: any): any {
+    if (crdSchemas.full || doc?.kind !== "CustomResourceDefinition") return doc;
+    const versions = doc.spec.versions.map((v: any) => {
+        const { type, description } = v.schema?.openAPIV3Schema ?? {};
+        return { ...v, schema: { openAPIV3Schema: { type, description, "x-kubernetes-preserve-unknown-fields": true } } };
+    });
+    return { ...doc, spec: { ...doc.spec, versions } };
+}
+
+// Parsed once per text; safe to share, since the mock's answer is serialized to the program, which gets a copy.
 const decoded = new Map<string, unknown[]>();
 function decodeYaml(text: string): unknown[] {
-    let docs = decoded.get(text);
+    let docs = decoded.get(`${crdSchemas.full}:${text}`);
     if (docs === undefined) {
         docs = parseAllDocuments(text)
-            .map((d) => d.toJS())
+            .map((d) => thinCrd(d.toJS()))
             .filter((d) => d !== null && d !== undefined);
-        decoded.set(text, docs);
+        decoded.set(`${crdSchemas.full}:${text}`, docs);
     }
     return docs;
 }
@@ -196,6 +212,7 @@ export const recordOptions: pulumi.ResourceTransformation = (args) => {
         dependsOn: names,
         deleteBeforeReplace: (args.opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
         additionalSecretOutputs: (args.opts as pulumi.CustomResourceOptions).additionalSecretOutputs,
+        aliases: args.opts.aliases as unknown[] | undefined,
     });
     // dependsOn may be an Output of resources (e.g. the CRDs once parsed): its names arrive before settle() ends.
     const add = (deps: unknown) => {

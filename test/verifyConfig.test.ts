@@ -2,7 +2,8 @@ import { ConfigError } from "../components/config/problems";
 import { PROBE_IMAGE_PATH } from "../components/versions";
 import { parseArgs } from "../verify/args";
 import { exitCode, renderJson, renderTable } from "../verify/report";
-import { type ConfigEntry, resolveFromEntries } from "../verify/stack";
+import type { ConfigEntry } from "../components/config/entries";
+import { resolveFromEntries } from "../verify/stack";
 import { result } from "../verify/types";
 import { CRDS_FILE, TEST_CERT_PEM, fakeEnv, problemsOf, resolvedConfig } from "./fixtures";
 

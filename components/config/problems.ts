@@ -1,3 +1,5 @@
+import { NAMESPACE } from "./entries";
+
 /**
  * A config problem names the key (as the user wrote it, `calico:`-prefixed), the bad value and what to
  * do instead. Validation collects every problem before anything is registered, then reports them at once.
@@ -18,7 +20,7 @@ const REDACTED = "<secret>";
 
 /** Keys are under `calico:` unless they name another namespace (e.g. `alicloud:secretKey`). */
 export function qualifiedKey(key: string): string {
-    return key.includes(":") ? key : `calico:${key}`;
+    return key.includes(":") ? key : `${NAMESPACE}:${key}`;
 }
 
 export function formatProblem(p: Problem): string {
@@ -32,7 +34,7 @@ export const SECRET_VALUE = REDACTED;
 export class ConfigError extends Error {
     constructor(public readonly problems: Problem[]) {
         super(
-            `The calico stack config has ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
+            `The ${NAMESPACE} stack config has ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
                 problems.map((p) => `  - ${formatProblem(p)}`).join("\n"),
         );
         this.name = "ConfigError";

@@ -1,4 +1,4 @@
-import { Problem, SECRET_VALUE, itemKey, problem } from "../problems";
+import { Problem, SECRET_VALUE, itemKey, problem, qualifiedKey } from "../problems";
 import type { ParsedConfig } from "../schema";
 import type { ConfigEnv, RawSecrets } from "../types";
 
@@ -96,7 +96,7 @@ export function datastoreRules(cfg: ParsedConfig, secrets: RawSecrets, env: Conf
                 problem(
                     t.key,
                     undefined,
-                    `the etcd datastore needs ${t.what}; run \`pulumi config set --secret calico:${t.key} < file.pem\`.`,
+                    `the etcd datastore needs ${t.what}; run \`pulumi config set --secret ${qualifiedKey(t.key)} < file.pem\`.`,
                 ),
             );
         } else if (!env.secretValuesHidden && !t.pem.test(v)) {
