@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import { parseAllDocuments } from "yaml";
 import { schemaWithoutDescriptions, stripCrdDescriptions } from "../components/builders/crds";
-import { buildProgram, byType } from "./harness";
+import { buildProgram, byType, crdSchemas } from "./harness";
 import { CRDS_FILE, resolvedConfig } from "./fixtures";
 
 const reference = () => parseAllDocuments(fs.readFileSync(CRDS_FILE, "utf8")).map((d) => d.toJS());
@@ -86,6 +86,8 @@ describe.each([
     [false, 0],
     [true, "many"],
 ])("the Datastore with datastore.crdDescriptions %s", (keep, want) => {
+    beforeAll(() => void (crdSchemas.full = true));
+    afterAll(() => void (crdSchemas.full = false));
     test(`registers every CRD with ${want} descriptions`, async () => {
         const cfg = resolvedConfig();
         if (cfg.datastore.type !== "kubernetes") throw new Error("the lab runs the Kubernetes datastore");
