@@ -2,11 +2,11 @@
 #
 # Pulumi.sandbox.yaml stays exactly as committed: `pulumi stack init` and `pulumi config set` would rewrite
 # it (add encryptionsalt, drop comments). Every command therefore runs with `--config-file` on a working
-# copy, $S/stack/Pulumi.sandbox.yaml = the committed file + the passphrase salt of the stack in the local
+# copy, $S/stacks/<stack>/Pulumi.<stack>.yaml = the committed file + the passphrase salt of the stack in the local
 # backend. The program itself still runs from the repo root (its cwd), so relative paths in the file work.
 REPO="$(cd "$SANDBOX_DIR/.." && pwd)"
 STACK="${SANDBOX_STACK:-sandbox}"
-STACK_DIR="$S/stack"
+STACK_DIR="$S/stacks/$STACK"
 STACK_CFG="$STACK_DIR/Pulumi.$STACK.yaml"
 PROJECT_NAME="$(awk '$1=="name:" {print $2; exit}' "$REPO/Pulumi.yaml")"
 

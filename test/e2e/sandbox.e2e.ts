@@ -56,7 +56,7 @@ beforeAll(async () => {
 }, 900_000);
 
 afterAll(async () => {
-    stopAllProbes();
+    await stopAllProbes();
     await sshNodes("start").catch(() => undefined);
     if (startedCluster && process.env.E2E_KEEP_CLUSTER !== "1") await stopCluster().catch(() => undefined);
     report.write(logRoot(), Math.round((Date.now() - T0) / 1000));
@@ -133,7 +133,7 @@ function describeStyle(style: Style): void {
         }
 
         afterAll(async () => {
-            stopAllProbes();
+            await stopAllProbes();
             // Workloads go before the network does: their CNI DEL needs the plugin's files and calico-node.
             await kube.deleteNamespace(PT_NS).catch(() => undefined);
             await stack.remove().catch((e) => report.say(`${style.name}: removing stack ${style.stack}: ${(e as Error).message}`));
