@@ -6,7 +6,7 @@ import { felixSettings } from "./builders/felixSettings";
 import { renderCalicoctlConfig } from "./builders/calicoctl";
 import { APPLIED_OUTPUT, type AppliedNames } from "./builders/calicoctlApply";
 import { calicoctlDatastore, cniEtcdDatastore, etcdHostFiles } from "./builders/etcdHost";
-import { poolSummary } from "./builders/ippool";
+import { POOLS_OUTPUT, poolSummary } from "./builders/ippool";
 import type { CniDelivery } from "./config/schema";
 import type { CalicoConfig } from "./config/types";
 import { after } from "./resources/after";
@@ -35,23 +35,30 @@ export interface CalicoArgs {
     stageUpload?: StageUpload;
 }
 
-/** What the stack exports (index.ts); typed, so a misspelt output fails `tsc` instead of exporting undefined. */
+/**
+ * The stack outputs (index.ts returns them as they are). Typed, so a misspelt output fails `tsc` instead of
+ * exporting undefined; every name is always present, undefined where it does not apply.
+ */
 export interface CalicoOutputs extends WorkloadOutputs {
     calicoVersion: string;
-    pools: ReturnType<typeof poolSummary>[];
+    /** Read back by the next run (resources/previousOutputs.ts): name, cidr, blockSize and disabled of every pool. */
+    [POOLS_OUTPUT]: ReturnType<typeof poolSummary>[];
     nodes: { name: string; address: string }[];
     /** Secret; only with `cni.delivery: ssh` (install-cni writes a token kubeconfig on each host). */
-    cniKubeconfig?: pulumi.Output<string>;
+    cniKubeconfig: pulumi.Output<string> | undefined;
     /** The CNI client certificate (public, no key), only with `cni.delivery: ssh`: `npm run verify` reads its expiry here. */
-    cniClientCert?: pulumi.Output<string>;
+    cniClientCert: pulumi.Output<string> | undefined;
     cniDelivery: CniDelivery;
     calicoctlConfig: string;
     podMtu: number;
-    /** Set only when `calico:aliyun.enabled`. */
-    aliyunRouteTableId?: pulumi.Output<string>;
-    aliyunRoutes?: RouteSummary[];
-    /** Set only with the etcd datastore: every IPPool and BGPPeer name applied with calicoctl. */
-    [APPLIED_OUTPUT]?: pulumi.Output<AppliedNames>;
+    /** Only when `calico:aliyun.enabled`: the route table, and node → destination → next hop. */
+    aliyunRouteTableId: pulumi.Output<string> | undefined;
+    aliyunRoutes: RouteSummary[] | undefined;
+    /**
+     * Only with the etcd datastore: every IPPool and BGPPeer name applied with calicoctl. The next run reads
+     * it back (resources/previousOutputs.ts) to delete what config no longer has.
+     */
+    [APPLIED_OUTPUT]: pulumi.Output<AppliedNames> | undefined;
 }
 
 /**
@@ -159,18 +166,20 @@ export class Calico extends pulumi.ComponentResource {
             hostInputs: this.pki.cni ? [this.pki.cni.resource] : [],
         });
 
+        // In the order the stack exports them.
         this.outputs = {
             calicoVersion: cfg.calicoVersion,
-            pools: cfg.pools.map(poolSummary),
+            [POOLS_OUTPUT]: cfg.pools.map(poolSummary),
             nodes: cfg.nodes.map((n) => ({ name: n.name, address: n.address })),
-            ...(this.cni.kubeconfig ? { cniKubeconfig: this.cni.kubeconfig } : {}),
-            ...(this.pki.cni ? { cniClientCert: this.pki.cni.certPem } : {}),
+            cniKubeconfig: this.cni.kubeconfig,
+            cniClientCert: this.pki.cni?.certPem,
             cniDelivery: cfg.cni.delivery,
             calicoctlConfig: renderCalicoctlConfig(calicoctlDatastore(ds, confDir, CALICOCTL_KUBECONFIG)),
             podMtu: cfg.mtu,
             ...this.workloads.outputs,
-            ...(this.aliyunRoutes ? { aliyunRouteTableId: this.aliyunRoutes.routeTableId, aliyunRoutes: this.aliyunRoutes.routes } : {}),
-            ...(this.calicoctlApply ? { [APPLIED_OUTPUT]: this.calicoctlApply.applied } : {}),
+            aliyunRouteTableId: this.aliyunRoutes?.routeTableId,
+            aliyunRoutes: this.aliyunRoutes?.routes,
+            [APPLIED_OUTPUT]: this.calicoctlApply?.applied,
         };
         this.registerOutputs(this.outputs);
     }

@@ -1,6 +1,5 @@
 import { buildProgram, byType, find, plain, previousStackOutputs, recorded, recordedOpts, valueOf } from "./harness";
 import * as pulumi from "@pulumi/pulumi";
-import { readFileSync } from "fs";
 import { parseAllDocuments } from "yaml";
 import { buildBgpConfiguration, buildBgpPeers } from "../components/builders/bgp";
 import { buildFelixConfiguration } from "../components/builders/felixSettings";
@@ -29,7 +28,7 @@ import { formatProblem } from "../components/config/problems";
 import type { PoolConfig } from "../components/config/schema";
 import { resolveConfig } from "../components/config/resolve";
 import { schemaErrors, unknownSpecKeys } from "./crdSchema";
-import { ROOT, TEST_CERT_PEM, TEST_KEY_PEM, fakeEnv, labRaw, labSecrets, stackFiles, resolvedConfig } from "./fixtures";
+import { TEST_CERT_PEM, TEST_KEY_PEM, fakeEnv, labRaw, labSecrets, stackFiles, resolvedConfig } from "./fixtures";
 
 const JOB = "kubernetes:batch/v1:Job";
 const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
@@ -347,11 +346,6 @@ describe("the Job's name", () => {
         expect(await nameFor((r) => (r.calicoNode = { ...r.calicoNode, ipAutodetectionMethod: "interface=eth1" }))).toBe(base);
         expect(await nameFor((r) => (r.kubeControllers = { enabled: false }))).toBe(base);
     });
-});
-
-test("index.ts exports the record under the name the next run reads back", () => {
-    const index = readFileSync(`${ROOT}/index.ts`, "utf8");
-    expect(index).toContain(`${APPLIED_OUTPUT}: o.${APPLIED_OUTPUT},`);
 });
 
 describe("a pool removed from config", () => {

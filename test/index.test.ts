@@ -1,6 +1,8 @@
-import { recorded, settle, valueOf } from "./harness";
+import { buildProgram, recorded, settle, valueOf } from "./harness";
 import * as pulumi from "@pulumi/pulumi";
-import { CRDS_FILE, TEST_CERT_PEM, TEST_KEY_PEM, runProgram } from "./fixtures";
+import { APPLIED_OUTPUT } from "../components/builders/calicoctlApply";
+import { POOLS_OUTPUT } from "../components/builders/ippool";
+import { CRDS_FILE, TEST_CERT_PEM, TEST_KEY_PEM, resolvedConfig, runProgram } from "./fixtures";
 
 // The real entry point: config goes through pulumi.Config exactly as `pulumi up` hands it over.
 const plainConfig = {
@@ -74,6 +76,8 @@ test("a valid config builds and exports its outputs, secrets as secrets", async 
         "aliyunRoutes",
         "calicoctlApplied",
     ]);
+    // Under the names the next run reads back (resources/previousOutputs.ts).
+    expect(Object.keys(mod)).toEqual(expect.arrayContaining([POOLS_OUTPUT, APPLIED_OUTPUT]));
     expect(await valueOf(mod.pools)).toEqual([
         { name: "pool-a", cidr: "10.244.0.0/18", blockSize: 26, ipipMode: "Never", vxlanMode: "Never", natOutgoing: true, disabled: false },
     ]);
@@ -106,6 +110,9 @@ test("a valid config builds and exports its outputs, secrets as secrets", async 
             .toString(),
     ).toBe("portmap");
     delete process.env.XDG_CACHE_HOME;
+    // The stack exports are the component's outputs, not a list of their own.
+    const calico = await buildProgram(resolvedConfig());
+    expect(Object.keys(mod)).toEqual(Object.keys(calico.outputs));
 });
 
 test("realDir resolves a linked cni.localBinDir (the binaries are read through it, and no provider descends into a link)", () => {
