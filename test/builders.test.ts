@@ -7,6 +7,8 @@ import { buildIpPool } from "../components/builders/ippool";
 import { stableJson } from "../components/builders/json";
 import fc from "fast-check";
 import { clientKubeconfigHead, clientKubeconfigParts, renderClientKubeconfig } from "../components/builders/kubeconfig";
+import { installedFiles } from "../components/builders/installCni";
+import { cniKubeconfigPath, conflistPath } from "../components/facts/names";
 import { calicoImages } from "../components/versions";
 import { calicoCrdValidator } from "./crdSchema";
 import { REFERENCE, resolvedConfig } from "./fixtures";
@@ -190,4 +192,14 @@ describe("versions", () => {
     test("stableJson sorts nested keys and drops undefined", () => {
         expect(stableJson({ b: 1, a: { d: 2, c: undefined, b: [{ z: 1, y: 2 }] } }, 0)).toBe('{"a":{"b":[{"y":2,"z":1}],"d":2},"b":1}\n');
     });
+});
+
+test("the CNI files' paths under cni.confDir, one helper for every writer", () => {
+    expect(conflistPath("/etc/cni/net.d")).toBe("/etc/cni/net.d/10-calico.conflist");
+    expect(cniKubeconfigPath("/etc/cni/net.d")).toBe("/etc/cni/net.d/calico-kubeconfig");
+    // install-cni (daemonset delivery) writes the same two files the SSH install does.
+    expect(installedFiles({ binDir: "/opt/cni/bin", confDir: "/srv/cni", binaries: [] })).toEqual([
+        conflistPath("/srv/cni"),
+        cniKubeconfigPath("/srv/cni"),
+    ]);
 });

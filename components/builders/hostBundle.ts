@@ -1,6 +1,6 @@
 import { type CleanupOptions, dataplaneCleanupScript } from "./dataplaneCleanup";
 import type { CniBinary } from "../config/types";
-import { CNI_HOST_RECORD, CNI_KUBECONFIG_FILE, CNI_UPLOAD_DIR, CONFLIST_FILE } from "../facts/names";
+import { CNI_HOST_RECORD, CNI_UPLOAD_DIR, cniKubeconfigPath, conflistPath } from "../facts/names";
 import { type InstallBinary, cniInstallScript, cniUninstallScript, hostUninstallPath, shq } from "./hostScripts";
 import { type PreflightChecks, type PreflightOptions, type PreflightPlan, preflightArgs, preflightChecks } from "./preflight";
 
@@ -48,9 +48,9 @@ function installBinary(b: CniBinary): InstallBinary {
 export function hostBundle(plan: HostBundlePlan): { name: string; content: string }[] {
     const record = plan.recordPath ?? CNI_HOST_RECORD;
     const uninstall = hostUninstallPath(record);
-    const kubeconfigPath = `${plan.confDir}/${CNI_KUBECONFIG_FILE}`;
+    const kubeconfigPath = cniKubeconfigPath(plan.confDir);
     const written = [
-        `${plan.confDir}/${CONFLIST_FILE}`,
+        conflistPath(plan.confDir),
         kubeconfigPath,
         ...plan.extraPaths,
         ...plan.binaries.map((b) => `${plan.binDir}/${b.name}`),

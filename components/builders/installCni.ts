@@ -1,4 +1,4 @@
-import { CNI_KUBECONFIG_FILE, CONFLIST_FILE } from "../facts/names";
+import { CONFLIST_FILE, cniKubeconfigPath, conflistPath } from "../facts/names";
 import { CNI_IMAGE_BINARIES } from "../versions";
 import { type ConflistOptions, renderConflist } from "./conflist";
 import { ETCD_CERTS, KUBE_SERVICES_ENDPOINT_FROM, container, fromField, literal } from "./pod";
@@ -95,9 +95,5 @@ export function imagePlugins(needed: readonly string[]): string[] {
 
 /** The host files install writes on a node, as paths. */
 export function installedFiles(p: Pick<InstallCniParams, "binDir" | "confDir" | "binaries">): string[] {
-    return [
-        `${p.confDir}/${CONFLIST_FILE}`,
-        `${p.confDir}/${CNI_KUBECONFIG_FILE}`,
-        ...imagePlugins(p.binaries).map((b) => `${p.binDir}/${b}`),
-    ];
+    return [conflistPath(p.confDir), cniKubeconfigPath(p.confDir), ...imagePlugins(p.binaries).map((b) => `${p.binDir}/${b}`)];
 }

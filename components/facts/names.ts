@@ -26,6 +26,16 @@ export const CNI_CLUSTER = "kubernetes";
 export const CONFLIST_FILE = "10-calico.conflist";
 export const CNI_KUBECONFIG_FILE = "calico-kubeconfig";
 
+/** A host's conflist, under `cni.confDir` (taken as given: a changed path would rewrite every host). */
+export function conflistPath(confDir: string): string {
+    return `${confDir}/${CONFLIST_FILE}`;
+}
+
+/** A host's CNI kubeconfig, under `cni.confDir`. */
+export function cniKubeconfigPath(confDir: string): string {
+    return `${confDir}/${CNI_KUBECONFIG_FILE}`;
+}
+
 /**
  * The ConfigMap whose KUBERNETES_SERVICE_HOST/PORT calico-node, Typha and kube-controllers take as env
  * (optional envFrom, as upstream's manifests have it): with the eBPF dataplane they must reach the API

@@ -6,7 +6,7 @@ import { type InstallCniParams, conflistTemplate } from "../builders/installCni"
 import { clientKubeconfigHead, clientKubeconfigParts } from "../builders/kubeconfig";
 import type { HostFile } from "../builders/etcdHost";
 import type { CalicoConfig } from "../config/types";
-import { CNI_CLUSTER, CNI_CONTEXT, CNI_KUBECONFIG_FILE, CNI_USER, CONFLIST_FILE } from "../facts/names";
+import { CNI_CLUSTER, CNI_CONTEXT, CNI_USER, CONFLIST_FILE, cniKubeconfigPath } from "../facts/names";
 import type { IssuedCert } from "./pki";
 import {
     NETWORK_MANAGER_CONF,
@@ -69,7 +69,7 @@ export class Cni extends pulumi.ComponentResource {
         const conflist: Omit<ConflistOptions, "nodeName"> = {
             mtu: cfg.mtu,
             logLevel: cfg.cni.logLevel,
-            kubeconfigPath: `${cfg.cni.confDir}/${CNI_KUBECONFIG_FILE}`,
+            kubeconfigPath: cniKubeconfigPath(cfg.cni.confDir),
             ipam: cfg.cni.ipam,
             ipv6: cfg.calicoNode.ipv6,
             bandwidth: cfg.cni.bandwidth,

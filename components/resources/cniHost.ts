@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { CNI_KUBECONFIG_FILE, CNI_UPLOAD_DIR, CONFLIST_FILE } from "../facts/names";
+import { CNI_UPLOAD_DIR, cniKubeconfigPath, conflistPath } from "../facts/names";
 import { asRoot, frameFiles } from "../builders/hostScripts";
 import { hostDeleteCommand, hostInstallCommand } from "../builders/hostBundle";
 import type { HostFile } from "../builders/etcdHost";
@@ -63,9 +63,9 @@ export function cniHost(name: string, args: CniHostArgs, parent: pulumi.Resource
     );
 
     const files: { path: string; mode: string; content: pulumi.Input<string>; head?: pulumi.Input<string> }[] = [
-        { path: `${confDir}/${CNI_KUBECONFIG_FILE}`, mode: "0600", content: args.kubeconfig.rest, head: args.kubeconfig.head },
+        { path: cniKubeconfigPath(confDir), mode: "0600", content: args.kubeconfig.rest, head: args.kubeconfig.head },
         ...args.extraFiles.map((f) => ({ path: f.path, mode: f.mode, content: f.content })),
-        { path: `${confDir}/${CONFLIST_FILE}`, mode: "0644", content: args.conflist },
+        { path: conflistPath(confDir), mode: "0644", content: args.conflist },
     ];
     // One stream for every file; secret as a whole, since the kubeconfig's rest holds the CNI client key.
     // One flat pulumi.all (content, head, content, head...): an Output per file was a cost at a thousand nodes.
