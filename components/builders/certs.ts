@@ -1,4 +1,4 @@
-import { CNI_USER, NODE_CLIENT_CN, TYPHA_SERVER_CN } from "../facts/names";
+import { CNI_USER, KUBE_SYSTEM, NODE_CLIENT_CN, TYPHA_SERVER_CN } from "../facts/names";
 
 /** What each certificate is for. The PKI component turns these into tls resources; tests read them directly. */
 export interface CertSpec {
@@ -20,7 +20,7 @@ export const CERT_SPECS: Record<"typha" | "node" | "cni", CertSpec> = {
         commonName: TYPHA_SERVER_CN,
         allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
         // The Service name, so Felix can also verify by host name if CN checks are relaxed.
-        dnsNames: [TYPHA_SERVER_CN, `${TYPHA_SERVER_CN}.kube-system.svc`],
+        dnsNames: [TYPHA_SERVER_CN, `${TYPHA_SERVER_CN}.${KUBE_SYSTEM}.svc`],
         signer: "typha-ca",
     },
     node: {

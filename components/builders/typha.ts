@@ -88,7 +88,7 @@ export function buildTyphaDeployment(p: TyphaParams): Deployment {
             terminationGracePeriodSeconds: TYPHA_GRACE_SECONDS,
             tolerations: typhaTolerations(p.tolerateControlPlane),
             securityContext: { fsGroup: 65534 },
-            // Host port 5473: two replicas on one node never start ("didn't have free ports").
+            // One host port (TYPHA_PORT): two replicas on one node never start ("didn't have free ports").
             affinity: {
                 podAntiAffinity: {
                     requiredDuringSchedulingIgnoredDuringExecution: [

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DatastoreTypes } from "../facts/names";
+import { DatastoreTypes, TYPHA_METRICS_PORT, VERIFY_NAMESPACE } from "../facts/names";
 import { CALICO_VERSION, DEFAULT_REGISTRY } from "../versions";
 
 /**
@@ -164,7 +164,7 @@ export const rawConfigSchema = z.strictObject({
             replicas: z.number().int().optional(),
             tolerateControlPlane: z.boolean().default(false),
             /** Typha's Prometheus port, on the node's loopback only; `npm run verify` counts Felix connections there. 0: off. */
-            metricsPort: z.number().int().default(9093),
+            metricsPort: z.number().int().default(TYPHA_METRICS_PORT),
         })
         .prefault({}),
     calicoNode: z
@@ -204,7 +204,7 @@ export const rawConfigSchema = z.strictObject({
         .strictObject({
             /** Unset: `<registry>/submariner/nettest:<tag>` (versions.ts). */
             probeImage: z.string().min(1).optional(),
-            namespace: z.string().default("calico-verify"),
+            namespace: z.string().default(VERIFY_NAMESPACE),
             /** At most this many nodes get probe pods (every pair of them is pinged); `--sample` overrides it. */
             sampleNodes: z.number().int().default(10),
             /** How long verify waits for each step (pods running, probes done, node status reported). */

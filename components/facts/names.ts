@@ -10,8 +10,12 @@ export const TYPHA = "calico-typha";
 /** Typha's Service port (calico-node finds it by name) and its health port, on the host network. */
 export const TYPHA_PORT = 5473;
 export const TYPHA_HEALTH_PORT = 9098;
+/** Typha's Prometheus port unless `typha.metricsPort` says otherwise; `npm run verify` reads Felix connections there. */
+export const TYPHA_METRICS_PORT = 9093;
 export const CALICO_NODE = "calico-node";
 export const KUBE_CONTROLLERS = "calico-kube-controllers";
+/** The namespace of `npm run verify`'s probe pods unless `verify.namespace` says otherwise. */
+export const VERIFY_NAMESPACE = "calico-verify";
 
 /** Common name of the Typha server certificate; calico/node checks it via FELIX_TYPHACN. */
 export const TYPHA_SERVER_CN = "calico-typha";

@@ -1,6 +1,6 @@
 /**
  * Typha replica count the Tigera operator picks for a cluster of `nodes` schedulable nodes: one fewer
- * than the nodes in tiny clusters (room to reschedule with host port 5473 taken), then one per 200 nodes
+ * than the nodes in tiny clusters (room to reschedule with Typha's host port taken), then one per 200 nodes
  * plus one spare, never fewer than three.
  */
 export function expectedTyphaReplicas(nodes: number): number {

@@ -1,3 +1,4 @@
+import { CALICO_NODE, KUBE_SYSTEM } from "../../components/facts/names";
 import type { NodeFact, PodFact } from "../facts";
 import { type CheckResult, result } from "../types";
 
@@ -43,7 +44,7 @@ export function checkCalicoNode(f: CalicoNodeFacts): CheckResult {
         figures,
         details,
         failing
-            ? "read the reason above: `kubectl -n kube-system describe pod <pod>` and `kubectl -n kube-system logs <pod> -c calico-node`; a Node whose network plugin is not ready lacks its CNI files: run `pulumi up` again once SSH to it works."
+            ? `read the reason above: \`kubectl -n ${KUBE_SYSTEM} describe pod <pod>\` and \`kubectl -n ${KUBE_SYSTEM} logs <pod> -c ${CALICO_NODE}\`; a Node whose network plugin is not ready lacks its CNI files: run \`pulumi up\` again once SSH to it works.`
             : "list every Kubernetes Node in calico:nodes with its SSH address, and remove names that are no Node (`kubectl get nodes`).",
     );
 }

@@ -1,3 +1,4 @@
+import { CALICO_NODE, KUBE_SYSTEM, TYPHA_METRICS_PORT, TYPHA_PORT } from "../../components/facts/names";
 import type { PodFact } from "../facts";
 import { type CheckResult, result } from "../types";
 
@@ -27,7 +28,7 @@ export function checkTypha(f: TyphaFacts): CheckResult {
             "warn",
             `${f.replicas.length} replicas; Felix connections not counted`,
             [],
-            "set typha.metricsPort (default 9093) and run `pulumi up`, so verify can read Typha's connection count.",
+            `set typha.metricsPort (default ${TYPHA_METRICS_PORT}) and run \`pulumi up\`, so verify can read Typha's connection count.`,
         );
     }
     const details: string[] = [];
@@ -48,6 +49,6 @@ export function checkTypha(f: TyphaFacts): CheckResult {
         "fail",
         figures,
         details,
-        "a Felix without a Typha connection logs it: `kubectl -n kube-system logs <calico-node pod> -c calico-node | grep -i typha`; check TCP 5473 between the nodes and that the Typha and node certificates verify (see Certificates).",
+        `a Felix without a Typha connection logs it: \`kubectl -n ${KUBE_SYSTEM} logs <${CALICO_NODE} pod> -c ${CALICO_NODE} | grep -i typha\`; check TCP ${TYPHA_PORT} between the nodes and that the Typha and node certificates verify (see Certificates).`,
     );
 }

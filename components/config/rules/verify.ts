@@ -1,6 +1,7 @@
 import { Problem, problem } from "../problems";
 import type { ParsedConfig } from "../schema";
-import { TYPHA_HEALTH_PORT, TYPHA_PORT } from "../../facts/names";
+import { TYPHA_HEALTH_PORT, TYPHA_PORT, VERIFY_NAMESPACE } from "../../facts/names";
+import { DEFAULT_REGISTRY, probeImage } from "../../versions";
 
 /**
  * Probe pods carry their results in a termination message (4 KiB): a host probe with --perf has two ping
@@ -16,11 +17,7 @@ export function verifyRules(cfg: ParsedConfig): Problem[] {
     const v = cfg.verify;
     if (v.probeImage !== undefined && /\s/.test(v.probeImage)) {
         out.push(
-            problem(
-                "verify.probeImage",
-                v.probeImage,
-                "has white space; give one image reference, e.g. quay.io/submariner/nettest:0.24.0.",
-            ),
+            problem("verify.probeImage", v.probeImage, `has white space; give one image reference, e.g. ${probeImage(DEFAULT_REGISTRY)}.`),
         );
     }
     if (!DNS_LABEL.test(v.namespace)) {
@@ -28,7 +25,7 @@ export function verifyRules(cfg: ParsedConfig): Problem[] {
             problem(
                 "verify.namespace",
                 v.namespace,
-                "is not a Kubernetes namespace name; use lower-case letters, digits and '-', e.g. calico-verify.",
+                `is not a Kubernetes namespace name; use lower-case letters, digits and '-', e.g. ${VERIFY_NAMESPACE}.`,
             ),
         );
     } else if (["kube-system", "kube-public", "kube-node-lease", "default"].includes(v.namespace)) {
@@ -36,7 +33,7 @@ export function verifyRules(cfg: ParsedConfig): Problem[] {
             problem(
                 "verify.namespace",
                 v.namespace,
-                "is a namespace verify would share with other workloads; use one of its own, e.g. calico-verify.",
+                `is a namespace verify would share with other workloads; use one of its own, e.g. ${VERIFY_NAMESPACE}.`,
             ),
         );
     }
