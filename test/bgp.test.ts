@@ -53,7 +53,9 @@ describe("BGP builders", () => {
     });
 
     test("no reflectors, no reflector peers; external peers take every node unless a selector is given", () => {
-        const peers: any = buildBgpPeers([tor, { ...tor, name: "rack2-tor", nodeSelector: "rack == 'rack-2'" }], []);
+        // The default is the schema's: the builder takes the resolved peers.
+        const raw = { ...labRaw(), bgp: { peers: [tor, { ...tor, name: "rack2-tor", nodeSelector: "rack == 'rack-2'" }] } };
+        const peers: any = buildBgpPeers(resolvedConfig(raw).bgp.peers, []);
         expect(Object.keys(peers)).toEqual(["rack1-tor", "rack2-tor"]);
         expect(peers["rack1-tor"].spec).toEqual({ peerIP: "172.16.0.254", asNumber: 64513, nodeSelector: "all()" });
         expect(peers["rack2-tor"].spec.nodeSelector).toBe("rack == 'rack-2'");

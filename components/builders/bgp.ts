@@ -66,9 +66,9 @@ export function buildRouteReflectorPeers(): Record<string, unknown>[] {
     ];
 }
 
-/** A router outside the cluster; without a node selector every node peers with it. */
+/** A router outside the cluster, peered by the nodes its selector picks (every node by default). */
 export function buildExternalPeer(peer: BgpPeerConfig): Record<string, unknown> {
-    return bgpPeer(peer.name, { peerIP: peer.peerIP, asNumber: peer.asNumber, nodeSelector: peer.nodeSelector ?? "all()" });
+    return bgpPeer(peer.name, { peerIP: peer.peerIP, asNumber: peer.asNumber, nodeSelector: peer.nodeSelector });
 }
 
 /** Every BGPPeer, keyed by its name: the route-reflector pair when there are reflectors, then the external peers. */

@@ -94,8 +94,7 @@ export function deriveConfig(cfg: ParsedConfig, secrets: RawSecrets, env: Config
         aliyun: a.enabled
             ? {
                   region: a.region ?? "",
-                  routeTableId: a.routeTableId,
-                  vpcId: a.vpcId,
+                  table: a.routeTableId !== undefined ? { routeTableId: a.routeTableId } : { vpcId: a.vpcId ?? "" },
                   nodes: nodes.map((n) => ({ name: n.name, podCidr: n.podCidr ?? "", instanceId: n.instanceId ?? "" })),
                   accessKey: optional(secrets.alicloudAccessKey),
                   secretKey: optional(secrets.alicloudSecretKey),

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DatastoreTypes, TYPHA_METRICS_PORT, VERIFY_NAMESPACE } from "../facts/names";
+import { ALL_NODES } from "../facts/selector";
 import { CALICO_VERSION, DEFAULT_REGISTRY } from "../versions";
 
 /**
@@ -70,7 +71,7 @@ const pool = z.strictObject({
     vxlanMode: z.enum(EncapModes).default("Never"),
     natOutgoing: z.boolean().default(true),
     disabled: z.boolean().default(false),
-    nodeSelector: z.string().min(1).default("all()"),
+    nodeSelector: z.string().min(1).default(ALL_NODES),
     disableBGPExport: z.boolean().default(false),
 });
 
@@ -79,7 +80,7 @@ const bgpPeer = z.strictObject({
     peerIP: z.string(),
     asNumber: z.number().int(),
     /** Calico selector of the nodes that peer; omitted means every node. */
-    nodeSelector: z.string().min(1).optional(),
+    nodeSelector: z.string().min(1).default(ALL_NODES),
 });
 
 export const rawConfigSchema = z.strictObject({

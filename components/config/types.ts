@@ -91,8 +91,8 @@ export interface RoutedNode {
 
 export interface ResolvedAliyun {
     region: string;
-    routeTableId?: string;
-    vpcId?: string;
+    /** The route table: given, or the only one of a VPC (validation allows exactly one of the two keys). */
+    table: { routeTableId: string } | { vpcId: string };
     nodes: RoutedNode[];
     /** Credentials from `alicloud:*` config; unset ones fall back to the provider's environment. */
     accessKey?: pulumi.Input<string>;

@@ -10,6 +10,9 @@
  *             | label ("in" | "not in") "{" [string ("," string)*] "}"
  */
 
+/** The selector of every node: a pool's and a BGP peer's default. */
+export const ALL_NODES = "all()";
+
 export type SelectorParse = { ok: true } | { ok: false; reason: string };
 
 type Kind = "label" | "string" | "op" | "set-op" | "all" | "has" | "not" | "and" | "or" | "(" | ")" | "{" | "}" | "," | "eof";

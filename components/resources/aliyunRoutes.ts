@@ -39,10 +39,9 @@ export class AliyunRoutes extends pulumi.ComponentResource {
             { parent: this },
         );
 
+        const t = args.table;
         this.routeTableId =
-            args.routeTableId !== undefined
-                ? pulumi.output(args.routeTableId)
-                : routeTableOfVpc(args.vpcId ?? "", args.region, { provider, parent: this });
+            "routeTableId" in t ? pulumi.output(t.routeTableId) : routeTableOfVpc(t.vpcId, args.region, { provider, parent: this });
 
         const specs = buildRouteEntries(args.nodes, this.routeTableId);
         for (const spec of specs) {

@@ -46,8 +46,8 @@ export function bgpRules(cfg: ParsedConfig): Problem[] {
             out.push(problem(`${key}.peerIP`, peer.peerIP, "is not an IP address; give the router's address, e.g. 172.16.0.254."));
         }
         push(asProblem(`${key}.asNumber`, peer.asNumber));
-        const sel = peer.nodeSelector === undefined ? undefined : parseSelector(peer.nodeSelector);
-        if (sel && !sel.ok) out.push(selectorProblem(`${key}.nodeSelector`, peer.nodeSelector ?? "", sel.reason));
+        const sel = parseSelector(peer.nodeSelector);
+        if (!sel.ok) out.push(selectorProblem(`${key}.nodeSelector`, peer.nodeSelector, sel.reason));
     });
     for (const [name, count] of counts) {
         if (count > 1) out.push(problem("bgp.peers", name, `peer name "${name}" is used ${count} times; give each peer its own name.`));
