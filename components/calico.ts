@@ -7,6 +7,7 @@ import { renderCalicoctlConfig } from "./builders/calicoctl";
 import { APPLIED_OUTPUT, type AppliedNames } from "./builders/calicoctlApply";
 import { calicoctlDatastore, cniEtcdDatastore, etcdHostFiles } from "./builders/etcdHost";
 import { POOLS_OUTPUT, poolSummary } from "./builders/ippool";
+import { preflightChecksPlan, preflightPlan } from "./builders/preflight";
 import type { CniDelivery } from "./config/schema";
 import type { CalicoConfig } from "./config/types";
 import { after } from "./resources/after";
@@ -21,7 +22,7 @@ import { IpPools } from "./resources/ipPools";
 import type { PreviousOutputs } from "./resources/previousOutputs";
 import { CalicoPki } from "./resources/pki";
 import { Spiderpool } from "./resources/spiderpool";
-import { type WorkloadOutputs, Workloads, calicoWorkloads } from "./resources/workloads";
+import { type WorkloadDeps, type WorkloadOutputs, Workloads, calicoWorkloads } from "./resources/workloads";
 
 /** kubeadm's admin kubeconfig on a control-plane node, where calicoctl usually runs. */
 export const CALICOCTL_KUBECONFIG = "/etc/kubernetes/admin.conf";
@@ -103,6 +104,7 @@ export class Calico extends pulumi.ComponentResource {
         // etcd datastore: no CRDs; pools and BGP settings reach etcd through a calicoctl Job instead.
         let afterCrds: pulumi.Input<pulumi.Resource[]> = [];
         let pools: pulumi.Resource;
+        let workloadStore: WorkloadDeps["datastore"] = { type: "kubernetes" };
         if (ds.type === "kubernetes") {
             this.datastore = new Datastore("datastore", { crds: ds.crds, descriptions: ds.crdDescriptions }, parent);
             afterCrds = this.datastore.crdResources;
@@ -116,6 +118,7 @@ export class Calico extends pulumi.ComponentResource {
         } else {
             // Before its three consumers: the calicoctl Job, calico-node and kube-controllers mount it.
             this.etcdClient = new EtcdClient("etcd-client", { endpoints: ds.endpoints, tls: ds.tls }, parent);
+            workloadStore = { type: "etcd", endpoints: ds.endpoints, client: this.etcdClient };
             this.calicoctlApply = new CalicoctlApply(
                 "calicoctl-apply",
                 {
@@ -136,7 +139,16 @@ export class Calico extends pulumi.ComponentResource {
         this.cni = new Cni(
             "cni",
             {
-                config: cfg,
+                cni: cfg.cni,
+                mtu: cfg.mtu,
+                ipv6: cfg.calicoNode.ipv6,
+                apiServer: cfg.cluster.apiServer,
+                image: cfg.images.cni,
+                plugins: cfg.cniPlugins,
+                binaries: cfg.cniBinaries,
+                // Over SSH only: with daemonset delivery the cluster's own nodes get the files, listed or not.
+                nodes: cfg.cni.delivery === "ssh" ? cfg.nodes.map((node) => ({ node, preflight: preflightPlan(cfg, node.name) })) : [],
+                preflight: preflightChecksPlan(cfg),
                 x509: ca && this.pki.cni ? { clusterCaCertPem: ca.certPem, cert: this.pki.cni } : undefined,
                 datastore: ds.type === "etcd" ? cniEtcdDatastore(confDir, ds.endpoints) : { type: "kubernetes" },
                 extraHostFiles: ds.type === "etcd" ? etcdHostFiles(confDir, ds.tls) : [],
@@ -161,7 +173,7 @@ export class Calico extends pulumi.ComponentResource {
             crds: afterCrds,
             cni: [this.cni],
             installCni: this.cni.installCni,
-            etcd: this.etcdClient,
+            datastore: workloadStore,
             pools,
             hostInputs: this.pki.cni ? [this.pki.cni.resource] : [],
         });

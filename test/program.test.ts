@@ -308,8 +308,8 @@ describe("the lab under mocks", () => {
     test("secrets stay secret: keys, kubeconfig, the CA key", async () => {
         expect(await isSecretOutput(calico.cni.kubeconfig!)).toBe(true);
         expect(await isSecretOutput(calico.pki.cni!.keyPem)).toBe(true);
-        expect(await isSecretOutput(calico.pki.typhaKeyPem)).toBe(true);
-        expect(await isSecretOutput(calico.pki.nodeKeyPem)).toBe(true);
+        expect(await isSecretOutput(calico.pki.typha.keyPem)).toBe(true);
+        expect(await isSecretOutput(calico.pki.node.keyPem)).toBe(true);
         expect(await isSecretOutput(calico.outputs.cniKubeconfig as any)).toBe(true);
     });
 

@@ -6,8 +6,9 @@ import * as path from "path";
 import { resolveConfig } from "../components/config/resolve";
 import { CRDS_FILE, REFERENCE, TEST_KEY_PEM, fakeEnv, stackFiles } from "./fixtures";
 
-// What `pulumi preview` on an existing stack compares: each resource's type, name, parent and aliases,
-// and its inputs. A refactor that keeps this file unchanged shows no replace, delete or diff.
+// What `pulumi preview` on an existing stack compares: each resource's type, name, parent (or the old
+// parent its alias names) and aliases, and its inputs. A refactor that keeps this file unchanged shows no
+// replace, delete or diff.
 // Regenerate with UPDATE_RESOURCE_LIST=1 only when a change to the installed objects is meant.
 const FILE = path.join(__dirname, "resourceList.json");
 
@@ -32,7 +33,19 @@ function canonical(v: unknown): string {
     return JSON.stringify(walk(v));
 }
 
-async function listOf(raw: Record<string, unknown>, testSecrets: object): Promise<string[]> {
+/** `type::name` of the resource a URN names (`urn:pulumi:<stack>::<project>::<parent types$type>::<name>`). */
+function urnKey(urn: string): string {
+    const [, , types, name] = urn.split("::");
+    return `${types!.split("$").at(-1)}::${name}`;
+}
+
+/** A resource's line, and for one moved under an alias the line it had under its old parent. */
+interface Listed {
+    line: string;
+    asBefore?: string;
+}
+
+async function listOf(raw: Record<string, unknown>, testSecrets: object): Promise<Listed[]> {
     const secrets = Object.fromEntries(Object.entries(testSecrets).map(([k, s]) => [k, s === TEST_KEY_PEM ? FIXED_KEY : s]));
     const v = resolveConfig({ ...raw, datastore: { ...(raw.datastore as object), crdsFile: CRDS_FILE } }, secrets, fakeEnv);
     if (!v.ok) throw new Error(v.problems.map((p) => p.key).join(", "));
@@ -40,12 +53,24 @@ async function listOf(raw: Record<string, unknown>, testSecrets: object): Promis
     const inputs = new Map(
         recorded.map((r) => [`${r.type}::${r.name}`, createHash("sha256").update(canonical(r.inputs)).digest("hex").slice(0, 16)]),
     );
-    const lines: string[] = [];
+    const lines: Listed[] = [];
     for (const o of recordedOpts) {
-        const aliases = o.aliases?.length ? ` aliases=${JSON.stringify(await valueOf(pulumi.output(o.aliases)))}` : "";
-        lines.push(`${o.type} ${o.name} parent=${o.parentKey ?? "-"}${aliases} inputs=${inputs.get(o.key) ?? "-"}`);
+        const all = (o.aliases?.length ? await valueOf(pulumi.output(o.aliases)) : []) as { parent?: string }[];
+        const line = (parent: string, aliases: unknown[]) =>
+            `${o.type} ${o.name} parent=${parent}${aliases.length ? ` aliases=${JSON.stringify(aliases)}` : ""} inputs=${inputs.get(o.key) ?? "-"}`;
+        // Moved to another parent with an alias to the old one: also as the engine finds it, under the old parent.
+        const moved = all.find((a) => typeof a.parent === "string");
+        lines.push({
+            line: line(o.parentKey ?? "-", all),
+            asBefore: moved
+                ? line(
+                      urnKey(moved.parent!),
+                      all.filter((a) => a !== moved),
+                  )
+                : undefined,
+        });
     }
-    return lines.sort();
+    return lines.sort((a, b) => a.line.localeCompare(b.line));
 }
 
 test("every stack file registers the same resources, parents and inputs as recorded", async () => {
@@ -55,7 +80,13 @@ test("every stack file registers the same resources, parents and inputs as recor
     const update = process.env.UPDATE_RESOURCE_LIST !== undefined;
     const before = update ? {} : (JSON.parse(fs.readFileSync(FILE, "utf8")) as Record<string, string[]>);
     // The stack files recorded; a sandbox run may add one of its own meanwhile.
-    for (const s of stackFiles()) if (update || s.file in before) now[s.file] = await listOf(s.raw, s.secrets);
+    for (const s of stackFiles()) {
+        if (!update && !(s.file in before)) continue;
+        const recorded = new Set(before[s.file] ?? []);
+        now[s.file] = (await listOf(s.raw, s.secrets))
+            .map((l) => (l.asBefore !== undefined && !recorded.has(l.line) && !update ? l.asBefore : l.line))
+            .sort();
+    }
     if (update) fs.writeFileSync(FILE, `${JSON.stringify(now, null, 2)}\n`);
     else expect(now).toEqual(before);
 });

@@ -1,4 +1,5 @@
-import { find, plain, recordOptions, recordedOpts, reset, settle, valueOf } from "./harness";
+import { find, plain, recordOptions, recorded, recordedOpts, reset, settle, valueOf } from "./harness";
+import * as pulumi from "@pulumi/pulumi";
 import { buildCalicoNodeDaemonSet } from "../components/builders/calicoNode";
 import { CERT_SPECS } from "../components/builders/certs";
 import { NODE_CLIENT_CN, TYPHA_SERVER_CN } from "../components/facts/names";
@@ -227,12 +228,13 @@ describe("pod template hash", () => {
 });
 
 describe("Typha component under mocks", () => {
+    const tls = (ca: string, cert: string, key: string) => ({
+        caPem: pulumi.output(ca),
+        certPem: pulumi.output(cert),
+        keyPem: pulumi.secret(key),
+    });
     const args: TyphaArgs = {
-        caCertPem: "CA1",
-        typhaCertPem: "TC1",
-        typhaKeyPem: "TK1",
-        nodeCertPem: "NC1",
-        nodeKeyPem: "NK1",
+        tls: tls("CA1", "TC1", "TK1"),
         image: "quay.io/calico/typha:v3.32.1",
         replicas: 2,
         tolerateControlPlane: false,
@@ -254,7 +256,6 @@ describe("Typha component under mocks", () => {
         for (const [type, name] of [
             ["kubernetes:core/v1:ConfigMap", "calico-typha-ca"],
             ["kubernetes:core/v1:Secret", "calico-typha-certs"],
-            ["kubernetes:core/v1:Secret", "calico-node-certs"],
             ["kubernetes:core/v1:ServiceAccount", "calico-typha"],
             ["kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "calico-typha"],
             ["kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "calico-typha"],
@@ -269,7 +270,9 @@ describe("Typha component under mocks", () => {
 
     test("keeps key material secret and waits for certs and RBAC before the Deployment", async () => {
         await build();
-        for (const name of ["calico-typha-certs", "calico-node-certs"]) {
+        // calico-node's Secret is its own (calicoNode.test.ts).
+        expect(recorded.filter((r) => r.name === "calico-node-certs")).toEqual([]);
+        for (const name of ["calico-typha-certs"]) {
             const s = find("kubernetes:core/v1:Secret", name).inputs;
             expect(plain(s.stringData)).not.toBe(s.stringData);
             expect(recordedOpts.find((o) => o.name === name)?.additionalSecretOutputs).toEqual(
@@ -283,17 +286,17 @@ describe("Typha component under mocks", () => {
         expect(deps).toEqual(expect.arrayContaining(["calico-typha-ca", "calico-typha-certs", "calico-typha"]));
     });
 
-    test("a renewed server cert rolls the pods; a new node key or replica count does not touch the hash", async () => {
+    test("a renewed server cert or CA rolls the pods; a new server key or replica count does not touch the hash", async () => {
         const hashOf = () =>
             find("kubernetes:apps/v1:Deployment", "calico-typha").inputs.spec.template.metadata.annotations[CERT_HASH_ANNOTATION];
         await build();
         const first = hashOf();
         expect(first).toBe(podTemplateHash({ "typhaca.crt": "CA1", "typha.crt": "TC1" }));
-        await build({ typhaCertPem: "TC2" });
+        await build({ tls: tls("CA1", "TC2", "TK1") });
         expect(hashOf()).not.toBe(first);
-        await build({ caCertPem: "CA2" });
+        await build({ tls: tls("CA2", "TC1", "TK1") });
         expect(hashOf()).not.toBe(first);
-        await build({ replicas: 4, nodeKeyPem: "NK2" });
+        await build({ replicas: 4, tls: tls("CA1", "TC1", "TK2") });
         expect(hashOf()).toBe(first);
     });
 

@@ -22,7 +22,21 @@ import {
 } from "./pod";
 import type { Container, DaemonSet, EnvVar, Probe, Volume, VolumeMount, WorkloadDatastore } from "./workloadTypes";
 
-export interface CalicoNodeParams {
+/**
+ * Typha only on the Kubernetes datastore (config validation refuses Typha settings with etcd, and
+ * config/derive.ts turns it off there): the type admits no other pairing.
+ */
+export type NodeDatastoreParams =
+    | {
+          datastore: Extract<WorkloadDatastore, { type: "kubernetes" }>;
+          /** Typha's Service name, or undefined when Felix talks to the datastore directly. */
+          typhaServiceName?: string;
+      }
+    | { datastore: Extract<WorkloadDatastore, { type: "etcd" }>; typhaServiceName?: undefined };
+
+export type CalicoNodeParams<H = string> = NodeSettings<H> & NodeDatastoreParams;
+
+interface NodeSettings<H> {
     image: string;
     backend: Backend;
     /** IP_AUTODETECTION_METHOD, as the config rules have checked it. */
@@ -36,11 +50,8 @@ export interface CalicoNodeParams {
     usePodCidr: boolean;
     /** Pod MTU; the tunnel devices use the same value as the conflist. */
     mtu: number;
-    datastore: WorkloadDatastore;
-    /** Typha's Service name, or undefined when Felix talks to the datastore directly (always with etcd). */
-    typhaServiceName?: string;
-    /** Hash of the Typha CA and node cert (and etcd material) the pods mount; see podHash.ts. */
-    certHash: string;
+    /** Hash of the Typha CA and node cert (and etcd material) the pods mount, so a renewal rolls them; see podHash.ts. */
+    certHash: H;
     serviceAccountName: string;
     /** `cni.delivery: daemonset`: the install-cni init container writes the CNI files; calico-node then keeps the token fresh. */
     installCni?: InstallCniParams;
@@ -89,7 +100,7 @@ function ebpfBootstrap(image: string): Container {
     });
 }
 
-function ipv6Env(p: CalicoNodeParams): EnvVar[] {
+function ipv6Env<H>(p: CalicoNodeParams<H>): EnvVar[] {
     if (!p.ipv6) return [literal("IP6", "none"), literal("FELIX_IPV6SUPPORT", "false")];
     const mtu = String(p.mtu);
     return [
@@ -127,7 +138,7 @@ function probes(backend: Backend, ipv6: boolean): { liveness: Probe; readiness: 
     return { liveness: execLiveness(live), readiness: execReadiness(ready, 10) };
 }
 
-export function calicoNodeEnv(p: CalicoNodeParams): EnvVar[] {
+export function calicoNodeEnv<H>(p: CalicoNodeParams<H>): EnvVar[] {
     const mtu = String(p.mtu);
     return [
         ...datastoreEnv(p.datastore),
@@ -155,10 +166,7 @@ export function calicoNodeEnv(p: CalicoNodeParams): EnvVar[] {
     ];
 }
 
-export function buildCalicoNodeDaemonSet(p: CalicoNodeParams): DaemonSet {
-    if (p.datastore.type === "etcd" && p.typhaServiceName !== undefined) {
-        throw new Error("Typha is not used with the etcd datastore; leave typhaServiceName unset");
-    }
+export function buildCalicoNodeDaemonSet<H = string>(p: CalicoNodeParams<H>): DaemonSet<H> {
     const typha = p.typhaServiceName !== undefined;
     const etcd = p.datastore.type === "etcd";
     const pr = probes(p.backend, p.ipv6);

@@ -25,22 +25,22 @@ export function enabledControllers(datastore: WorkloadDatastore["type"]): string
         : ["node", "loadbalancer"];
 }
 
-export interface KubeControllersParams {
+export interface KubeControllersParams<H = string> {
     image: string;
     datastore: WorkloadDatastore;
     serviceAccountName: string;
-    /** Hash of the etcd client material mounted with etcd (see podHash.ts); unused on Kubernetes. */
-    certHash?: string;
+    /** Hash of what the pods read at start only (etcd client material, the services endpoint; see podHash.ts); unset: none. */
+    certHash?: H;
 }
 
-export function buildKubeControllersDeployment(p: KubeControllersParams): Deployment {
+export function buildKubeControllersDeployment<H = string>(p: KubeControllersParams<H>): Deployment<H> {
     const etcd = p.datastore.type === "etcd";
     const template = podTemplate(
         {
             app: KUBE_CONTROLLERS,
             serviceAccountName: p.serviceAccountName,
             priorityClassName: "system-cluster-critical",
-            certHash: etcd ? p.certHash : undefined,
+            certHash: p.certHash,
         },
         {
             tolerations: [

@@ -66,18 +66,21 @@ export function execReadiness(command: string[], timeoutSeconds?: number): Probe
     return { exec: { command }, periodSeconds: 10, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) };
 }
 
-export interface PodParams {
+export interface PodParams<H = string> {
     app: string;
     serviceAccountName: string;
     priorityClassName: "system-cluster-critical" | "system-node-critical";
-    /** Hash of the material the pods mount (see podHash.ts); the component fills it from an Output. */
-    certHash?: string;
+    /** Hash of the material the pods mount (see podHash.ts); unset: no annotation. */
+    certHash?: H;
     /** Annotations besides the hash. */
     annotations?: Record<string, string>;
 }
 
 /** Pod template with the shared fields; `spec` holds what is the workload's own. */
-export function podTemplate(p: PodParams, spec: Omit<PodSpec, "nodeSelector" | "serviceAccountName" | "priorityClassName">): PodTemplate {
+export function podTemplate<H = string>(
+    p: PodParams<H>,
+    spec: Omit<PodSpec, "nodeSelector" | "serviceAccountName" | "priorityClassName">,
+): PodTemplate<H> {
     const annotations = { ...p.annotations, ...(p.certHash !== undefined ? { [CERT_HASH_ANNOTATION]: p.certHash } : {}) };
     return {
         metadata: { labels: appLabel(p.app), ...(Object.keys(annotations).length > 0 ? { annotations } : {}) },

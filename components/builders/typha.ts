@@ -43,11 +43,11 @@ export function buildCertSecret<T>(m: CertMount, app: string, certPem: T, keyPem
     };
 }
 
-export interface TyphaParams {
+export interface TyphaParams<H = string> {
     image: string;
     replicas: number;
-    /** Hash of the CA and server cert the pods mount (see podHash.ts). */
-    certHash: string;
+    /** Hash of the CA and server cert the pods mount (see podHash.ts), so a renewal rolls the pods. */
+    certHash: H;
     /** Also run on control-plane nodes (their NoSchedule taint is tolerated). */
     tolerateControlPlane: boolean;
     /** Per-node podCIDR IPAM: Typha then passes node podCIDRs on to calico-node's BGP config. */
@@ -71,7 +71,7 @@ function typhaTolerations(tolerateControlPlane: boolean): Toleration[] {
     return out;
 }
 
-export function buildTyphaDeployment(p: TyphaParams): Deployment {
+export function buildTyphaDeployment<H = string>(p: TyphaParams<H>): Deployment<H> {
     const labels = appLabel(TYPHA);
     const health = { path: "", port: TYPHA_HEALTH_PORT, host: "localhost" };
     const template = podTemplate(

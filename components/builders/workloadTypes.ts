@@ -92,12 +92,16 @@ export interface PodSpec {
     volumes?: Volume[];
 }
 
-export interface PodTemplate {
-    metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
+/**
+ * `H`: the cert-hash annotation's value (podHash.ts), a string here; components pass it as an Output, so
+ * every other field stays known at preview time even before the certificates exist.
+ */
+export interface PodTemplate<H = string> {
+    metadata: { labels: Record<string, string>; annotations?: Record<string, string | H> };
     spec: PodSpec;
 }
 
-export interface Deployment {
+export interface Deployment<H = string> {
     apiVersion: "apps/v1";
     kind: "Deployment";
     metadata: ObjectMeta;
@@ -106,18 +110,18 @@ export interface Deployment {
         revisionHistoryLimit?: number;
         selector: { matchLabels: Record<string, string> };
         strategy: { type: "RollingUpdate"; rollingUpdate: { maxSurge: string | number; maxUnavailable: number } } | { type: "Recreate" };
-        template: PodTemplate;
+        template: PodTemplate<H>;
     };
 }
 
-export interface DaemonSet {
+export interface DaemonSet<H = string> {
     apiVersion: "apps/v1";
     kind: "DaemonSet";
     metadata: ObjectMeta;
     spec: {
         selector: { matchLabels: Record<string, string> };
         updateStrategy: { type: "RollingUpdate"; rollingUpdate: { maxUnavailable: number } };
-        template: PodTemplate;
+        template: PodTemplate<H>;
     };
 }
 

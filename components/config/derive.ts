@@ -84,7 +84,9 @@ export function deriveConfig(cfg: ParsedConfig, secrets: RawSecrets, env: Config
         bgp: { ...cfg.bgp, peers: byName(cfg.bgp.peers) },
         datastore,
         clusterCa,
-        // Zero replicas would leave Felix dialling a Service without endpoints: that is Typha off.
+        // Typha only on the Kubernetes datastore (rules/datastore.ts refuses its settings with etcd): decided
+        // here once, and the workloads' types admit no Typha with etcd. Zero replicas would leave Felix
+        // dialling a Service without endpoints: that is Typha off.
         typha: {
             enabled: d.type === "kubernetes" && t.enabled && replicas !== 0,
             replicas,

@@ -5,15 +5,15 @@ import { CniDatastore, type ConflistOptions, renderConflist } from "../builders/
 import { type InstallCniParams, conflistTemplate } from "../builders/installCni";
 import { clientKubeconfigHead, clientKubeconfigParts } from "../builders/kubeconfig";
 import type { HostFile } from "../builders/etcdHost";
-import type { CalicoConfig } from "../config/types";
+import type { CalicoConfig, CniBinary, ResolvedNode } from "../config/types";
 import { CNI_CLUSTER, CNI_CONTEXT, CNI_USER, CONFLIST_FILE, cniKubeconfigPath } from "../facts/names";
 import type { IssuedCert } from "./pki";
 import {
     NETWORK_MANAGER_CONF,
     NETWORK_MANAGER_RELOAD,
+    type PreflightChecks,
+    type PreflightPlan,
     networkManagerConf,
-    preflightChecksPlan,
-    preflightPlan,
 } from "../builders/preflight";
 import { hostBundle } from "../builders/hostBundle";
 import { cniHost } from "./cniHost";
@@ -22,8 +22,26 @@ import { sha256, uploadPlan } from "../builders/upload";
 import type { StageUpload, StagedUpload } from "./uploadStage";
 import { sshConnection } from "./ssh";
 
+/** What the CNI plugin's objects and host files are built from, and no more of the config. */
 export interface CniArgs {
-    config: CalicoConfig;
+    /** `calico:cni` as resolved: delivery, directories, IPAM, log level, bandwidth, the NetworkManager rule. */
+    cni: Pick<CalicoConfig["cni"], "delivery" | "confDir" | "binDir" | "logLevel" | "ipam" | "bandwidth" | "manageNetworkManager">;
+    /** Pod MTU, written in the conflist. */
+    mtu: number;
+    /** Dual-stack: the conflist asks IPAM for an IPv6 address too. */
+    ipv6: boolean;
+    /** The API server the CNI kubeconfig names (SSH delivery). */
+    apiServer: string;
+    /** The calico/cni image install-cni runs from (daemonset delivery). */
+    image: string;
+    /** The plugins the conflist calls. */
+    plugins: string[];
+    /** The binaries every node's bin dir gets (SSH delivery). */
+    binaries: CniBinary[];
+    /** The nodes the files go to over SSH, each with its preflight (SSH delivery). */
+    nodes: { node: ResolvedNode; preflight: PreflightPlan }[];
+    /** The checks every node runs alike, in the staged install script. */
+    preflight: PreflightChecks;
     /** `cni.delivery: ssh`: the cluster CA certificate PEM and the calico-cni client certificate it signed. */
     x509?: { clusterCaCertPem: pulumi.Input<string>; cert: IssuedCert };
     /** Host files beyond the kubeconfig, e.g. the etcd client TLS files (SSH delivery; install-cni copies them itself). */
@@ -51,8 +69,8 @@ export class Cni extends pulumi.ComponentResource {
     constructor(name: string, args: CniArgs, opts?: pulumi.ComponentResourceOptions) {
         // No inputs registered (see Calico).
         super("calico:index:Cni", name, {}, opts);
-        const cfg = args.config;
-        const daemonset = cfg.cni.delivery === "daemonset";
+        const cni = args.cni;
+        const daemonset = cni.delivery === "daemonset";
         const role = new k8s.rbac.v1.ClusterRole(CNI_RBAC_NAME, cniClusterRole(CNI_RBAC_NAME), { parent: this });
         const sa = daemonset
             ? new k8s.core.v1.ServiceAccount(CNI_RBAC_NAME, cniServiceAccount(CNI_RBAC_NAME), { parent: this })
@@ -67,22 +85,22 @@ export class Cni extends pulumi.ComponentResource {
         );
 
         const conflist: Omit<ConflistOptions, "nodeName"> = {
-            mtu: cfg.mtu,
-            logLevel: cfg.cni.logLevel,
-            kubeconfigPath: cniKubeconfigPath(cfg.cni.confDir),
-            ipam: cfg.cni.ipam,
-            ipv6: cfg.calicoNode.ipv6,
-            bandwidth: cfg.cni.bandwidth,
+            mtu: args.mtu,
+            logLevel: cni.logLevel,
+            kubeconfigPath: cniKubeconfigPath(cni.confDir),
+            ipam: cni.ipam,
+            ipv6: args.ipv6,
+            bandwidth: cni.bandwidth,
             datastore: args.datastore,
         };
         if (daemonset) {
             this.installCni = {
-                image: cfg.images.cni,
-                binDir: cfg.cni.binDir,
-                confDir: cfg.cni.confDir,
+                image: args.image,
+                binDir: cni.binDir,
+                confDir: cni.confDir,
                 conflistTemplate: conflistTemplate(conflist),
-                binaries: cfg.cniPlugins,
-                etcd: cfg.datastore.type === "etcd",
+                binaries: args.plugins,
+                etcd: args.datastore.type === "etcd",
             };
             this.registerOutputs({ conflistName: CONFLIST_FILE });
             return;
@@ -90,7 +108,7 @@ export class Cni extends pulumi.ComponentResource {
 
         const x509 = args.x509;
         if (!x509) throw new Error("Cni: SSH delivery writes an x509 kubeconfig and needs the calico-cni certificate");
-        const names = { server: cfg.cluster.apiServer, user: CNI_USER, cluster: CNI_CLUSTER, context: CNI_CONTEXT };
+        const names = { server: args.apiServer, user: CNI_USER, cluster: CNI_CLUSTER, context: CNI_CONTEXT };
         const parts = pulumi
             .all([x509.clusterCaCertPem, x509.cert.certPem, x509.cert.keyPem])
             .apply(([caPem, certPem, keyPem]) => clientKubeconfigParts({ ...names, caPem, certPem, keyPem }));
@@ -102,7 +120,7 @@ export class Cni extends pulumi.ComponentResource {
         const rest = pulumi.secret(parts.apply((p) => p.rest));
 
         // cni.manageNetworkManager: the rule that keeps NetworkManager off Calico's interfaces, one more host file.
-        const nm = cfg.cni.manageNetworkManager;
+        const nm = cni.manageNetworkManager;
         const extraFiles = nm
             ? [
                   ...args.extraHostFiles,
@@ -110,9 +128,9 @@ export class Cni extends pulumi.ComponentResource {
               ]
             : args.extraHostFiles;
         // Staged once for every node; only when a node will receive it.
-        const upload = cfg.nodes.length > 0 ? mapInput(head, (h) => stagedUpload(cfg, extraFiles, nm, args.stageUpload, h)) : undefined;
+        const upload = args.nodes.length > 0 ? mapInput(head, (h) => stagedUpload(args, extraFiles, nm, h)) : undefined;
         const kubeconfigFile = { head: mapInput(head, sha256), rest };
-        for (const node of upload ? cfg.nodes : []) {
+        for (const { node, preflight } of upload ? args.nodes : []) {
             // Kept in no field: the SDK walks every value an Output resolves to, and from the CRDs' Output the
             // walk reaches their parents, then these fields; a field of every host made each walk cover every node.
             cniHost(
@@ -120,12 +138,12 @@ export class Cni extends pulumi.ComponentResource {
                 {
                     connection: sshConnection(node),
                     user: node.user,
-                    confDir: cfg.cni.confDir,
+                    confDir: cni.confDir,
                     upload: upload!,
                     kubeconfig: kubeconfigFile,
                     conflist: renderConflist({ ...conflist, nodeName: node.name }),
                     extraFiles,
-                    preflight: preflightPlan(cfg, node.name),
+                    preflight,
                 },
                 this,
             );
@@ -135,21 +153,15 @@ export class Cni extends pulumi.ComponentResource {
 }
 
 /** The upload every node gets, staged on this machine: the scripts for this config, the kubeconfig's head and the local binaries. */
-function stagedUpload(
-    cfg: CalicoConfig,
-    extraFiles: HostFile<unknown>[],
-    networkManager: boolean,
-    stage: StageUpload,
-    kubeconfigHead: string,
-): StagedUpload {
+function stagedUpload(args: CniArgs, extraFiles: HostFile<unknown>[], networkManager: boolean, kubeconfigHead: string): StagedUpload {
     const scripts = hostBundle({
-        binDir: cfg.cni.binDir,
-        confDir: cfg.cni.confDir,
-        binaries: cfg.cniBinaries,
+        binDir: args.cni.binDir,
+        confDir: args.cni.confDir,
+        binaries: args.binaries,
         extraPaths: extraFiles.map((f) => f.path),
-        preflight: preflightChecksPlan(cfg),
+        preflight: args.preflight,
         afterInstall: networkManager ? NETWORK_MANAGER_RELOAD : "",
     });
-    const plan = uploadPlan(cfg.cniBinaries, scripts, [kubeconfigHead]);
-    return { dir: stage(plan), digest: plan.digest };
+    const plan = uploadPlan(args.binaries, scripts, [kubeconfigHead]);
+    return { dir: args.stageUpload(plan), digest: plan.digest };
 }

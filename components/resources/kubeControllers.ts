@@ -6,7 +6,7 @@ import { buildRbac, kubeControllersRules } from "../builders/workloadRbac";
 import type { WorkloadDatastore } from "../builders/workloadTypes";
 import { KUBE_CONTROLLERS } from "../facts/names";
 import type { EtcdClient } from "./etcdClient";
-import { certHashOutput, withCertHash } from "./certHash";
+import { certHashOutput } from "./certHash";
 import type { ServicesEndpoint } from "./servicesEndpoint";
 
 export interface KubeControllersArgs {
@@ -40,16 +40,11 @@ export class KubeControllers extends pulumi.ComponentResource {
             dependsOn: [sa, role],
         });
 
-        const d = buildKubeControllersDeployment({ image, datastore, serviceAccountName: rbac.serviceAccount.metadata.name });
-        const template =
-            etcd && datastore.type === "etcd"
-                ? withCertHash(d.spec.template, etcd.certHash)
-                : servicesEndpoint
-                  ? withCertHash(d.spec.template, certHashOutput(servicesEndpoint.hashed))
-                  : d.spec.template;
+        // What the pods read only at start (the etcd client material, or the services endpoint), hashed so a change rolls them.
+        const certHash = etcd ? etcd.certHash : servicesEndpoint ? certHashOutput(servicesEndpoint.hashed) : undefined;
         this.deployment = new k8s.apps.v1.Deployment(
             KUBE_CONTROLLERS,
-            { ...d, spec: { ...d.spec, template } },
+            buildKubeControllersDeployment({ image, datastore, serviceAccountName: rbac.serviceAccount.metadata.name, certHash }),
             { parent: this, dependsOn: [binding, ...(servicesEndpoint ? [servicesEndpoint.configMap] : [])] },
         );
         new k8s.policy.v1.PodDisruptionBudget(KUBE_CONTROLLERS, buildPdb(KUBE_CONTROLLERS), parent);

@@ -23,18 +23,24 @@ export interface IssuedCert {
     resource: pulumi.Resource;
 }
 
+/** One side of Typha's mutual TLS: the CA both sides trust, and this side's certificate and key. */
+export interface TlsIdentity {
+    caPem: pulumi.Output<string>;
+    certPem: pulumi.Output<string>;
+    /** Secret. */
+    keyPem: pulumi.Output<string>;
+}
+
 /**
  * Calico's certificates: the Typha CA, Typha's server cert, calico/node's client cert (both under the
- * Typha CA, for mutual TLS) and, given the cluster CA, the CNI plugin's client cert under it.
+ * Typha CA, for mutual TLS) and, given the cluster CA, the CNI plugin's client cert under it. Each
+ * workload takes its own identity (`typha`, `node`) and builds its own Secret from it.
  */
 export class CalicoPki extends pulumi.ComponentResource {
-    public readonly typhaCaCertPem: pulumi.Output<string>;
-    public readonly typhaCertPem: pulumi.Output<string>;
-    /** Secret. */
-    public readonly typhaKeyPem: pulumi.Output<string>;
-    public readonly nodeCertPem: pulumi.Output<string>;
-    /** Secret. */
-    public readonly nodeKeyPem: pulumi.Output<string>;
+    /** Typha's server identity (CN calico-typha). */
+    public readonly typha: TlsIdentity;
+    /** calico/node's client identity toward Typha (CN calico-node). */
+    public readonly node: TlsIdentity;
     /** The calico-cni client certificate and key (secret); unset without the cluster CA. */
     public readonly cni?: IssuedCert;
 
@@ -42,12 +48,12 @@ export class CalicoPki extends pulumi.ComponentResource {
         // No inputs registered (see Calico): here they would put the cluster CA key in this component's state.
         super("calico:index:Pki", name, {}, opts);
         const { rsaBits, validityHours: validityPeriodHours, earlyRenewalHours } = args;
-        const key = (stem: string, algorithm: "ECDSA" | "RSA" = "RSA") =>
+        const key = (stem: string, algorithm: "ECDSA" | "RSA") =>
             new tls.PrivateKey(`${name}-${stem}-key`, algorithm === "RSA" ? { algorithm, rsaBits } : { algorithm, ecdsaCurve: "P256" }, {
                 parent: this,
             });
 
-        const caKey = key("typha-ca");
+        const caKey = key("typha-ca", "RSA");
         const ca = new tls.SelfSignedCert(
             `${name}-typha-ca`,
             {
@@ -60,13 +66,12 @@ export class CalicoPki extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        this.typhaCaCertPem = ca.certPem;
 
         const issue = (
             spec: CertSpec,
             caCertPem: pulumi.Input<string>,
             caPrivateKeyPem: pulumi.Input<string>,
-            algorithm?: "ECDSA" | "RSA",
+            algorithm: "ECDSA" | "RSA",
         ): IssuedCert => {
             const k = key(spec.name, algorithm);
             const csr = new tls.CertRequest(
@@ -88,17 +93,17 @@ export class CalicoPki extends pulumi.ComponentResource {
             );
             return { certPem: cert.certPem, keyPem: pulumi.secret(k.privateKeyPem), resource: cert };
         };
-        const typha = issue(CERT_SPECS.typha, ca.certPem, caKey.privateKeyPem);
-        const node = issue(CERT_SPECS.node, ca.certPem, caKey.privateKeyPem);
+        const typha = issue(CERT_SPECS.typha, ca.certPem, caKey.privateKeyPem, "RSA");
+        const node = issue(CERT_SPECS.node, ca.certPem, caKey.privateKeyPem, "RSA");
         const clusterCa = args.clusterCa;
         this.cni = clusterCa ? issue(CERT_SPECS.cni, clusterCa.certPem, clusterCa.keyPem, args.cniKeyAlgorithm) : undefined;
-        [this.typhaCertPem, this.typhaKeyPem] = [typha.certPem, typha.keyPem];
-        [this.nodeCertPem, this.nodeKeyPem] = [node.certPem, node.keyPem];
+        this.typha = { caPem: ca.certPem, certPem: typha.certPem, keyPem: typha.keyPem };
+        this.node = { caPem: ca.certPem, certPem: node.certPem, keyPem: node.keyPem };
 
         this.registerOutputs({
-            typhaCaCertPem: this.typhaCaCertPem,
-            typhaCertPem: this.typhaCertPem,
-            nodeCertPem: this.nodeCertPem,
+            typhaCaCertPem: ca.certPem,
+            typhaCertPem: typha.certPem,
+            nodeCertPem: node.certPem,
             ...(this.cni ? { cniCertPem: this.cni.certPem } : {}),
         });
     }

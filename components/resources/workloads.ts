@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { InstallCniParams } from "../builders/installCni";
+import type { WorkloadDatastore } from "../builders/workloadTypes";
 import type { CalicoConfig } from "../config/types";
 import type { CalicoImage } from "../versions";
 import { after } from "./after";
@@ -8,7 +9,7 @@ import type { EtcdClient } from "./etcdClient";
 import { KubeControllers } from "./kubeControllers";
 import type { CalicoPki } from "./pki";
 import { servicesEndpoint } from "./servicesEndpoint";
-import { Typha } from "./typha";
+import { TYPHA_COMPONENT, Typha } from "./typha";
 
 /** Stack outputs of the workloads: Typha service and replicas, images in use, IP autodetection method. */
 export interface WorkloadOutputs {
@@ -34,12 +35,17 @@ export interface WorkloadDeps {
     cni: pulumi.Resource[];
     /** `cni.delivery: daemonset`: calico-node's install-cni init container. */
     installCni?: InstallCniParams;
-    /** With etcd: the client Secret and ConfigMap calico-node and kube-controllers mount. */
-    etcd?: EtcdClient;
+    /** The Kubernetes API, or etcd with the client Secret and ConfigMap calico-node and kube-controllers mount. */
+    datastore: { type: "kubernetes" } | { type: "etcd"; endpoints: string[]; client: EtcdClient };
     /** The pools calico-node must find at start, or it would create Calico's default pool: IpPools, or the calicoctl Job. */
     pools: pulumi.Resource;
     /** See CalicoNodeArgs.hostInputs: the destroy order of calico-node and the hosts' cleanup. */
     hostInputs: pulumi.Resource[];
+}
+
+/** The datastore as the workloads' builders take it: its type, and etcd's endpoints. */
+function workloadDatastore(d: WorkloadDeps["datastore"]): WorkloadDatastore {
+    return d.type === "etcd" ? { type: "etcd", endpoints: d.endpoints } : { type: "kubernetes" };
 }
 
 /**
@@ -48,18 +54,14 @@ export interface WorkloadDeps {
  * top level only wires it in.
  */
 export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki: CalicoPki, deps: WorkloadDeps): Workloads {
-    const datastore = cfg.datastore;
     const afterCrds = { parent, ...after(deps.crds) };
     const endpoint = cfg.calicoNode.dataplane === "bpf" ? servicesEndpoint(cfg.cluster.apiServer, afterCrds) : undefined;
+    // Typha runs only on the Kubernetes datastore; config/derive.ts decides `enabled` with that.
     const typha = cfg.typha.enabled
         ? new Typha(
-              "typha",
+              TYPHA_COMPONENT,
               {
-                  caCertPem: pki.typhaCaCertPem,
-                  typhaCertPem: pki.typhaCertPem,
-                  typhaKeyPem: pki.typhaKeyPem,
-                  nodeCertPem: pki.nodeCertPem,
-                  nodeKeyPem: pki.nodeKeyPem,
+                  tls: pki.typha,
                   image: cfg.images.typha,
                   replicas: cfg.typha.replicas,
                   tolerateControlPlane: cfg.typha.tolerateControlPlane,
@@ -81,21 +83,23 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
             dataplane: { dataplane: cfg.calicoNode.dataplane, kubeProxy: cfg.calicoNode.kubeProxy },
             usePodCidr: cfg.usePodCidr,
             mtu: cfg.mtu,
-            datastore,
+            datastore:
+                deps.datastore.type === "etcd"
+                    ? deps.datastore
+                    : { type: "kubernetes", typha: typha ? { service: typha, tls: pki.node } : undefined },
             installCni: deps.installCni,
-            etcd: deps.etcd,
-            typha,
             servicesEndpoint: endpoint,
             waitFor: deps.pools,
             hostInputs: deps.hostInputs,
         },
         afterCrds,
     );
-    const etcdObjects = deps.etcd?.objects ?? [];
+    const etcd = deps.datastore.type === "etcd" ? deps.datastore.client : undefined;
+    const etcdObjects = etcd?.objects ?? [];
     const kubeControllers = cfg.kubeControllers.enabled
         ? new KubeControllers(
               "kube-controllers",
-              { image: cfg.images["kube-controllers"], datastore, etcd: deps.etcd, servicesEndpoint: endpoint },
+              { image: cfg.images["kube-controllers"], datastore: workloadDatastore(deps.datastore), etcd, servicesEndpoint: endpoint },
               { parent, ...after(pulumi.output(deps.crds).apply((crds) => [...crds, ...deps.cni, calicoNode.daemonSet, ...etcdObjects])) },
           )
         : undefined;
