@@ -9,7 +9,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { logRoot, NODES } from "./lib/env";
+import { logRoot, NODES, REPO } from "./lib/env";
 import { Kube, PT_NS } from "./lib/kube";
 import {
     cleanTrees,
@@ -146,3 +146,10 @@ function describeStyle(style: Style): void {
 // E2E_STYLES=vxlan,etcd runs only those styles (the clean start still covers every style's stack).
 const only = process.env.E2E_STYLES?.split(",").filter(Boolean);
 STYLES.filter((s) => !only || only.includes(s.name)).forEach(describeStyle);
+
+// The CLI writes a missing encryptionsalt into the stack file of its cwd: every command must have run on a working copy.
+test("the repo's stack files are as committed, and no other was written", async () => {
+    const status = await run("git", ["status", "--porcelain", "--untracked-files=all", "--", "Pulumi.*.yaml"], { cwd: REPO });
+    if (status.code !== 0) return void report.say(`(not a git checkout: ${status.stderr.trim()})`);
+    expect(status.stdout.trim()).toBe("");
+});

@@ -132,12 +132,23 @@ export class E2EStack {
                 fs.rmSync(scratch, { recursive: true, force: true });
             }
         }
-        this.stack = await auto.LocalWorkspace.selectStack(
+        this.stack = await this.select();
+        this.edits = edit ? [edit] : [];
+        this.writeConfig();
+    }
+
+    /**
+     * The stack on a workspace of the repo. After `up` the Automation API reads the outputs with
+     * `--show-secrets` and no config file, and the CLI would then write the salt into the repo's stack file:
+     * the workspace reads them the way `outputs()` does instead.
+     */
+    private async select(): Promise<auto.Stack> {
+        const stack = await auto.LocalWorkspace.selectStack(
             { stackName: this.name, workDir: REPO },
             { envVars: process.env as Record<string, string> },
         );
-        this.edits = edit ? [edit] : [];
-        this.writeConfig();
+        (stack.workspace as unknown as { stackOutputs: () => Promise<auto.OutputMap> }).stackOutputs = () => this.outputs();
+        return stack;
     }
 
     /** The working copy = base file + every edit so far + salt. */
@@ -240,31 +251,38 @@ export class E2EStack {
         return r;
     }
 
+    /**
+     * A read-only CLI command on this stack, run from a scratch copy of the project holding a copy of the
+     * working copy: reading secrets, the CLI writes a missing encryptionsalt into the stack file of its cwd,
+     * and in the repo that is a committed file (Pulumi.sandbox.yaml).
+     */
+    private async readCli(args: string[]): Promise<string> {
+        const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-read-"));
+        try {
+            fs.copyFileSync(path.join(REPO, "Pulumi.yaml"), path.join(scratch, "Pulumi.yaml"));
+            if (fs.existsSync(this.configFile)) fs.copyFileSync(this.configFile, path.join(scratch, `Pulumi.${this.name}.yaml`));
+            return await runOk("pulumi", [...args, "--non-interactive", "--stack", this.name], { cwd: scratch, timeoutS: 120 });
+        } finally {
+            fs.rmSync(scratch, { recursive: true, force: true });
+        }
+    }
     /** The checkpoint (`pulumi stack export`, secrets encrypted unless `showSecrets`). */
     async exportState(showSecrets = false): Promise<{ deployment: { resources?: StateResource[] } } & Record<string, unknown>> {
-        if (showSecrets) {
-            // The Automation API's exportStack has no --show-secrets: the same CLI, directly.
-            return JSON.parse(
-                await runOk("pulumi", ["stack", "export", "--show-secrets", "--non-interactive", "--stack", this.name], {
-                    cwd: REPO,
-                    timeoutS: 120,
-                }),
-            );
-        }
-        return (await this.s().exportStack()) as never;
+        // Not the Automation API's exportStack: it always passes --show-secrets.
+        return JSON.parse(await this.readCli(["stack", "export", ...(showSecrets ? ["--show-secrets"] : [])]));
     }
+    /** The stack's outputs, secrets in plaintext and flagged (as the Automation API's outputs()). */
     async outputs(): Promise<auto.OutputMap> {
-        return this.s().outputs();
+        const masked = JSON.parse(await this.readCli(["stack", "output", "--json"])) as Record<string, unknown>;
+        const plain = JSON.parse(await this.readCli(["stack", "output", "--json", "--show-secrets"])) as Record<string, unknown>;
+        return Object.fromEntries(Object.entries(plain).map(([k, value]) => [k, { value, secret: masked[k] === "[secret]" }]));
     }
 
     /** Destroys whatever the stack still holds (best effort) and removes it and its working copy. */
     async remove(): Promise<void> {
         if (await this.exists()) {
             if (fs.existsSync(this.saltFile) && fs.existsSync(this.configFile)) {
-                this.stack ??= await auto.LocalWorkspace.selectStack(
-                    { stackName: this.name, workDir: REPO },
-                    { envVars: process.env as Record<string, string> },
-                );
+                this.stack ??= await this.select();
                 await this.destroy("destroy-leftover", { continueOnError: true });
             }
             const ws = await this.workspace();
