@@ -3,7 +3,7 @@ import { checkPoolHistory, loadConfig } from "./components/config/load";
 import { skipUnreadPromiseStacks } from "./components/promiseStacks";
 import { readPreviousOutputs } from "./components/resources/previousOutputs";
 
-// Half the CPU at 1000 nodes otherwise (components/promiseStacks.ts).
+// The SDK's unread promise stacks would otherwise take a large share of the CPU (components/promiseStacks.ts).
 skipUnreadPromiseStacks();
 
 // Pulumi runs the exported function and exports the object it resolves to as the stack outputs.

@@ -161,7 +161,7 @@ export class Calico extends pulumi.ComponentResource {
             this.spiderpool = new Spiderpool("spiderpool", { nodes, clusterPodCidr: cfg.cluster.podCidr }, parent);
         }
         if (cfg.aliyun) {
-            // Loaded only when used: @pulumi/alicloud takes 80-140 ms to load, a part of every preview (issue 11).
+            // Loaded only when used: @pulumi/alicloud is slow to load, and every preview would pay for it.
             // A synchronous constructor cannot await import().
             // eslint-disable-next-line @typescript-eslint/no-require-imports
             const { AliyunRoutes: Routes } = require("./resources/aliyunRoutes") as typeof import("./resources/aliyunRoutes");

@@ -2,8 +2,8 @@
  * The Pulumi Node.js SDK (3.270 to at least 3.276) records `new Error().stack` on every promise it makes
  * (`debuggablePromise` in runtime/debuggable.js), about a dozen per resource. It reads them only for the
  * leak report that `PULUMI_DEBUG_PROMISE_LEAKS` turns on, but `.stack` is formatted eagerly, and under
- * ts-node (as `pulumi up` runs this program) source-map-support maps every frame of every one: about
- * half the program's CPU at 1000 nodes (docs/performance.md).
+ * ts-node (as `pulumi up` runs this program) source-map-support maps every frame of every one: a large
+ * share of the program's CPU on a large stack (docs/performance.md).
  *
  * `skipUnreadPromiseStacks` leaves those stacks empty unless the leak report is on. Every other stack,
  * the program's own errors and the SDK's resource source positions among them, is formatted as before.

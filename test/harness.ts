@@ -154,7 +154,7 @@ void pulumi.runtime.setMocks(
             if (!known && !isKubernetes(args.type) && !isAlicloud(args.type) && !isComponent(args.type)) {
                 throw new Error(`unexpected resource type ${args.type} (${args.name}); model it in test/harness.ts`);
             }
-            // The tls provider the sandbox builds (main at f7db93b) has none of the 5.6.1 SDK's write-only inputs.
+            // The tls provider the sandbox builds has none of the 5.6.1 SDK's write-only inputs.
             const writeOnly = args.type.startsWith("tls:") ? Object.keys(args.inputs).filter((k) => /Wo(Version)?$/.test(k)) : [];
             if (writeOnly.length > 0)
                 throw new Error(`${args.type} ${args.name}: write-only inputs ${writeOnly} are not in the tls provider the e2e runs`);

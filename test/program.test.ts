@@ -442,7 +442,7 @@ describe("stable identity", () => {
         const raw: any = labRaw();
         raw.nodes = raw.nodes.filter((n: any) => n.name !== "cka002");
         await buildProgram(resolvedConfig(raw));
-        // Typha's replica count follows the node count by design (issue 3), so its Deployment may change too.
+        // Typha's replica count follows the node count by design, so its Deployment may change too.
         const typha = (r: string) => r.startsWith("kubernetes:apps/v1:Deployment::calico-typha::");
         const fewer = snapshot().filter((r) => !typha(r));
         const gone = all.filter((r) => !typha(r) && !fewer.includes(r));

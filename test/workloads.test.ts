@@ -30,7 +30,7 @@ describe("workloads in the lab program", () => {
         }
         expect(depsOf(DAEMONSET, "calico-node")).toContain("calico-typha");
         expect(depsOf(DEPLOYMENT, "calico-kube-controllers")).toEqual(expect.arrayContaining(["cni", "calico-node"]));
-        // Its ServiceAccount and RBAC need neither, and keep no URN of them (issue 11: state).
+        // Its ServiceAccount and RBAC need neither, and keep no URN of them (state).
         expect(depsOf("kubernetes:core/v1:ServiceAccount", "calico-kube-controllers")).toEqual([]);
     });
 

@@ -7,8 +7,8 @@ import { type PreflightChecks, type PreflightOptions, type PreflightPlan, prefli
 /**
  * The two scripts every node of a config runs alike, staged beside the binaries and uploaded with them
  * (builders/upload.ts), so that each node's `<node>-cni-install` holds one line per action instead of
- * the scripts themselves: the engine keeps a resource's inputs and again its outputs, and the scripts were
- * 15 KB of each node's 31 KB of state (issue 11). The staged folder is named by a digest of the scripts
+ * the scripts themselves: the engine keeps a resource's inputs and again its outputs, and the scripts
+ * would be about half of each node's state. The staged folder is named by a digest of the scripts
  * and the binaries, so a changed script is a new folder, a new upload and a changed command: `pulumi
  * preview` shows it, and `hostBundle` shows what the scripts hold.
  */

@@ -40,7 +40,7 @@ const CERT_FIELD = "client-certificate-data: ";
  * same for every node (server, cluster CA, names: keys sort, so `users` comes last and its certificate first),
  * and the rest, from the client certificate on, which holds the key. The SSH install takes the head from
  * the upload, checked by sha256, and only the rest on its stdin: the CA is then not kept, encrypted, in
- * every node's state twice (issue 11).
+ * every node's state twice.
  */
 export function clientKubeconfigParts(o: ClientKubeconfigOptions): { head: string; rest: string } {
     const text = renderClientKubeconfig(o);

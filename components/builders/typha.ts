@@ -64,7 +64,7 @@ function typhaTolerations(tolerateControlPlane: boolean): Toleration[] {
         { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoSchedule" },
         // calico-node's preStop hook (-shutdown) marks its node NetworkUnavailable, and only a running
         // calico-node clears it: on a reinstall that taint would keep Typha off every node while
-        // calico-node waits for Typha (seen in the sandbox: destroy, then up). Typha is host-networked.
+        // calico-node waits for Typha (destroy, then up). Typha is host-networked.
         { key: "node.kubernetes.io/network-unavailable", operator: "Exists", effect: "NoSchedule" },
     ];
     if (tolerateControlPlane) out.push(CONTROL_PLANE);

@@ -5,8 +5,8 @@ import type { CniBinary } from "../config/types";
  * What each node's `<node>-cni-upload` sends: the staged scripts every node runs (builders/hostBundle.ts)
  * and the configured local binaries only (not the rest of `cni.localBinDir`, which often holds every
  * containernetworking plugin), each distinct content once (the release's `calico-ipam` is the `calico`
- * binary again) and gzipped. That is what an `up` over many nodes spends its time on: 173 MB per node for
- * the sandbox's folder, about 30 MB this way. The host checks the sha256 of what it unpacks, so nothing is
+ * binary again) and gzipped: an `up` over many nodes spends its time sending these, so each node gets as
+ * few bytes as it needs. The host checks the sha256 of what it unpacks, so nothing is
  * trusted for having come this way.
  */
 export interface UploadPlan {

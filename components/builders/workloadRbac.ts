@@ -97,7 +97,7 @@ export function typhaRules(): PolicyRule[] {
         rule(CALICO, CALICO_WATCHED, READ),
         rule(CALICO, ["clusterinformations"], ["create", "update"]),
         // Felix's syncer, which Typha serves, watches KubeVirt live migrations: without this Typha's cache
-        // never syncs and it stays unready (found by running real Typha in the sandbox).
+        // never syncs and it stays unready.
         rule(["kubevirt.io"], ["virtualmachineinstancemigrations"], READ),
     ];
 }

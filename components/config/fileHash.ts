@@ -6,8 +6,8 @@ import { programCacheDir } from "../facts/cacheDir";
 
 /**
  * The sha256 of the local files the config names (CNI binaries, the CRDs file), remembered between runs.
- * Every `preview` runs the program, and hashing the sandbox's CNI binaries (the 67 MB calico binary twice)
- * was half a second of a 3-node preview. A file is hashed again when its device, inode, size, mtime or
+ * Every `preview` runs the program, and hashing the CNI binaries (tens of MB each) would be a good part
+ * of a small stack's preview. A file is hashed again when its device, inode, size, mtime or
  * ctime changed (ctime cannot be set back from user space), as git's index does. A wrong entry could not
  * install the wrong binary anyway: each host checks what it unpacks against this sha256 and fails.
  */

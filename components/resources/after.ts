@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
  * Kinds that read no Calico resource and run nothing: created before the CRDs or deleted after them,
  * they work the same. Ordering them too cost state, not safety: the engine keeps every dependency's URN
  * in each resource, 23 CRDs (and, for kube-controllers, every node's CNI resources) times each of them,
- * rewritten on every checkpoint (issue 11).
+ * rewritten on every checkpoint.
  */
 const NEEDS_NO_ORDER = new Set(
     [
