@@ -17,12 +17,12 @@ import { CalicoctlApply } from "./resources/calicoctlApply";
 import { Cni } from "./resources/cni";
 import { clusterCa } from "./resources/clusterCa";
 import { Datastore } from "./resources/datastore";
-import { EtcdClient } from "./resources/etcdClient";
+import { type ClientDatastore, EtcdClient } from "./resources/etcdClient";
 import { IpPools } from "./resources/ipPools";
 import type { PreviousOutputs } from "./resources/previousOutputs";
 import { CalicoPki } from "./resources/pki";
 import { Spiderpool } from "./resources/spiderpool";
-import { type WorkloadDeps, type WorkloadOutputs, Workloads, calicoWorkloads } from "./resources/workloads";
+import { type WorkloadOutputs, Workloads, calicoWorkloads } from "./resources/workloads";
 
 /** kubeadm's admin kubeconfig on a control-plane node, where calicoctl usually runs. */
 export const CALICOCTL_KUBECONFIG = "/etc/kubernetes/admin.conf";
@@ -104,7 +104,7 @@ export class Calico extends pulumi.ComponentResource {
         // etcd datastore: no CRDs; pools and BGP settings reach etcd through a calicoctl Job instead.
         let afterCrds: pulumi.Input<pulumi.Resource[]> = [];
         let pools: pulumi.Resource;
-        let workloadStore: WorkloadDeps["datastore"] = { type: "kubernetes" };
+        let workloadStore: ClientDatastore = { type: "kubernetes" };
         if (ds.type === "kubernetes") {
             this.datastore = new Datastore("datastore", { crds: ds.crds, descriptions: ds.crdDescriptions }, parent);
             afterCrds = this.datastore.crdResources;

@@ -122,7 +122,11 @@ describe("KubeControllers component under mocks", () => {
             { endpoints: ["https://10.0.0.1:2379"], tls: { caCert: "ECA", cert: "EC", key: "EK" } },
             { transformations: [recordOptions] },
         );
-        new KubeControllers("kube-controllers", { image: IMAGE, datastore: etcd, etcd: client }, { transformations: [recordOptions] });
+        new KubeControllers(
+            "kube-controllers",
+            { image: IMAGE, datastore: { type: "etcd", endpoints: ["https://10.0.0.1:2379"], client } },
+            { transformations: [recordOptions] },
+        );
         await settle();
         const dep = find("kubernetes:apps/v1:Deployment", "calico-kube-controllers").inputs;
         expect(dep.spec.template.metadata.annotations).toEqual({

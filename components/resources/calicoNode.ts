@@ -6,7 +6,7 @@ import { buildCertSecret } from "../builders/typha";
 import { buildRbac, calicoNodeRules } from "../builders/workloadRbac";
 import { CALICO_NODE, TYPHA } from "../facts/names";
 import { certHashOutput } from "./certHash";
-import type { EtcdClient } from "./etcdClient";
+import type { ClientDatastore } from "./etcdClient";
 import type { TlsIdentity } from "./pki";
 import type { ServicesEndpoint } from "./servicesEndpoint";
 import { TYPHA_COMPONENT, type Typha } from "./typha";
@@ -17,7 +17,7 @@ import { TYPHA_COMPONENT, type Typha } from "./typha";
  * validation refuses it with etcd); the type admits no other pairing.
  */
 export type CalicoNodeDatastore =
-    { type: "kubernetes"; typha?: { service: Typha; tls: TlsIdentity } } | { type: "etcd"; endpoints: string[]; client: EtcdClient };
+    { type: "kubernetes"; typha?: { service: Typha; tls: TlsIdentity } } | Extract<ClientDatastore, { type: "etcd" }>;
 
 /** The DaemonSet's settings as the builder takes them, but for what this component derives itself. */
 export interface CalicoNodeArgs extends Omit<CalicoNodeParams, "datastore" | "typhaServiceName" | "certHash" | "serviceAccountName"> {

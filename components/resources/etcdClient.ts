@@ -2,9 +2,18 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ETCD_ENDPOINTS_KEY, buildCalicoConfig, buildEtcdSecret } from "../builders/etcdClient";
 import { ETCD_CERTS } from "../builders/pod";
+import type { WorkloadDatastore } from "../builders/workloadTypes";
 import type { EtcdTls } from "../config/types";
 import { CALICO_NODE } from "../facts/names";
 import { certHashOutput } from "./certHash";
+
+/** The datastore as a workload component takes it: the Kubernetes API, or etcd with the client objects its pods mount. */
+export type ClientDatastore = { type: "kubernetes" } | { type: "etcd"; endpoints: string[]; client: EtcdClient };
+
+/** The builders' view of it: the type, and etcd's endpoints. */
+export function workloadDatastore(d: ClientDatastore): WorkloadDatastore {
+    return d.type === "etcd" ? { type: "etcd", endpoints: d.endpoints } : { type: "kubernetes" };
+}
 
 export interface EtcdClientArgs {
     endpoints: string[];

@@ -3,19 +3,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { buildKubeControllersDeployment, enabledControllers } from "../builders/kubeControllers";
 import { buildPdb } from "../builders/pod";
 import { buildRbac, kubeControllersRules } from "../builders/workloadRbac";
-import type { WorkloadDatastore } from "../builders/workloadTypes";
 import { KUBE_CONTROLLERS } from "../facts/names";
-import type { EtcdClient } from "./etcdClient";
+import { type ClientDatastore, workloadDatastore } from "./etcdClient";
 import { certHashOutput } from "./certHash";
 import type { ServicesEndpoint } from "./servicesEndpoint";
 
 export interface KubeControllersArgs {
     /** kube-controllers image. */
     image: string;
-    /** Datastore the controllers reconcile. */
-    datastore: WorkloadDatastore;
-    /** With etcd: the client Secret and ConfigMap the pods mount; they roll when its hash changes. */
-    etcd?: EtcdClient;
+    /** Datastore the controllers reconcile; with etcd, the client Secret and ConfigMap the pods mount (they roll when its hash changes). */
+    datastore: ClientDatastore;
     /** With the eBPF dataplane: the API server's address, which the pods take as env (the validation keeps it off etcd). */
     servicesEndpoint?: ServicesEndpoint;
 }
@@ -29,7 +26,7 @@ export class KubeControllers extends pulumi.ComponentResource {
     constructor(name: string, args: KubeControllersArgs, opts?: pulumi.ComponentResourceOptions) {
         // No inputs registered (see Calico).
         super("calico:index:KubeControllers", name, {}, opts);
-        const { image, datastore, etcd, servicesEndpoint } = args;
+        const { image, datastore, servicesEndpoint } = args;
         const parent = { parent: this };
 
         const rbac = buildRbac(KUBE_CONTROLLERS, kubeControllersRules(datastore.type));
@@ -41,10 +38,16 @@ export class KubeControllers extends pulumi.ComponentResource {
         });
 
         // What the pods read only at start (the etcd client material, or the services endpoint), hashed so a change rolls them.
-        const certHash = etcd ? etcd.certHash : servicesEndpoint ? certHashOutput(servicesEndpoint.hashed) : undefined;
+        const certHash =
+            datastore.type === "etcd" ? datastore.client.certHash : servicesEndpoint ? certHashOutput(servicesEndpoint.hashed) : undefined;
         this.deployment = new k8s.apps.v1.Deployment(
             KUBE_CONTROLLERS,
-            buildKubeControllersDeployment({ image, datastore, serviceAccountName: rbac.serviceAccount.metadata.name, certHash }),
+            buildKubeControllersDeployment({
+                image,
+                datastore: workloadDatastore(datastore),
+                serviceAccountName: rbac.serviceAccount.metadata.name,
+                certHash,
+            }),
             { parent: this, dependsOn: [binding, ...(servicesEndpoint ? [servicesEndpoint.configMap] : [])] },
         );
         new k8s.policy.v1.PodDisruptionBudget(KUBE_CONTROLLERS, buildPdb(KUBE_CONTROLLERS), parent);

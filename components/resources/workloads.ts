@@ -1,11 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { InstallCniParams } from "../builders/installCni";
-import type { WorkloadDatastore } from "../builders/workloadTypes";
 import type { CalicoConfig } from "../config/types";
 import type { CalicoImage } from "../versions";
 import { after } from "./after";
 import { CalicoNode } from "./calicoNode";
-import type { EtcdClient } from "./etcdClient";
+import type { ClientDatastore } from "./etcdClient";
 import { KubeControllers } from "./kubeControllers";
 import type { CalicoPki } from "./pki";
 import { servicesEndpoint } from "./servicesEndpoint";
@@ -36,16 +35,11 @@ export interface WorkloadDeps {
     /** `cni.delivery: daemonset`: calico-node's install-cni init container. */
     installCni?: InstallCniParams;
     /** The Kubernetes API, or etcd with the client Secret and ConfigMap calico-node and kube-controllers mount. */
-    datastore: { type: "kubernetes" } | { type: "etcd"; endpoints: string[]; client: EtcdClient };
+    datastore: ClientDatastore;
     /** The pools calico-node must find at start, or it would create Calico's default pool: IpPools, or the calicoctl Job. */
     pools: pulumi.Resource;
     /** See CalicoNodeArgs.hostInputs: the destroy order of calico-node and the hosts' cleanup. */
     hostInputs: pulumi.Resource[];
-}
-
-/** The datastore as the workloads' builders take it: its type, and etcd's endpoints. */
-function workloadDatastore(d: WorkloadDeps["datastore"]): WorkloadDatastore {
-    return d.type === "etcd" ? { type: "etcd", endpoints: d.endpoints } : { type: "kubernetes" };
 }
 
 /**
@@ -94,12 +88,11 @@ export function calicoWorkloads(parent: pulumi.Resource, cfg: CalicoConfig, pki:
         },
         afterCrds,
     );
-    const etcd = deps.datastore.type === "etcd" ? deps.datastore.client : undefined;
-    const etcdObjects = etcd?.objects ?? [];
+    const etcdObjects = deps.datastore.type === "etcd" ? deps.datastore.client.objects : [];
     const kubeControllers = cfg.kubeControllers.enabled
         ? new KubeControllers(
               "kube-controllers",
-              { image: cfg.images["kube-controllers"], datastore: workloadDatastore(deps.datastore), etcd, servicesEndpoint: endpoint },
+              { image: cfg.images["kube-controllers"], datastore: deps.datastore, servicesEndpoint: endpoint },
               { parent, ...after(pulumi.output(deps.crds).apply((crds) => [...crds, ...deps.cni, calicoNode.daemonSet, ...etcdObjects])) },
           )
         : undefined;
