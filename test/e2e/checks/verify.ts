@@ -28,10 +28,6 @@ const VERIFY_NS = "calico-verify";
 
 /** verify --json on the style's stack (cli.ts as `npm run verify` runs it); stdout to <label>.json, stderr to <label>.log. */
 async function verifyRun(ctx: Ctx, label: string): Promise<VerifyRun> {
-    // verify reads the outputs with `pulumi stack output`, which has no --config-file: the CLI writes a
-    // missing salt into Pulumi.<stack>.yaml of its cwd. The repo has no such file for this stack; remove it.
-    const stray = path.join(REPO, `Pulumi.${ctx.stack.name}.yaml`);
-    const hadStray = fs.existsSync(stray);
     const r = await run(
         path.join(REPO, "node_modules", ".bin", "ts-node"),
         ["--transpile-only", "verify/cli.ts", "--stack", ctx.stack.name, "--config-file", ctx.stack.configFile, "--json"],
@@ -39,7 +35,6 @@ async function verifyRun(ctx: Ctx, label: string): Promise<VerifyRun> {
     );
     fs.writeFileSync(path.join(ctx.logDir, `${label}.json`), r.stdout);
     fs.writeFileSync(path.join(ctx.logDir, `${label}.log`), r.stderr);
-    if (!hadStray) fs.rmSync(stray, { force: true });
     let checks: VerifyCheck[] = [];
     try {
         checks = (JSON.parse(r.stdout) as { checks: VerifyCheck[] }).checks ?? [];

@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { REPO, S } from "./env";
+import { pulumiRead } from "../../../verify/stack";
 import { runOk } from "./proc";
 
 /**
@@ -148,6 +149,17 @@ export class E2EStack {
             { envVars: process.env as Record<string, string> },
         );
         (stack.workspace as unknown as { stackOutputs: () => Promise<auto.OutputMap> }).stackOutputs = () => this.outputs();
+        // Likewise the summary after up and destroy: `stack history --show-secrets` (showSecrets defaults to true there).
+        (stack as unknown as { history: (pageSize?: number, page?: number) => Promise<auto.UpdateSummary[]> }).history = async (
+            pageSize,
+            page,
+        ) => {
+            const paging = pageSize
+                ? ["--page-size", String(Math.floor(pageSize)), "--page", String(Math.max(1, Math.floor(page ?? 1)))]
+                : [];
+            const out = await this.readCli(["stack", "history", "--json", ...paging]);
+            return JSON.parse(out, (k: string, v: unknown) => (k === "startTime" || k === "endTime" ? new Date(v as string) : v));
+        };
         return stack;
     }
 
@@ -251,20 +263,9 @@ export class E2EStack {
         return r;
     }
 
-    /**
-     * A read-only CLI command on this stack, run from a scratch copy of the project holding a copy of the
-     * working copy: reading secrets, the CLI writes a missing encryptionsalt into the stack file of its cwd,
-     * and in the repo that is a committed file (Pulumi.sandbox.yaml).
-     */
-    private async readCli(args: string[]): Promise<string> {
-        const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-read-"));
-        try {
-            fs.copyFileSync(path.join(REPO, "Pulumi.yaml"), path.join(scratch, "Pulumi.yaml"));
-            if (fs.existsSync(this.configFile)) fs.copyFileSync(this.configFile, path.join(scratch, `Pulumi.${this.name}.yaml`));
-            return await runOk("pulumi", [...args, "--non-interactive", "--stack", this.name], { cwd: scratch, timeoutS: 120 });
-        } finally {
-            fs.rmSync(scratch, { recursive: true, force: true });
-        }
+    /** A read-only CLI command on this stack, never in the repo (verify/stack.ts pulumiRead). */
+    private readCli(args: string[]): Promise<string> {
+        return pulumiRead(args, { stack: this.name, configFile: this.configFile, projectDir: REPO });
     }
     /** The checkpoint (`pulumi stack export`, secrets encrypted unless `showSecrets`). */
     async exportState(showSecrets = false): Promise<{ deployment: { resources?: StateResource[] } } & Record<string, unknown>> {
