@@ -10,7 +10,7 @@
  */
 
 const DEBUGGABLE = "debuggablePromise";
-const MARK = Symbol.for("calico-hardway.skipUnreadPromiseStacks");
+const MARK = Symbol.for("calico-hard-way.skipUnreadPromiseStacks");
 
 type Prepare = (err: Error, frames: NodeJS.CallSite[]) => unknown;
 

@@ -36,7 +36,7 @@ const at = (...p: string[]) => path.join(dir, ...p);
 beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "calico-bundle-"));
     home = at("home");
-    record = at("var", "lib", "calico-hardway", "cni-files");
+    record = at("var", "lib", "calico-hard-way", "cni-files");
     calls = at("calls");
     for (const d of ["home", "bins", "stubs", "host/proc/sys/net/ipv4", "state"]) fs.mkdirSync(at(d), { recursive: true });
     fs.writeFileSync(at("host/proc/sys/net/ipv4/ip_forward"), "1\n");
@@ -87,8 +87,8 @@ const node: PreflightPlan = {
 };
 
 /** Stages the upload for these binaries and copies it to the host, as `<node>-cni-upload` does; returns the command's upload folder. */
-function upload(binaries: CniBinary[]): string {
-    const plan = uploadPlan(binaries, hostBundle(bundlePlan(binaries)), [KC_HEAD]);
+function upload(binaries: CniBinary[], edit: (p: HostBundlePlan) => HostBundlePlan = (p) => p): string {
+    const plan = uploadPlan(binaries, hostBundle(edit(bundlePlan(binaries))), [KC_HEAD]);
     const staged = stageUpload(plan, at("stage"));
     const to = path.join(home, CNI_UPLOAD_DIR, path.basename(staged));
     fs.cpSync(staged, to, { recursive: true });
@@ -148,9 +148,9 @@ test("install, re-install, a new config, delete: every file where it belongs, th
         `home/${up1}/${UNINSTALL_SCRIPT}`,
         "opt/cni/bin/calico",
         "opt/cni/bin/calico-ipam",
-        "var/lib/calico-hardway/cni-files",
-        "var/lib/calico-hardway/cni-files.owner",
-        "var/lib/calico-hardway/cni-files.uninstall",
+        "var/lib/calico-hard-way/cni-files",
+        "var/lib/calico-hard-way/cni-files.owner",
+        "var/lib/calico-hard-way/cni-files.uninstall",
     ]);
     expect(fs.readFileSync(at("opt/cni/bin/calico-ipam"), "utf8")).toBe("calico binary");
     // Unpacked and checked once, copied for the second name: two files, not two names of one.
@@ -187,6 +187,35 @@ test("install, re-install, a new config, delete: every file where it belongs, th
     const again = host(hostDeleteCommand(record));
     expect(again.status).toBe(0);
     expect(again.stderr).toBe(`${hostUninstallPath(record)} is missing: no install of this program recorded here, nothing removed\n`);
+});
+
+describe("a host whose record is at its former path (the slug without its hyphen)", () => {
+    const legacy = () => at("var", "lib", "calico-hardway", "cni-files");
+    const installedBefore = () => {
+        const up = upload([local("calico"), local("portmap")], (p) => ({ ...p, recordPath: legacy() }));
+        expect(host(hostInstallCommand(up, node), stdin("{}"))).toEqual({ status: 0, stderr: "" });
+        expect(fs.readFileSync(legacy(), "utf8")).toContain(at("opt/cni/bin/portmap"));
+    };
+
+    test("the next install moves the record over and removes what it no longer writes", () => {
+        installedBefore();
+        const up = upload([local("calico")], (p) => ({ ...p, legacyRecordPath: legacy() }));
+        expect(host(hostInstallCommand(up, node), stdin("{}"))).toEqual({ status: 0, stderr: "" });
+        expect(fs.existsSync(at("var/lib/calico-hardway"))).toBe(false);
+        expect(fs.existsSync(at("opt/cni/bin/portmap"))).toBe(false);
+        expect(fs.readFileSync(record, "utf8")).toContain(at("opt/cni/bin/calico"));
+        expect(fs.readFileSync(hostUninstallPath(record), "utf8")).toBe(fs.readFileSync(path.join(home, up, UNINSTALL_SCRIPT), "utf8"));
+        fs.writeFileSync(at("state", "nodename"), "node-a");
+        expect(host(hostDeleteCommand(record, legacy()))).toEqual({ status: 0, stderr: "" });
+        expect(hostFiles()).toEqual([]);
+    });
+
+    test("a delete before any new install runs the uninstall at the former path", () => {
+        installedBefore();
+        fs.writeFileSync(at("state", "nodename"), "node-a");
+        expect(host(hostDeleteCommand(record, legacy()))).toEqual({ status: 0, stderr: "" });
+        expect(hostFiles()).toEqual([]);
+    });
 });
 
 test("a failed preflight writes nothing, not even the uninstall", () => {

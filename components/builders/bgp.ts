@@ -1,5 +1,5 @@
 import type { BgpPeerConfig, ParsedConfig } from "../config/schema";
-import { CALICO_CRD_API_VERSION, MANAGED_BY_LABELS, ROUTE_REFLECTOR_LABEL, RR_PEER_NAMES } from "../facts/names";
+import { CALICO_CRD_API_VERSION, MANAGED_BY_LABELS, PROJECT_SLUG, ROUTE_REFLECTOR_LABEL, RR_PEER_NAMES } from "../facts/names";
 
 /**
  * Calico's BGP topology and Felix knobs as custom resources on the Kubernetes datastore: the default
@@ -14,7 +14,7 @@ export const RR_CLUSTER_ID_ANNOTATION = "projectcalico.org/RouteReflectorCluster
 export const RR_SELECTOR = `has(${ROUTE_REFLECTOR_LABEL})`;
 export const NON_RR_SELECTOR = `!has(${ROUTE_REFLECTOR_LABEL})`;
 /** Server-side apply field manager of every patch this program makes, so it owns only its own fields. */
-export const FIELD_MANAGER = "calico-hard-way";
+export const FIELD_MANAGER = PROJECT_SLUG;
 
 /** `calico:bgp` as resolved: the same on either datastore (CRD patches, or the calicoctl Job). */
 export type BgpSettings = ParsedConfig["bgp"];

@@ -1,6 +1,6 @@
 import { type CleanupOptions, dataplaneCleanupScript } from "./dataplaneCleanup";
 import type { CniBinary } from "../config/types";
-import { CNI_HOST_RECORD, CNI_UPLOAD_DIR, cniKubeconfigPath, conflistPath } from "../facts/names";
+import { CNI_HOST_RECORD, LEGACY_CNI_HOST_RECORD, CNI_UPLOAD_DIR, cniKubeconfigPath, conflistPath } from "../facts/names";
 import { type InstallBinary, cniInstallScript, cniUninstallScript, hostUninstallPath, shq } from "./hostScripts";
 import { type PreflightChecks, type PreflightOptions, type PreflightPlan, preflightArgs, preflightChecks } from "./preflight";
 
@@ -31,6 +31,8 @@ export interface HostBundlePlan {
     preflightOptions?: PreflightOptions;
     /** The host's record of what the install wrote (tests put it elsewhere). */
     recordPath?: string;
+    /** The record's former path, moved to recordPath by the install (default: the real one's, with the real record). */
+    legacyRecordPath?: string;
     /** Tests point the dataplane cleanup elsewhere. */
     cleanupOptions?: CleanupOptions;
     /** Run after the files are in place (e.g. NetworkManager reading its new rule); "" for nothing. */
@@ -47,6 +49,7 @@ function installBinary(b: CniBinary): InstallBinary {
 /** The staged scripts, by file name. */
 export function hostBundle(plan: HostBundlePlan): { name: string; content: string }[] {
     const record = plan.recordPath ?? CNI_HOST_RECORD;
+    const legacy = plan.legacyRecordPath ?? legacyRecordOf(record);
     const uninstall = hostUninstallPath(record);
     const kubeconfigPath = cniKubeconfigPath(plan.confDir);
     const written = [
@@ -60,6 +63,7 @@ export function hostBundle(plan: HostBundlePlan): { name: string; content: strin
         // A node's own: its name and the peers its preflight checks (preflightArgs).
         "node=$1 peers=${2:-}",
         preflightChecks(plan.preflight, plan.preflightOptions),
+        legacy ? moveLegacyRecord(legacy, record) : "",
         // Before anything is written: whatever this install writes, the delete on this host removes.
         `mkdir -p "$(dirname ${shq(uninstall)})"`,
         `cp "$(dirname "$0")/${UNINSTALL_SCRIPT}" ${shq(`${uninstall}.tmp`)}; mv -f ${shq(`${uninstall}.tmp`)} ${shq(uninstall)}`,
@@ -101,7 +105,28 @@ export function hostInstallCommand(uploadDir: string, plan: PreflightPlan): stri
  * Every node's delete: the uninstall its last install left beside the record. A host with none has
  * nothing of this install (it never started one, or was rebuilt since).
  */
-export function hostDeleteCommand(recordPath: string = CNI_HOST_RECORD): string {
+export function hostDeleteCommand(recordPath: string = CNI_HOST_RECORD, legacyPath = legacyRecordOf(recordPath)): string {
     const u = hostUninstallPath(recordPath);
-    return `u=${shq(u)}\nif [ -f "$u" ]; then exec sh "$u"; fi\necho "$u is missing: no install of this program recorded here, nothing removed" >&2`;
+    // A host not installed since the record moved still has its uninstall at the former path.
+    const legacy = legacyPath ? `\n[ -f "$u" ] || u=${shq(hostUninstallPath(legacyPath))}` : "";
+    return `u=${shq(u)}${legacy}\nif [ -f "$u" ]; then exec sh "$u"; fi\necho ${shq(u)} is missing: no install of this program recorded here, nothing removed >&2`;
+}
+
+const legacyRecordOf = (record: string): string | undefined => (record === CNI_HOST_RECORD ? LEGACY_CNI_HOST_RECORD : undefined);
+
+/**
+ * The record, its owner and its uninstall moved from the former path before the install reads them, so the
+ * install replaces what the last one wrote as if it had always been here (the uninstall is rewritten next).
+ */
+export function moveLegacyRecord(from: string, to: string): string {
+    const dir = (p: string) => p.slice(0, p.lastIndexOf("/"));
+    const base = (p: string) => p.slice(p.lastIndexOf("/") + 1);
+    const files = [from, `${from}.owner`, hostUninstallPath(from)];
+    return [
+        `if [ -e ${shq(from)} ] && [ ! -e ${shq(to)} ]; then`,
+        `  mkdir -p ${shq(dir(to))}`,
+        ...files.map((f) => `  [ ! -e ${shq(f)} ] || mv -f ${shq(f)} ${shq(`${dir(to)}/${base(to)}${base(f).slice(base(from).length)}`)}`),
+        `  rmdir ${shq(dir(from))} 2>/dev/null || true`,
+        `fi`,
+    ].join("\n");
 }

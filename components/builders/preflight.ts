@@ -1,6 +1,6 @@
 import type { CalicoConfig } from "../config/types";
 import { encapsulations } from "../config/mtu";
-import { CONFLIST_FILE } from "../facts/names";
+import { CONFLIST_FILE, PROJECT_SLUG } from "../facts/names";
 import { shq } from "./hostScripts";
 
 /**
@@ -25,7 +25,7 @@ export const NETWORK_MANAGER_CONF = "/etc/NetworkManager/conf.d/calico.conf";
 /** The rule for every Calico interface, so a later encapsulation change needs no new one. */
 export function networkManagerConf(): string {
     const specs = Object.values(CALICO_INTERFACES).map((i) => `interface-name:${i.glob}`);
-    return `# calico-hard-way (cni.manageNetworkManager): NetworkManager leaves Calico's interfaces alone (calico#3271).\n[keyfile]\nunmanaged-devices=${specs.join(";")}\n`;
+    return `# ${PROJECT_SLUG} (cni.manageNetworkManager): NetworkManager leaves Calico's interfaces alone (calico#3271).\n[keyfile]\nunmanaged-devices=${specs.join(";")}\n`;
 }
 
 /** After the install wrote the rule: NetworkManager reads its configuration again (newer nmcli, else a reload). */

@@ -1,3 +1,4 @@
+import { PROJECT_SLUG } from "./names";
 import * as os from "os";
 import * as path from "path";
 
@@ -7,5 +8,5 @@ import * as path from "path";
  * local files' sha256 (config/fileHash.ts); deleting it only costs the next run the work again.
  */
 export function programCacheDir(): string {
-    return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "calico-hard-way");
+    return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), PROJECT_SLUG);
 }

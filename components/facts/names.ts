@@ -3,6 +3,9 @@
  * groups and the datastore names Calico's components read. Imports nothing, so any layer may use it.
  */
 
+/** The project's one name (Pulumi.yaml's `name`): the field manager, the caches, the host's state dir. */
+export const PROJECT_SLUG = "calico-hard-way";
+
 export const KUBE_SYSTEM = "kube-system";
 
 /** Workload names, as upstream's manifests use them (and so `kubectl -l k8s-app=...`). */
@@ -76,6 +79,8 @@ export const RR_PEER_NAMES = { reflectors: "route-reflector-mesh", nodes: "peer-
  * Where each host keeps the list of paths the CNI install wrote: a later install removes what it no longer
  * writes (a binary switched off, a moved conf dir), and the delete removes everything listed.
  */
-export const CNI_HOST_RECORD = "/var/lib/calico-hardway/cni-files";
+export const CNI_HOST_RECORD = `/var/lib/${PROJECT_SLUG}/cni-files`;
+/** The record's former path (the slug spelled without its hyphen): hosts installed then are moved over. */
+export const LEGACY_CNI_HOST_RECORD = "/var/lib/calico-hardway/cni-files";
 /** Where a node's upload of the local CNI binaries lands, under the SSH user's home; removed after install. */
 export const CNI_UPLOAD_DIR = ".calico-cni-upload";

@@ -1,3 +1,4 @@
+import { CNI_HOST_RECORD } from "../../../components/facts/names";
 import * as k8s from "@kubernetes/client-node";
 import { createHash } from "crypto";
 import * as fs from "fs";
@@ -66,7 +67,7 @@ function filesProblem(n: string, mode: Mode): string | undefined {
     const kubeconfig = path.join(t, "etc/cni/net.d/calico-kubeconfig");
     if (!fs.existsSync(kubeconfig) || modeOf(kubeconfig) !== "600") return `${n}: calico-kubeconfig missing or not 0600`;
     const kc = fs.readFileSync(kubeconfig, "utf8");
-    const record = path.join(t, "var/lib/calico-hardway/cni-files");
+    const record = path.join(t, CNI_HOST_RECORD);
     const bin = (b: string) => path.join(t, "opt/cni/bin", b);
     if (mode === "ssh") {
         if (!kc.includes("client-certificate-data")) return `${n}: kubeconfig has no client certificate`;
@@ -199,7 +200,7 @@ export const toDaemonsetHandover: Check = {
         const took: string[] = [];
         for (const n of ctx.nodes) {
             const t = nodeTree(n);
-            if (fs.existsSync(path.join(t, "var/lib/calico-hardway/cni-files"))) bad.push(`${n}: the SSH install's record is still there`);
+            if (fs.existsSync(path.join(t, CNI_HOST_RECORD))) bad.push(`${n}: the SSH install's record is still there`);
             if (!["calico-kubeconfig", "10-calico.conflist"].every((f) => fs.existsSync(path.join(t, "etc/cni/net.d", f))))
                 bad.push(`${n}: the delete removed the CNI files`);
             took.push(`${n} ${new RegExp(`${n}-cni-install deleted \\(([0-9.]+s)\\)`).exec(log)?.[1] ?? ""}`.trim());
@@ -371,7 +372,7 @@ export const afterDestroy: Check = {
             for (const f of [
                 "etc/cni/net.d/10-calico.conflist",
                 "etc/cni/net.d/calico-kubeconfig",
-                "var/lib/calico-hardway/cni-files",
+                CNI_HOST_RECORD.slice(1),
                 "opt/cni/bin/calico",
             ])
                 if (fs.existsSync(path.join(nodeTree(n), f))) left.push(`${n}:/${f}`);

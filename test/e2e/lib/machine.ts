@@ -1,3 +1,4 @@
+import { CNI_HOST_RECORD, LEGACY_CNI_HOST_RECORD } from "../../../components/facts/names";
 import * as fs from "fs";
 import * as path from "path";
 import { NODES, nodeTree, REPO, S, SANDBOX_DIR } from "./env";
@@ -43,7 +44,8 @@ export const stopCluster = (): Promise<string> => sandboxScript("down.sh", []);
 export function cleanTrees(nodes: readonly string[] = NODES): void {
     for (const n of nodes) {
         const t = nodeTree(n);
-        for (const d of ["opt/cni", "etc/cni", "var/lib/calico-hardway"]) fs.rmSync(path.join(t, d), { recursive: true, force: true });
+        for (const d of ["opt/cni", "etc/cni", path.dirname(CNI_HOST_RECORD), path.dirname(LEGACY_CNI_HOST_RECORD)])
+            fs.rmSync(path.join(t, d), { recursive: true, force: true });
         for (const d of ["tmp", "var/tmp"]) {
             const dir = path.join(t, d);
             if (fs.existsSync(dir)) for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
