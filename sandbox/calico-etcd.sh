@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A second etcd, Calico's own, for the etcd datastore style (e2e 21, sandbox/e2e-etcd.sh). TLS only, for
+# A second etcd, Calico's own, for the etcd datastore style (the e2e's `etcd` style, test/e2e/checks/etcd.ts). TLS only, for
 # clients and peers alike, client certificates required, with a CA of its own (not the cluster's). It runs
 # in the bridge namespace $SANDBOX_NET_NS on the bridge's address ($SANDBOX_NODE_NET.1), so calico-node,
 # kube-controllers, the calicoctl Job (host network) and the CNI plugin reach it from every node namespace,

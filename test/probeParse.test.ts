@@ -11,8 +11,8 @@ import {
 } from "./e2e/lib/pingLog";
 import { readPingLog } from "./e2e/lib/probe";
 
-// The traffic probe's parser and bounds (test/e2e/lib/pingLog.ts) on canned `ping -n -D -O` logs. The expected
-// lines are those the bash-era sandbox/probe_parse.py printed for the same logs, so the port keeps its figures.
+// The traffic probe's parser and bounds (test/e2e/lib/pingLog.ts) on canned `ping -n -D -O` logs, each with
+// the figures it must give.
 
 const HDR = "PING 198.18.0.2 (198.18.0.2) 56(84) bytes of data.";
 const STATS = "--- 198.18.0.2 ping statistics ---";
@@ -133,7 +133,7 @@ describe.each<[string, string, ParseOptions, string]>([
         { start: 1.0, stop: 1.1, dest: "2001:db8:0:0::2" },
         `status=ok sent=1 received=1 lost=0 ${ZERO} max_gap_ms=100 max_gap_at_ms=0 duration_ms=100`,
     ],
-    // Beyond test-probe.sh; figures from probe_parse.py on the same logs.
+    // Replies out of the ordinary.
     [
         "a reply naming a host before its address",
         lines(
@@ -243,7 +243,7 @@ describe.each<[string, string, ParseOptions, string]>([
         `status=ok sent=1 received=1 lost=0 ${ZERO} max_gap_ms=2 max_gap_at_ms=0 duration_ms=4`,
     ],
 ])("parsePingLog: %s", (_what, log, opts, want) => {
-    test("gives the probe_parse.py figures", () => {
+    test("gives its figures", () => {
         expect(formatFigures(parsePingLog(log, opts))).toBe(want);
     });
 });

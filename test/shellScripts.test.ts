@@ -23,7 +23,7 @@ function pipedGrepQ(text: string): string[] {
 
 describe("shell scripts", () => {
     test("there are scripts to check", () => {
-        expect(scripts).toEqual(expect.arrayContaining(["sandbox/e2e.sh", "sandbox/netns.sh", "bench/sandbox.sh", ".ci/run"]));
+        expect(scripts).toEqual(expect.arrayContaining(["sandbox/up.sh", "sandbox/netns.sh", "bench/sandbox.sh", ".ci/run"]));
     });
 
     test.each(scripts)("%s parses (bash -n)", (script) => {
