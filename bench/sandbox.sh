@@ -19,7 +19,7 @@
 # engine, the program and the providers, and the CPU seconds of each in `up`, and of the sandbox's hosts
 # and cluster processes (bench/measure.py). Prints a table per size, then the marginal
 # cost per node between consecutive sizes. Needs root and the sandbox toolchain (build-toolchain.sh).
-# Logs and JSON in $BENCH_DIR (default ~/.cache/calico-hardway/bench). Leaves no sandbox running.
+# Logs and JSON in $BENCH_DIR (default ~/.cache/calico-hard-way/bench). Leaves no sandbox running.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SIZES=("$@")
@@ -30,7 +30,7 @@ done
 [[ "$(id -u)" == 0 ]] || { echo "bench:sandbox must run as root (network namespaces, sshd)" >&2; exit 1; }
 "$REPO/sandbox/toolchain-ready.sh" >/dev/null || { echo "bench:sandbox: the toolchain is not built; run sandbox/build-toolchain.sh" >&2; exit 1; }
 
-BENCH_DIR="${BENCH_DIR:-$HOME/.cache/calico-hardway/bench}"
+BENCH_DIR="${BENCH_DIR:-$HOME/.cache/calico-hard-way/bench}"
 PREVIEWS="${PREVIEWS:-5}"
 [[ "$PREVIEWS" =~ ^[1-9][0-9]*$ ]] || { echo "bench:sandbox: PREVIEWS=$PREVIEWS: give a count of 1 or more" >&2; exit 2; }
 mapfile -t PREVIEW_RUNS < <(seq -f 'preview-%g' "$PREVIEWS")
@@ -168,7 +168,7 @@ for N in "${SIZES[@]}"; do
 
   log "N=$N: destroy"
   bp destroy destroy --yes --skip-preview
-  left=$(find "$CALICO_HW_SANDBOX/nodes" -path '*/etc/cni/net.d/*' -o -path '*/var/lib/calico-hardway/*' | head -5)
+  left=$(find "$CALICO_HW_SANDBOX/nodes" -path '*/etc/cni/net.d/*' -o -path '*/var/lib/calico-hard-way/*' | head -5)
   [[ -z "$left" ]] || die "N=$N: files left after destroy: $left"
   (cd "$REPO" && pulumi stack rm --yes --force --preserve-config --stack "$STACK" >/dev/null 2>&1) || true
 

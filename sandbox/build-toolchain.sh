@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the sandbox toolchain with Go, through the Go module proxy, into
-# ${CALICO_HW_TOOLCHAIN:-$HOME/.cache/calico-hardway}/bin (outside the repo).
+# ${CALICO_HW_TOOLCHAIN:-$HOME/.cache/calico-hard-way}/bin (outside the repo).
 #
 # Idempotent and resumable: a tool whose binary exists and whose line in the
 # stamp file (<toolchain>/versions) matches is skipped. Builds run one after
@@ -12,7 +12,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 WRAPPERS="$HERE/toolchain"
-TOOLCHAIN="${CALICO_HW_TOOLCHAIN:-$HOME/.cache/calico-hardway}"
+TOOLCHAIN="${CALICO_HW_TOOLCHAIN:-$HOME/.cache/calico-hard-way}"
 BIN="$TOOLCHAIN/bin"
 BUILD="$TOOLCHAIN/build"
 STAMP="$TOOLCHAIN/versions"

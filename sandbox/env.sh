@@ -1,8 +1,8 @@
 # Source this file: `source sandbox/env.sh`. It points the Pulumi CLI, the
 # providers and kubectl at the local toolchain and sandbox cluster.
 _sbx_dir="$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")" && pwd)"
-export CALICO_HW_TOOLCHAIN="${CALICO_HW_TOOLCHAIN:-$HOME/.cache/calico-hardway}"
-export CALICO_HW_SANDBOX="${CALICO_HW_SANDBOX:-$HOME/.cache/calico-hardway/sandbox}"
+export CALICO_HW_TOOLCHAIN="${CALICO_HW_TOOLCHAIN:-$HOME/.cache/calico-hard-way}"
+export CALICO_HW_SANDBOX="${CALICO_HW_SANDBOX:-$HOME/.cache/calico-hard-way/sandbox}"
 case ":$PATH:" in
   *":$CALICO_HW_TOOLCHAIN/bin:"*) ;;
   *) export PATH="$CALICO_HW_TOOLCHAIN/bin:$PATH" ;;

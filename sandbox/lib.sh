@@ -2,8 +2,8 @@
 # Everything here can be overridden from the environment.
 
 SANDBOX_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-CALICO_HW_TOOLCHAIN="${CALICO_HW_TOOLCHAIN:-$HOME/.cache/calico-hardway}"
-CALICO_HW_SANDBOX="${CALICO_HW_SANDBOX:-$HOME/.cache/calico-hardway/sandbox}"
+CALICO_HW_TOOLCHAIN="${CALICO_HW_TOOLCHAIN:-$HOME/.cache/calico-hard-way}"
+CALICO_HW_SANDBOX="${CALICO_HW_SANDBOX:-$HOME/.cache/calico-hard-way/sandbox}"
 TOOLBIN="$CALICO_HW_TOOLCHAIN/bin"
 S="$CALICO_HW_SANDBOX"
 # Toolchain first (its kubectl matches the API server when the system one is too old).

@@ -6,7 +6,7 @@
 #   bridge (netns.sh), an SSH host on 127.0.0.1 that lands in that namespace
 #   and in the node's own tree (ssh-nodes.sh), and sbx-kubelet, which runs the
 #   pods scheduled to the node (real Calico processes; sandbox/README.md).
-# All state lives in ${CALICO_HW_SANDBOX:-$HOME/.cache/calico-hardway/sandbox};
+# All state lives in ${CALICO_HW_SANDBOX:-$HOME/.cache/calico-hard-way/sandbox};
 # every process binds to 127.0.0.1 and is recorded by pid in $S/run.
 # Stop with sandbox/down.sh. Use with: source sandbox/env.sh
 #

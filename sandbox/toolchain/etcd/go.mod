@@ -1,5 +1,5 @@
 // Wrapper module: builds the etcd server binary from go.etcd.io/etcd/server/v3.
-module calico-hardway/sandbox/toolchain/etcd
+module calico-hard-way/sandbox/toolchain/etcd
 
 go 1.26.0
 

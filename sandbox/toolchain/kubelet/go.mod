@@ -1,6 +1,6 @@
 // sbx-kubelet: the sandbox's kubelet stand-in (main.go). Versions follow Calico's own go.mod, so the
 // module cache of the Calico build serves them.
-module calico-hardway/sandbox/toolchain/kubelet
+module calico-hard-way/sandbox/toolchain/kubelet
 
 go 1.25.0
 

@@ -2,7 +2,7 @@
 // github.com/pulumi/pulumi-kubernetes/provider/v4. The provider/ submodule has
 // no tags of its own; it is pinned by pseudo-version (the only one served by
 // the Go module proxy reachable here).
-module calico-hardway/sandbox/toolchain/kubernetes-provider
+module calico-hard-way/sandbox/toolchain/kubernetes-provider
 
 go 1.24.7
 

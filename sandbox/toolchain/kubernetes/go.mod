@@ -1,7 +1,7 @@
 // Wrapper module: builds kube-apiserver, kube-controller-manager and
 // kube-scheduler from k8s.io/kubernetes. Its staging replaces (./staging/...)
 // are mapped to the published k8s.io/* v0.34.4 modules.
-module calico-hardway/sandbox/toolchain/kubernetes
+module calico-hard-way/sandbox/toolchain/kubernetes
 
 go 1.24.0
 

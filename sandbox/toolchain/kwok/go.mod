@@ -1,5 +1,5 @@
 // Wrapper module: builds kwok (fake nodes and pods) from sigs.k8s.io/kwok.
-module calico-hardway/sandbox/toolchain/kwok
+module calico-hard-way/sandbox/toolchain/kwok
 
 go 1.26.0
 

@@ -1,7 +1,7 @@
 // Wrapper module: builds the Pulumi CLI from github.com/pulumi/pulumi/pkg/v3.
 // v3.270.0 (the npm @pulumi/pulumi pin) is not served by the Go module proxy
 // reachable here; v3.274.1 is the closest served version.
-module calico-hardway/sandbox/toolchain/pulumi
+module calico-hard-way/sandbox/toolchain/pulumi
 
 go 1.26.6
 

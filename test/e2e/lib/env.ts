@@ -8,7 +8,7 @@ import * as path from "path";
  */
 export const REPO = path.resolve(__dirname, "../../..");
 export const SANDBOX_DIR = path.join(REPO, "sandbox");
-const cacheRoot = path.join(os.homedir(), ".cache", "calico-hardway");
+const cacheRoot = path.join(os.homedir(), ".cache", "calico-hard-way");
 export const TOOLCHAIN = process.env.CALICO_HW_TOOLCHAIN ?? cacheRoot;
 /** The sandbox's state root (`$S` in the scripts). */
 export const S = process.env.CALICO_HW_SANDBOX ?? path.join(cacheRoot, "sandbox");
