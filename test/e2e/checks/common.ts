@@ -2,6 +2,7 @@ import type * as k8s from "@kubernetes/client-node";
 import { NS } from "../lib/env";
 import { calicoLeftovers, fmtPing, pingFrom } from "../lib/host";
 import { pingtestPods, podIp, podNetns, PT_NS } from "../lib/kube";
+import type { OpResult } from "../lib/stack";
 import type { Check, Ctx } from "../lib/types";
 
 /** Checks and steps more than one style uses. */
@@ -46,14 +47,37 @@ export const pingCheck = (title = "fresh pods on every node ping each other acro
     run: async (ctx) => void (await pingEveryPair(ctx)),
 });
 
+/** "3 created, 1 updated" from an operation's changes. */
+export function changesText(r: OpResult): string {
+    const past: Record<string, string> = { create: "created", update: "updated", delete: "deleted", replace: "replaced" };
+    const parts = Object.entries(r.changes)
+        .filter(([op, n]) => op !== "same" && n > 0)
+        .map(([op, n]) => `${n} ${past[op] ?? op}`);
+    return parts.join(", ") || "no changes";
+}
+
+/** The pingtest pods first (their CNI DEL needs the plugin's files and calico-node), then `pulumi destroy`, which must succeed. */
+export async function destroyStack(ctx: Ctx): Promise<OpResult> {
+    await ctx.kube.deleteNamespace(PT_NS, 90);
+    const r = await ctx.stack.destroy("destroy");
+    if (!r.ok) throw new Error(`pulumi destroy failed (see ${r.log})`);
+    return r;
+}
+export const destroyCheck = (title = "pulumi destroy of the stack"): Check => ({
+    name: "destroy",
+    title,
+    run: async (ctx) => {
+        const r = await destroyStack(ctx);
+        ctx.ok(`pulumi destroy of ${ctx.stack.name}: ${changesText(r)} in ${r.seconds}s`);
+    },
+});
+
 /** Destroy, then nothing of Calico in any node's namespace. */
 export const destroyCleanCheck = (title = "destroy leaves no Calico process, interface, route, rule, nft table or ipset"): Check => ({
     name: "destroy",
     title,
     run: async (ctx) => {
-        await ctx.kube.deleteNamespace(PT_NS, 90);
-        const r = await ctx.stack.destroy("destroy");
-        if (!r.ok) throw new Error(`pulumi destroy failed (${r.log})`);
+        const r = await destroyStack(ctx);
         const left = await calicoLeftovers(ctx.nodes);
         if (left.length) throw new Error(`left after destroy: ${left.join("; ")}`);
         ctx.ok(`destroy in ${r.seconds}s; no Calico process, interface, route, iptables rule, nft table or ipset left`);

@@ -8,7 +8,7 @@ import { sleep, waitFor } from "../lib/proc";
 import type { StackConfig } from "../lib/stack";
 import type { Check, Ctx } from "../lib/types";
 import { ipIn } from "../../../verify/net";
-import { pingCheck } from "./common";
+import { destroyStack, pingCheck } from "./common";
 
 /**
  * The host preflight, dual-stack and the nftables dataplane on real Calico: stack `sandbox-nft`, the
@@ -327,9 +327,7 @@ export const destroy: Check = {
     name: "destroy",
     title: "destroy leaves no Calico process, interface, route, rule, nft table, ipset or NetworkManager rule",
     run: async (ctx) => {
-        await ctx.kube.deleteNamespace(PT_NS, 90);
-        const r = await ctx.stack.destroy("destroy");
-        if (!r.ok) throw new Error(`pulumi destroy failed (${r.log})`);
+        const r = await destroyStack(ctx);
         const nodesDir = path.join(S, "nodes");
         const nmLeft = fs
             .readdirSync(nodesDir)

@@ -7,9 +7,9 @@ import { NODES, NS, nodeTree, S, sshPort, TOOLCHAIN } from "../lib/env";
 import { calicoLeftovers } from "../lib/host";
 import { Kube, PT_NS } from "../lib/kube";
 import { run, sandboxScript, waitFor } from "../lib/proc";
-import type { OpResult, StackConfig } from "../lib/stack";
+import type { StackConfig } from "../lib/stack";
 import type { Check, Ctx } from "../lib/types";
-import { pingEveryPair } from "./common";
+import { changesText, destroyCheck, pingEveryPair } from "./common";
 
 /**
  * `cni.delivery: daemonset` end to end, on real Calico: the stack starts in the SSH mode (the committed
@@ -126,15 +126,6 @@ async function stateCounts(ctx: Ctx): Promise<{ resources: number; commands: num
         resources: rs.filter((r) => !r.type.startsWith("pulumi:")).length,
         commands: rs.filter((r) => r.type.startsWith("command:")).length,
     };
-}
-function changesText(r: OpResult): string {
-    const past: Record<string, string> = { create: "created", update: "updated", delete: "deleted", replace: "replaced" };
-    return (
-        Object.entries(r.changes)
-            .filter(([op, n]) => op !== "same" && n > 0)
-            .map(([op, n]) => `${n} ${past[op] ?? op}`)
-            .join(", ") || "no change"
-    );
 }
 
 /** One pulumi up after a config switch: its time, changes and what the state then holds. */
@@ -353,16 +344,7 @@ export const backToSshFiles = filesCheck(
 );
 export const backToSshPing = pingOn("back-to-ssh-ping", "fresh pods on every node ping each other (CNI ADD through the SSH install)");
 
-export const destroy: Check = {
-    name: "destroy",
-    title: "pulumi destroy of the stack",
-    run: async (ctx) => {
-        await ctx.kube.deleteNamespace(PT_NS, 90);
-        const r = await ctx.stack.destroy("destroy");
-        if (!r.ok) throw new Error(`pulumi destroy failed (see ${r.log})`);
-        ctx.ok(`pulumi destroy of ${ctx.stack.name}: ${changesText(r)} in ${r.seconds}s`);
-    },
-};
+export const destroy = destroyCheck();
 export const afterDestroy: Check = {
     name: "after-destroy",
     title: "no CNI file, record, Calico process, interface, route, chain, nft table or ipset on any node",

@@ -8,7 +8,7 @@ import { pidAlive } from "../lib/machine";
 import { run, sandboxScript, sleep, waitFor, type RunResult } from "../lib/proc";
 import type { Check, Ctx } from "../lib/types";
 import { ipIn } from "../../../verify/net";
-import { pingCheck } from "./common";
+import { destroyStack, pingCheck } from "./common";
 
 /**
  * The etcd datastore style on real Calico: a second etcd of Calico's own (sandbox/calico-etcd.sh: TLS only,
@@ -513,10 +513,8 @@ export const destroy: Check = {
     name: "destroy",
     title: "the pods' CNI DEL removed their endpoints from etcd; destroy leaves no Calico object, process, interface, route, rule or ipset",
     run: async (ctx) => {
-        await ctx.kube.deleteNamespace(PT_NS, 90);
+        await destroyStack(ctx);
         const nwep = await ekeys(ctx, `/calico/resources/v3/projectcalico.org/workloadendpoints/${PT_NS}/`);
-        const r = await ctx.stack.destroy("destroy");
-        if (!r.ok) throw new Error(`pulumi destroy failed (see ${r.log})`);
         const left: string[] = [];
         for (const [apiVersion, kind] of LEFT_KINDS) {
             const l = await ctx.kube.objects.list(apiVersion, kind, undefined, undefined, undefined, undefined, undefined, PART_OF);

@@ -7,7 +7,7 @@ import { podIp, pingtestPod, PT_NS } from "../lib/kube";
 import { run, sleep } from "../lib/proc";
 import type { StackConfig } from "../lib/stack";
 import type { Check, Ctx } from "../lib/types";
-import { pingCheck, upAndRolled } from "./common";
+import { destroyStack, pingCheck, upAndRolled } from "./common";
 
 /**
  * The host-local IPAM style: `cni.ipam: host-local`, each node's Kubernetes podCIDR (kube-controller-manager
@@ -212,9 +212,7 @@ export const destroy: Check = {
     name: "destroy",
     title: "destroy releases kube-controllers' address too and leaves nothing of Calico",
     run: async (ctx) => {
-        await ctx.kube.deleteNamespace(PT_NS, 90);
-        const r = await ctx.stack.destroy("destroy");
-        if (!r.ok) throw new Error(`pulumi destroy failed (${r.log})`);
+        const r = await destroyStack(ctx);
         let left: string[] = [];
         for (let i = 0; i < 30; i++) {
             left = ctx.nodes.flatMap((n) => (hlFiles(n).length ? [`${n}: ${hlFiles(n).join(" ")}`] : []));

@@ -5,9 +5,9 @@ import type * as k8s from "@kubernetes/client-node";
 import { podIp, podNetns, PT_NS, type Kube } from "../lib/kube";
 import { Probe, ProbeStartError, type PingPair } from "../lib/probe";
 import { sleep, waitFor } from "../lib/proc";
-import type { OpResult, StackConfig } from "../lib/stack";
+import type { StackConfig } from "../lib/stack";
 import type { Check, Ctx } from "../lib/types";
-import { pingEveryPair, upAndRolled } from "./common";
+import { changesText, destroyCheck, pingEveryPair, upAndRolled } from "./common";
 
 /**
  * Route reflectors on a running mesh, each update under the traffic probe: the full mesh (bird backend),
@@ -40,17 +40,6 @@ const reflectorInEdit = (node: string) => (c: StackConfig) => {
 };
 /** Update 2's edit, on top of update 1's: the mesh off, the service range advertised. */
 const meshOffEdit = (c: StackConfig) => c.set("bgp", { nodeToNodeMesh: false, serviceClusterIPs: ["10.96.0.0/12"] });
-
-/** "2 created, 1 updated" from the engine's summary (unchanged resources left out). */
-function changesText(r: OpResult): string {
-    const past: Record<string, string> = { create: "created", update: "updated", delete: "deleted", replace: "replaced" };
-    return (
-        Object.entries(r.changes)
-            .filter(([op, n]) => op !== "same" && n > 0)
-            .map(([op, n]) => `${n} ${past[op] ?? op}`)
-            .join(", ") || "no change"
-    );
-}
 
 /** Pairs between the two non-reflector nodes' pods, and pairs whose path goes through the reflector. */
 function pairs(ctx: Ctx): { others: PingPair[]; through: PingPair[] } {
@@ -295,16 +284,7 @@ export const nodeMarks: Check = {
     },
 };
 
-export const destroy: Check = {
-    name: "destroy",
-    title: "pulumi destroy of the stack",
-    run: async (ctx) => {
-        await ctx.kube.deleteNamespace(PT_NS, 90);
-        const r = await ctx.stack.destroy("destroy");
-        if (!r.ok) throw new Error(`pulumi destroy failed (see ${r.log})`);
-        ctx.ok(`pulumi destroy of ${ctx.stack.name}: ${changesText(r)} in ${r.seconds}s`);
-    },
-};
+export const destroy = destroyCheck();
 
 export const afterDestroy: Check = {
     name: "after-destroy",

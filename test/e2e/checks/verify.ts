@@ -1,11 +1,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { REPO, S } from "../lib/env";
-import { PT_NS } from "../lib/kube";
 import { sshNodes } from "../lib/machine";
 import { run, sandboxScript } from "../lib/proc";
 import type { Check, Ctx } from "../lib/types";
-import { upAndRolled } from "./common";
+import { destroyCheck, upAndRolled } from "./common";
 
 /**
  * `npm run verify` against the real-Calico sandbox: the stack up, verify on the healthy cluster, then on
@@ -173,16 +172,7 @@ export const noProbePodLeft: Check = {
     },
 };
 
-export const destroy: Check = {
-    name: "destroy",
-    title: "pulumi destroy of the stack",
-    run: async (ctx) => {
-        await ctx.kube.deleteNamespace(PT_NS, 90);
-        const r = await ctx.stack.destroy("destroy");
-        if (!r.ok) throw new Error(`pulumi destroy failed (${r.log})`);
-        ctx.ok(`pulumi destroy of ${ctx.stack.name} in ${r.seconds}s`);
-    },
-};
+export const destroy = destroyCheck();
 
 export const checks: Check[] = [
     up,
