@@ -29,6 +29,7 @@ import type { Ctx, Style } from "./lib/types";
 import { STYLES } from "./styles";
 
 const report = new Report();
+const REFERENCE_FIGURE = "reference: kubectl apply --server-side --dry-run=server of the official calico-typha.yaml (s)";
 const T0 = Date.now();
 let startedCluster = false;
 let kube: Kube;
@@ -59,6 +60,9 @@ afterAll(async () => {
     await stopAllProbes();
     await sshNodes("start").catch(() => undefined);
     if (startedCluster && process.env.E2E_KEEP_CLUSTER !== "1") await stopCluster().catch(() => undefined);
+    const up = report.figures.find(([k]) => k.startsWith("install: pulumi up from scratch"))?.[1];
+    const ref = report.figures.find(([k]) => k === REFERENCE_FIGURE)?.[1];
+    if (up && ref) report.figure("ratio: up from scratch / reference apply", `${(Number(up) / Number(ref)).toFixed(1)}x`);
     report.write(logRoot(), Math.round((Date.now() - T0) / 1000));
 }, 600_000);
 
@@ -149,7 +153,20 @@ STYLES.filter((s) => !only || only.includes(s.name)).forEach(describeStyle);
 
 // The CLI writes a missing encryptionsalt into the stack file of its cwd: every command must have run on a working copy.
 test("the repo's stack files are as committed, and no other was written", async () => {
+    const row = {
+        style: "repo",
+        check: "stack-files",
+        title: "the repo's stack files are as committed, and no other was written",
+        seconds: 0,
+    };
     const status = await run("git", ["status", "--porcelain", "--untracked-files=all", "--", "Pulumi.*.yaml"], { cwd: REPO });
     if (status.code !== 0) return void report.say(`(not a git checkout: ${status.stderr.trim()})`);
-    expect(status.stdout.trim()).toBe("");
+    const changed = status.stdout.trim();
+    report.add({
+        ...row,
+        result: changed ? "FAIL" : "pass",
+        lines: ["git status: no Pulumi.*.yaml changed or added"],
+        error: changed || undefined,
+    });
+    expect(changed).toBe("");
 });
