@@ -253,6 +253,11 @@ const cases: [string, Mutate, string | string[]][] = [
         "calico:etcdKey = <secret>: is not a PEM private key; set it from the PEM file.",
     ],
     [
+        "Typha switched on with etcd",
+        (r) => (r.typha = { enabled: true }),
+        "calico:typha.enabled = true: Typha is not deployed with the etcd datastore (the Calico docs call it redundant there); remove it.",
+    ],
+    [
         "Typha replicas with etcd",
         (r) => (r.typha = { replicas: 2 }),
         "calico:typha.replicas = 2: Typha is not deployed with the etcd datastore (the Calico docs call it redundant there); remove it.",

@@ -88,7 +88,7 @@ export function deriveConfig(cfg: ParsedConfig, secrets: RawSecrets, env: Config
         // here once, and the workloads' types admit no Typha with etcd. Zero replicas would leave Felix
         // dialling a Service without endpoints: that is Typha off.
         typha: {
-            enabled: d.type === "kubernetes" && t.enabled && replicas !== 0,
+            enabled: d.type === "kubernetes" && t.enabled !== false && replicas !== 0,
             replicas,
             tolerateControlPlane: t.tolerateControlPlane,
             metricsPort: t.metricsPort,

@@ -161,7 +161,8 @@ export const rawConfigSchema = z.strictObject({
         .prefault({}),
     typha: z
         .strictObject({
-            enabled: z.boolean().default(true),
+            /** Unset: on with the Kubernetes datastore, off with etcd (where `true` is refused). */
+            enabled: z.boolean().optional(),
             replicas: z.number().int().optional(),
             tolerateControlPlane: z.boolean().default(false),
             /** Typha's Prometheus port, on the node's loopback only; `npm run verify` counts Felix connections there. 0: off. */

@@ -105,6 +105,15 @@ export function datastoreRules(cfg: ParsedConfig, secrets: RawSecrets, env: Conf
     }
 
     const t = cfg.typha;
+    if (t.enabled === true) {
+        out.push(
+            problem(
+                "typha.enabled",
+                true,
+                "Typha is not deployed with the etcd datastore (the Calico docs call it redundant there); remove it.",
+            ),
+        );
+    }
     if (t.replicas !== undefined) {
         out.push(
             problem(

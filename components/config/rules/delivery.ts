@@ -45,7 +45,7 @@ export function deliveryRules(cfg: ParsedConfig, secrets: RawSecrets): Problem[]
         );
     }
     // The operator sizes Typha from the live node count; a stack that lists only some nodes cannot.
-    const typhaRuns = cfg.datastore.type === "kubernetes" && cfg.typha.enabled;
+    const typhaRuns = cfg.datastore.type === "kubernetes" && cfg.typha.enabled !== false;
     if (typhaRuns && cfg.typha.replicas === undefined) {
         out.push(
             problem(
