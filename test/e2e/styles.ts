@@ -94,6 +94,7 @@ export const STYLES: Style[] = [
         setup: hostlocal.setup,
         config: hostlocal.config,
         checks: hostlocal.checks,
+        cleanup: hostlocal.cleanup,
     },
     {
         // Last: it deletes and re-creates a Node object.

@@ -17,13 +17,6 @@ export async function upAndRolled(ctx: Ctx, label: string): Promise<string> {
         .map(([op, n]) => `${n} ${op}`)
         .join(", ")} in ${r.seconds}s; calico-node ${ds} Ready${t}`;
 }
-export const upCheck = (title: string, label = "up"): Check => ({
-    name: "up",
-    title,
-    gate: true,
-    run: async (ctx) => ctx.ok(`pulumi up of ${ctx.stack.name}: ${await upAndRolled(ctx, label)}`),
-});
-
 /** Fresh pingtest pods on `nodes` (a CNI ADD with the current files); every pair across nodes pings with 0% loss. */
 export async function pingEveryPair(ctx: Ctx, nodes: readonly string[] = ctx.nodes): Promise<Map<string, k8s.V1Pod>> {
     const pods = await pingtestPods(ctx.kube, nodes);

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { NODES } from "./env";
-import { run, runOk, type RunOptions, type RunResult } from "./proc";
+import { run, type RunOptions, type RunResult } from "./proc";
 
 /**
  * Host checks: everything runs through `ip netns exec` into a node's (or a pod's) network namespace, or
@@ -9,9 +9,6 @@ import { run, runOk, type RunOptions, type RunResult } from "./proc";
  */
 export function inNetns(netns: string, cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult> {
     return run("ip", ["netns", "exec", netns, cmd, ...args], opts);
-}
-export function inNetnsOk(netns: string, cmd: string, args: readonly string[], opts?: RunOptions): Promise<string> {
-    return runOk("ip", ["netns", "exec", netns, cmd, ...args], opts);
 }
 /** A command inside a process's mount, network, pid, root and cwd namespaces (the container of `pid`). */
 export function inProcess(pid: number, argv: readonly string[], opts?: RunOptions): Promise<RunResult> {

@@ -1,6 +1,6 @@
 import * as k8s from "@kubernetes/client-node";
 import { NS } from "./env";
-import { sleep, waitFor } from "./proc";
+import { waitFor } from "./proc";
 
 /** The HTTP status of a client-node error (404 for NotFound), or undefined. */
 export function statusOf(e: unknown): number | undefined {
@@ -224,4 +224,3 @@ export async function pingtestPods(kube: Kube, nodes: readonly string[], fresh =
     );
     return new Map(nodes.map((n, i) => [n, pods[i]!]));
 }
-export { sleep };

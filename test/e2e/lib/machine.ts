@@ -2,7 +2,7 @@ import { CNI_HOST_RECORD, LEGACY_CNI_HOST_RECORD } from "../../../components/fac
 import * as fs from "fs";
 import * as path from "path";
 import { NODES, nodeTree, REPO, S, SANDBOX_DIR } from "./env";
-import { run, runOk, sandboxScript } from "./proc";
+import { run, sandboxScript } from "./proc";
 
 /** The machine under the e2e: the cluster's processes and the nodes' trees (sandbox/*.sh do the work). */
 
@@ -102,4 +102,3 @@ export async function referenceApply(manifest: string, logFile: string): Promise
     return r.code === 0 ? Math.round((Date.now() - t0) / 100) / 10 : undefined;
 }
 export const REFERENCE_MANIFEST = path.join(REPO, "..", "shared", "reference", "calico-v3.32.1", "calico-typha.yaml");
-export { runOk };
